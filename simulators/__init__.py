@@ -1,0 +1,1 @@
+"""Deterministic simulators of the three feeds. They only generate events; producers send them."""

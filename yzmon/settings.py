@@ -1,0 +1,81 @@
+"""The one settings object: environment variables prefixed ``YZMON_`` and an optional ``.env``.
+
+Faust reads some unprefixed variables of its own (``BROKER_SESSION_TIMEOUT`` ...); ours never
+share those names.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ZONE = "Asia/Shanghai"
+
+
+class Settings(BaseSettings):
+    """Configuration of every yzmon process. Only these values differ between embedded and production."""
+
+    model_config = SettingsConfigDict(env_prefix="YZMON_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".yzmon"), description="Embedded stack state: chDB store, logs, pid files.")
+    kafka_bootstrap: str | None = Field(
+        None, description="host:port[,host:port] of an external Kafka; unset starts the embedded broker."
+    )
+    broker_host: str = "127.0.0.1"
+    broker_port: int = Field(19092, ge=1, le=65535, description="Port of the embedded broker.")
+    clickhouse_dsn: str | None = Field(
+        None, description="chdb:///path (embedded, default DATA_DIR/clickhouse) or http(s)://user:pass@host:8123/db."
+    )
+    reader_dsn: str | None = Field(
+        None, description="DSN of the read-only user for `yzmon sql` and dashboards; defaults to clickhouse_dsn."
+    )
+    worker_host: str = "127.0.0.1"
+    worker_port: int = Field(6066, ge=1, le=65535, description="Worker web port: health, status, query gateway.")
+    topic_partitions: int = Field(4, ge=1, le=256)
+    batch_max: int = Field(5000, ge=1, description="Most events the worker lands in one insert.")
+    batch_seconds: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
+    future_tolerance_s: int = Field(300, ge=0, description="Events further than this in the future are rejected.")
+    group_session_timeout_s: float = Field(10.0, gt=1)
+    log_level: str = "info"
+
+    @field_validator("clickhouse_dsn", "reader_dsn")
+    @classmethod
+    def _known_scheme(cls, v: str | None) -> str | None:
+        if v is not None and urlparse(v).scheme not in {"chdb", "http", "https"}:
+            raise ValueError(f"unsupported ClickHouse DSN {v!r}: use chdb:///path or http(s)://user:pass@host:8123/db")
+        return v
+
+    @property
+    def store_dsn(self) -> str:
+        """The writer's ClickHouse DSN."""
+        return self.clickhouse_dsn or f"chdb:///{self.data_dir.resolve() / 'clickhouse'}"
+
+    @property
+    def query_dsn(self) -> str:
+        """The read-only DSN analysts and dashboards use."""
+        return self.reader_dsn or self.store_dsn
+
+    @property
+    def embedded_store(self) -> bool:
+        return self.store_dsn.startswith("chdb:")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return not self.kafka_bootstrap
+
+    @property
+    def bootstrap(self) -> str:
+        return self.kafka_bootstrap or f"{self.broker_host}:{self.broker_port}"
+
+    @property
+    def worker_url(self) -> str:
+        return f"http://{self.worker_host}:{self.worker_port}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
