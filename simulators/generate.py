@@ -127,16 +127,22 @@ def tourists_day(scenario: Scenario, seed: int, day: date, district: str) -> Ite
 GENERATORS = {"sales": sales_day, "footfall": footfall_day, "tourists": tourists_day}
 
 
-def bad_events(scenario: Scenario, seed: int, day: date, feed: str, count: int) -> list[bytes]:
-    """``count`` deliberately invalid record values for ``feed``, cycling through every rejection reason."""
+BAD_KINDS = ("malformed_json", "unknown_district", "future_timestamp", "schema_violation", "negative_amount")
+
+
+def bad_events(scenario: Scenario, seed: int, day: date, feed: str, count: int) -> list[tuple[str, bytes]]:
+    """``count`` deliberately invalid (expected reason, record value) pairs, cycling through the reasons.
+
+    The fifth kind is a negative amount for sales and a wrong type (schema_violation) for the others.
+    """
     stamp = _minute_stamps(day)[720]
     good = next(iter(GENERATORS[feed](scenario, seed, day, "jiefangbei")))
-    out: list[bytes] = []
+    out: list[tuple[str, bytes]] = []
     for i in range(count):
         tag = f"bad-{feed}-{day.isoformat()}-{i}"
         kind = i % 5
         if kind == 0:
-            out.append(f'{{"event_id": "{tag}", "event_time": '.encode())  # truncated JSON
+            out.append(("malformed_json", f'{{"event_id": "{tag}", "event_time": '.encode()))  # truncated
             continue
         ev = dict(good, event_id=tag, event_time=stamp)
         if kind == 1:
@@ -150,7 +156,8 @@ def bad_events(scenario: Scenario, seed: int, day: date, feed: str, count: int) 
                 ev["amount"] = "-12.50"
             else:
                 ev[{"footfall": "entries", "tourists": "arrivals"}[feed]] = "many"
-        out.append(orjson.dumps(ev))
+        reason = BAD_KINDS[kind] if (kind != 4 or feed == "sales") else "schema_violation"
+        out.append((reason, orjson.dumps(ev)))
     return out
 
 

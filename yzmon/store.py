@@ -25,17 +25,25 @@ class StoreError(RuntimeError):
     """A store that cannot be reached or opened, with what to do about it."""
 
 
-def connect(dsn: str) -> Client:
-    """A clickhouse-connect client for a chdb:// or http(s):// DSN."""
+def connect(dsn: str, readonly: bool = False) -> Client:
+    """A clickhouse-connect client for a chdb:// or http(s):// DSN; ``readonly`` refuses writes and DDL.
+
+    Settings belong to the client's session (with chDB, to its connection handle), so a read-only
+    client is always a separate client.
+    """
     parsed = urlparse(dsn)
+    settings = READONLY if readonly else None
     try:
         if parsed.scheme == "chdb":
-            return clickhouse_connect.get_client(dsn=dsn)
+            query = dict(parse_qsl(parsed.query))
+            return clickhouse_connect.get_client(dsn=f"chdb://{parsed.path}", database=query.get("database"),
+                                                 settings=settings)
         query = dict(parse_qsl(parsed.query))
         return clickhouse_connect.get_client(
             host=parsed.hostname or "localhost", port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
             username=parsed.username or "default", password=parsed.password or "",
-            database=parsed.path.lstrip("/") or "default", secure=parsed.scheme == "https", **query)
+            database=parsed.path.lstrip("/") or "default", secure=parsed.scheme == "https", settings=settings,
+            **query)
     except Exception as exc:  # noqa: BLE001 - the engine's own message is the useful part
         text = str(exc)
         if "Cannot lock file" in text or "lock" in text.lower():
@@ -56,13 +64,13 @@ class Reader(Protocol):
 
 
 class DirectReader:
-    """Queries through a clickhouse-connect client with readonly=1."""
+    """Queries through a read-only clickhouse-connect client."""
 
     def __init__(self, client: Client):
         self.client = client
 
     def raw(self, sql: str, parameters: dict[str, Any] | None = None, fmt: str = "JSON") -> bytes:
-        return self.client.raw_query(sql, parameters=parameters, settings=READONLY, fmt=fmt)
+        return self.client.raw_query(sql, parameters=parameters, fmt=fmt)
 
 
 class GatewayReader:
@@ -101,4 +109,4 @@ def query_reader(settings: Settings) -> Reader:
     """The reader analysts get: the worker gateway when it owns the embedded store, else a direct client."""
     if settings.embedded_store and settings.reader_dsn is None and worker_alive(settings):
         return GatewayReader(settings.worker_url)
-    return DirectReader(connect(settings.query_dsn))
+    return DirectReader(connect(settings.query_dsn, readonly=True))

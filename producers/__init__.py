@@ -1,0 +1,1 @@
+"""Serialise events and send them to Kafka."""

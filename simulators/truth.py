@@ -1,0 +1,52 @@
+"""Ground truth of a simulated run: totals per Asia/Shanghai day × 商圈 × feed × dimension.
+
+Rows are (day, district, feed, dimension, measure, value), sorted, so the same run always writes
+the same bytes. Injected bad events appear as feed=<feed>, district='', dimension=<reason>,
+measure='rejected'.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable
+from decimal import Decimal
+
+MEASURES = {
+    "sales": (("sector",), ("amount", "txn_count")),
+    "footfall": ((), ("entries", "exits")),
+    "tourists": (("origin",), ("arrivals",)),
+}
+
+Row = tuple[str, str, str, str, str, str]
+
+
+class Truth:
+    def __init__(self) -> None:
+        self._totals: dict[tuple[str, str, str, str, str], Decimal | int] = defaultdict(int)
+
+    def add(self, feed: str, event: dict) -> None:
+        dims, measures = MEASURES[feed]
+        day = event["event_time"][:10]  # events carry +08:00, so the date prefix is the local day
+        dimension = event[dims[0]] if dims else ""
+        for m in measures:
+            value = Decimal(event[m]) if m == "amount" else event[m]
+            self._totals[(day, event["district"], feed, dimension, m)] += value
+
+    def add_rejected(self, day: str, feed: str, reason: str) -> None:
+        self._totals[(day, "", feed, reason, "rejected")] += 1
+
+    def extend(self, events: Iterable[tuple[str, dict]]) -> None:
+        for feed, event in events:
+            self.add(feed, event)
+
+    def rows(self) -> list[Row]:
+        return sorted((*key, str(value)) for key, value in self._totals.items())
+
+    def to_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["day", "district", "feed", "dimension", "measure", "value"])
+        writer.writerows(self.rows())
+        return out.getvalue()

@@ -1,0 +1,116 @@
+"""Land prepared batches in ClickHouse: raw rows, rejected events, then the touched minute windows.
+
+At-least-once delivery plus deduplicating tables give exact results: the agent acknowledges a
+batch (so Faust may commit its offsets) only after every write here has succeeded. A failed write
+is retried with backoff, holding only the batch at hand; nothing is acknowledged meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from clickhouse_connect.driver.client import Client
+
+from streams.batch import Prepared
+from streams.rollups import recompute_statement
+from yzmon.migrate import migrate
+from yzmon.store import DirectReader, connect
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SinkStats:
+    """Counters the worker reports on /status."""
+
+    landed: Counter = field(default_factory=Counter)  # rows accepted, per feed
+    rejected: Counter = field(default_factory=Counter)  # per (feed, reason)
+    batches: int = 0
+    write_errors: int = 0
+    retrying: bool = False
+    last_error: str = ""
+    last_landed_at: float = 0.0
+
+
+class ClickHouseSink:
+    """Owns the worker's ClickHouse client; every call runs in one thread, serialised by a lock."""
+
+    def __init__(self, dsn: str, max_backoff_s: float = 10.0):
+        self.dsn = dsn
+        self.max_backoff_s = max_backoff_s
+        self.stats = SinkStats()
+        self._client: Client | None = None
+        self._reader: DirectReader | None = None
+        self._lock = threading.Lock()
+
+    # -- store access ---------------------------------------------------------------------------
+    def _ensure(self) -> Client:
+        if self._client is None:
+            client = connect(self.dsn)
+            applied = migrate(client)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+            self._client = client
+            self._reader = DirectReader(connect(self.dsn, readonly=True))
+        return self._client
+
+    def call(self, fn: Callable[[Client], object]) -> object:
+        with self._lock:
+            return fn(self._ensure())
+
+    async def run(self, fn: Callable[[Client], object]) -> object:
+        return await asyncio.get_running_loop().run_in_executor(None, self.call, fn)
+
+    async def ready(self) -> bool:
+        await self.run(lambda c: None)
+        return True
+
+    def query(self, sql: str, parameters: dict | None, fmt: str) -> bytes:
+        """A read-only query for the gateway."""
+        with self._lock:
+            self._ensure()
+            assert self._reader is not None
+            return self._reader.raw(sql, parameters, fmt)
+
+    # -- landing --------------------------------------------------------------------------------
+    def _write(self, client: Client, batch: Prepared) -> None:
+        feed = batch.feed
+        if batch.accepted:
+            client.insert(feed.raw_table, batch.columns, column_names=batch.column_names, column_oriented=True)
+        if batch.rejected:
+            client.insert(
+                "rejected_events",
+                [(r.topic, r.partition, r.offset, why.reason, why.detail, r.value.decode("utf-8", "replace"))
+                 for r, why in batch.rejected],
+                column_names=["topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload"])
+        statement = recompute_statement(feed, batch.touched)
+        if statement is not None:
+            sql, params = statement
+            client.command(sql, parameters=params)
+
+    async def land(self, batch: Prepared) -> None:
+        """Write the batch, retrying with capped exponential backoff until ClickHouse accepts it."""
+        backoff = 0.2
+        while True:
+            try:
+                await self.run(lambda c: self._write(c, batch))
+                break
+            except Exception as exc:  # noqa: BLE001 - any store failure: keep the batch, back off, retry
+                self.stats.write_errors += 1
+                self.stats.retrying = True
+                self.stats.last_error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+                log.warning("ClickHouse write failed (%s); retrying in %.1fs", self.stats.last_error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_s)
+        self.stats.retrying = False
+        self.stats.batches += 1
+        self.stats.landed[batch.feed.name] += batch.accepted
+        for _, why in batch.rejected:
+            self.stats.rejected[(batch.feed.name, why.reason)] += 1
+        self.stats.last_landed_at = time.time()

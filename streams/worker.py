@@ -1,0 +1,19 @@
+"""Start the stream worker in this process: `python -m streams.worker`."""
+
+from __future__ import annotations
+
+import logging
+
+from faust.worker import Worker
+
+from streams.app import app
+
+
+def main() -> None:
+    settings = app.yz_settings  # type: ignore[attr-defined]
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    Worker(app, loglevel=settings.log_level).execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
