@@ -1,0 +1,50 @@
+"""Shared fixtures. chDB opens one data directory per process, so every in-process test shares one
+directory and isolates itself in a database of its own."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from yzmon.migrate import migrate
+from yzmon.store import connect
+
+os.environ.setdefault("TZ", "UTC")  # results must not depend on the process zone
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture
+def store_dsn(chdb_dir: Path) -> str:
+    """A DSN of a fresh, migrated database in the shared chDB directory."""
+    name = f"t{os.getpid()}_{next(_counter)}"
+    admin = connect(f"chdb://{chdb_dir}")
+    admin.command(f"CREATE DATABASE IF NOT EXISTS {name}")
+    dsn = f"chdb://{chdb_dir}?database={name}"
+    migrate(connect(dsn))
+    return dsn
+
+
+@pytest.fixture
+def store(store_dsn: str):
+    return connect(store_dsn)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """A function returning a currently free loopback port."""
+    return _free_port

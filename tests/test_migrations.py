@@ -1,0 +1,48 @@
+import pytest
+
+from yzmon.migrate import MigrationError, discover, migrate
+from yzmon.store import DirectReader, connect
+
+
+def test_migration_numbers_are_unique_and_contiguous():
+    versions = [m.version for m in discover()]
+    assert versions == list(range(1, len(versions) + 1))
+
+
+def test_migrate_is_idempotent_and_recorded(store):
+    assert migrate(store) == []
+    recorded = store.query("SELECT count() FROM schema_migrations FINAL").result_rows[0][0]
+    assert recorded == len(discover())
+    tables = {r[0] for r in store.query("SHOW TABLES").result_rows}
+    assert {"sales_raw", "footfall_raw", "tourists_raw", "rejected_events", "sales_agg_1m", "footfall_agg_1m",
+            "tourists_agg_1m", "targets", "dim_district"} <= tables
+    assert store.query("SELECT count() FROM dim_district").result_rows[0][0] == 7
+
+
+def test_an_edited_migration_is_refused(store, tmp_path):
+    for m in discover():
+        (tmp_path / f"{m.name}.sql").write_text(m.sql)
+    first = discover()[0]
+    (tmp_path / f"{first.name}.sql").write_text(first.sql + "\n-- edited\n")
+    with pytest.raises(MigrationError, match="changed after it was applied"):
+        migrate(store, tmp_path)
+
+
+def test_a_gap_in_numbering_is_refused(tmp_path):
+    (tmp_path / "001_a.sql").write_text("SELECT 1")
+    (tmp_path / "003_c.sql").write_text("SELECT 1")
+    with pytest.raises(MigrationError, match="contiguous"):
+        discover(tmp_path)
+
+
+@pytest.mark.parametrize("statement", [
+    "INSERT INTO targets (year, scope, metric, value, unit, source) VALUES (2030, 'x', 'y', 1, 'u', 's')",
+    "DROP TABLE sales_raw",
+    "CREATE TABLE evil (x Int8) ENGINE = Memory",
+    "ALTER TABLE sales_raw DELETE WHERE 1",
+])
+def test_the_read_only_path_refuses_writes_and_ddl(store_dsn, statement):
+    reader = DirectReader(connect(store_dsn, readonly=True))
+    with pytest.raises(Exception, match="readonly"):
+        reader.raw(statement)
+    assert reader.raw("SELECT count() FROM sales_raw", fmt="CSV") == b"0\n"

@@ -1,0 +1,142 @@
+"""`yzmon run`: the embedded stack, today's simulated feeds streaming live, and a live summary.
+
+Today's events up to now are sent at full speed first; from then on each minute's events are sent
+as that minute begins (real time). Ctrl-C stops the feed, the worker and the broker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from producers.kafka import FeedProducer
+from simulators.run import RunSpec
+from simulators.scenario import load
+from yzmon.broker import StackError
+from yzmon.pace import pace
+from yzmon.replay import Pacer, replay
+from yzmon.settings import Settings
+from yzmon.stack import Stack
+from yzmon.status import year_to_date
+from yzmon.store import GatewayReader, Reader, query_reader, rows
+
+ZONE = ZoneInfo("Asia/Shanghai")
+
+NOW_SQL = """
+SELECT d.name_zh AS name,
+       ifNull(s.amount, 0) AS sales_today,
+       ifNull(f.visits, 0) AS visits_today,
+       ifNull(f.occupancy, 0) AS occupancy
+FROM dim_district AS d
+LEFT JOIN (SELECT district, sum(amount) AS amount FROM sales_agg_1m FINAL
+           WHERE toDate(minute, 'Asia/Shanghai') = {day:Date} GROUP BY district) AS s ON s.district = d.district
+LEFT JOIN (SELECT district, sum(entries) AS visits, argMax(occupancy, minute) AS occupancy FROM footfall_agg_1m FINAL
+           WHERE toDate(minute, 'Asia/Shanghai') = {day:Date} GROUP BY district) AS f ON f.district = d.district
+ORDER BY sales_today DESC
+"""
+
+
+def summary(reader: Reader, today: date) -> Table:
+    """The live summary: today per 商圈, and the year against its targets."""
+    table = Table(title=f"渝中商圈 · {today.isoformat()} · 实时", show_lines=False)
+    for col in ("商圈", "今日社零(万元)", "今日客流(万人次)", "在场人数"):
+        table.add_column(col, justify="right" if col != "商圈" else "left")
+    total = Decimal(0)
+    for r in rows(reader, NOW_SQL, {"day": today}):
+        amount = Decimal(str(r["sales_today"]))
+        total += amount
+        table.add_row(r["name"], f"{amount / 10**4:,.1f}", f"{int(r['visits_today']) / 10**4:,.2f}",
+                      f"{int(r['occupancy']):,}")
+    ytd = year_to_date(reader, today.year)
+    lines = [f"今日社零合计 {total / 10**8:,.3f} 亿元"]
+    if ytd["sales_target"]:
+        p = pace(ytd["sales_target"], ytd["sales"], today)
+        lines.append(f"{today.year} 年累计社零 {ytd['sales'] / 10**8:,.2f} 亿元 / 目标 {ytd['sales_target'] / 10**8:,.0f}"
+                     f" 亿元 · 按进度应达 {p.expected / 10**8:,.1f} 亿元 · {p.status} (仅含已导入数据)")
+    if ytd["visits_target"]:
+        lines.append(f"{today.year} 解放碑累计客流 {ytd['jfb_visits'] / 10**4:,.1f} 万人次 / 目标 "
+                     f"{ytd['visits_target'] / 10**4:,.0f} 万人次")
+    table.caption = "\n".join(lines)
+    return table
+
+
+def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> int:
+    stack = Stack(settings)
+    try:
+        with console.status("starting broker and worker …"):
+            stack.start()
+    except StackError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 1
+    console.print(f"[green]stack up[/] · Kafka {settings.bootstrap} · worker {settings.worker_url} — Ctrl-C stops")
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def feed() -> None:
+        try:
+            producer = FeedProducer(settings.bootstrap)
+            day = datetime.now(ZONE).date()
+            while not stop.is_set():
+                spec = RunSpec(load(scenario), seed, day, day + timedelta(days=1))
+                replay(spec, _StoppableProducer(producer, stop), 1.0, Pacer(1.0, datetime.now(ZONE)),
+                       show_progress=False)
+                day += timedelta(days=1)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # noqa: BLE001 - reported on the console below
+            failure.append(exc)
+
+    threading.Thread(target=feed, name="live-feed", daemon=True).start()
+    reader: Reader = GatewayReader(settings.worker_url) if settings.embedded_store else query_reader(settings)
+    try:
+        with Live(console=console, refresh_per_second=1) as live:
+            while not failure:
+                today = datetime.now(ZONE).date()
+                try:
+                    live.update(Group(summary(reader, today)))
+                except Exception as exc:  # noqa: BLE001 - a slow store shows as a note, the feed goes on
+                    live.update(f"waiting for the store: {exc}")
+                time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        stack.stop()
+    if failure:
+        console.print(f"[bold red]the live feed stopped:[/] {failure[0]}")
+        return 1
+    return 0
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _StoppableProducer:
+    """A FeedProducer that flushes promptly in live mode and raises once ``stop`` is set."""
+
+    def __init__(self, producer: FeedProducer, stop: threading.Event):
+        self._producer = producer
+        self._stop = stop
+        self._last_flush = time.monotonic()
+
+    def send(self, feed: str, event: dict) -> None:
+        if self._stop.is_set():
+            raise _Stopped
+        self._producer.send(feed, event)
+        if time.monotonic() - self._last_flush > 1:
+            self.flush()
+
+    def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
+        self._producer.send_raw(feed, key, value)
+
+    def flush(self) -> int:
+        self._last_flush = time.monotonic()
+        return self._producer.flush()
