@@ -58,8 +58,9 @@ def summary(reader: Reader, today: date) -> Table:
     lines = [f"今日社零合计 {total / 10**8:,.3f} 亿元"]
     if ytd["sales_target"]:
         p = pace(ytd["sales_target"], ytd["sales"], today)
-        lines.append(f"{today.year} 年累计社零 {ytd['sales'] / 10**8:,.2f} 亿元 / 目标 {ytd['sales_target'] / 10**8:,.0f}"
-                     f" 亿元 · 按进度应达 {p.expected / 10**8:,.1f} 亿元 · {p.status} (仅含已导入数据)")
+        lines.append(f"{today.year} 年累计社零 {ytd['sales'] / 10**8:,.2f} 亿元 / 目标 "
+                     f"{ytd['sales_target'] / 10**8:,.0f} 亿元 · 按进度应达 {p.expected / 10**8:,.1f} 亿元 · "
+                     f"{p.status} (仅含已导入数据)")
     if ytd["visits_target"]:
         lines.append(f"{today.year} 解放碑累计客流 {ytd['jfb_visits'] / 10**4:,.1f} 万人次 / 目标 "
                      f"{ytd['visits_target'] / 10**4:,.0f} 万人次")

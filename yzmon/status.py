@@ -45,7 +45,8 @@ def consumer_lag(settings: Settings) -> dict[str, int] | None:
 
 
 def landed(reader: Reader) -> dict[str, int]:
-    sql = " UNION ALL ".join(f"SELECT '{f.name}' AS feed, count() AS n FROM {f.raw_table} FINAL" for f in FEEDS.values())
+    sql = " UNION ALL ".join(f"SELECT '{f.name}' AS feed, count() AS n FROM {f.raw_table} FINAL"
+                             for f in FEEDS.values())
     return {r["feed"]: int(r["n"]) for r in rows(reader, sql)}
 
 
@@ -84,14 +85,16 @@ def render_status(settings: Settings, console: Console) -> int:
     try:
         reader = query_reader(settings)
         t.add_row("rows landed", " · ".join(f"{k} {v:,}" for k, v in landed(reader).items()))
-        rejected = rows(reader, "SELECT reason, count() AS n FROM rejected_events FINAL GROUP BY reason ORDER BY reason")
+        rejected = rows(reader, "SELECT reason, count() AS n FROM rejected_events FINAL "
+                                "GROUP BY reason ORDER BY reason")
         t.add_row("rejected", " · ".join(f"{r['reason']} {int(r['n']):,}" for r in rejected) or "none")
         today = datetime.now(ZONE).date()
         ytd = year_to_date(reader, today.year)
         if ytd["sales_target"]:
             p = pace(ytd["sales_target"], ytd["sales"], today)
-            t.add_row(f"{today.year} 社零", f"{ytd['sales'] / 10**8:,.2f} 亿元 / 目标 {ytd['sales_target'] / 10**8:,.0f} 亿元"
-                      f" · 应达 {p.expected / 10**8:,.2f} 亿元 · {p.status} ({p.gap_pct:+.1f}%)")
+            t.add_row(f"{today.year} 社零", f"{ytd['sales'] / 10**8:,.2f} 亿元 / 目标 "
+                      f"{ytd['sales_target'] / 10**8:,.0f} 亿元 · 应达 {p.expected / 10**8:,.2f} 亿元 · "
+                      f"{p.status} ({p.gap_pct:+.1f}%)")
         if ytd["visits_target"]:
             p = pace(ytd["visits_target"], ytd["jfb_visits"], today, "footfall")
             t.add_row(f"{today.year} 解放碑客流", f"{ytd['jfb_visits'] / 10**4:,.1f} 万人次 / 目标 "

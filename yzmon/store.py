@@ -44,7 +44,7 @@ def connect(dsn: str, readonly: bool = False) -> Client:
             username=parsed.username or "default", password=parsed.password or "",
             database=parsed.path.lstrip("/") or "default", secure=parsed.scheme == "https", settings=settings,
             **query)
-    except Exception as exc:  # noqa: BLE001 - the engine's own message is the useful part
+    except Exception as exc:
         text = str(exc)
         if "Cannot lock file" in text or "lock" in text.lower():
             raise StoreError(f"the store {parsed.path} is in use by another process (a running worker?): "

@@ -1,0 +1,77 @@
+"""Soak: continuous replay through the embedded stack for YZMON_SOAK_MINUTES (default 10).
+
+Not in the default suite: `pytest -m soak -s`. Checks that the Faust worker keeps its group
+membership on Tansu (one generation, no UnknownMemberId, no rebalance), that consumer lag never
+stalls, and that the totals equal the ground truth at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from producers.kafka import FeedProducer
+from simulators.run import RunSpec, truth
+from simulators.scenario import load
+from yzmon.replay import replay
+from yzmon.settings import Settings
+from yzmon.stack import Stack
+from yzmon.status import consumer_lag
+from yzmon.store import GatewayReader, rows
+
+pytestmark = pytest.mark.soak
+
+
+def test_soak_continuous_replay(tmp_path, free_port):
+    minutes = float(os.environ.get("YZMON_SOAK_MINUTES", "10"))
+    settings = Settings(data_dir=tmp_path, broker_port=free_port(), worker_port=free_port())
+    stack = Stack(settings)
+    stack.start(wait_ready_s=120)
+    stop = threading.Event()
+    days: list[date] = []
+
+    def produce() -> None:
+        producer = FeedProducer(settings.bootstrap)
+        day = date(2024, 1, 1)
+        while not stop.is_set():
+            # a steady ~2,000 events/s: one simulated day every ~50 s
+            replay(RunSpec(load("baseline"), 7, day, day + timedelta(days=1)), producer, 1800.0, show_progress=False)
+            days.append(day)
+            day += timedelta(days=1)
+        producer.close()
+
+    thread = threading.Thread(target=produce)
+    started = time.monotonic()
+    thread.start()
+    samples = []
+    try:
+        while time.monotonic() - started < minutes * 60:
+            time.sleep(15)
+            lag = sum((consumer_lag(settings) or {}).values())
+            samples.append(lag)
+            print(f"{(time.monotonic() - started) / 60:5.1f} min  lag {lag:>7,}  days done {len(days)}", flush=True)
+        stop.set()
+        thread.join()
+        deadline = time.monotonic() + 180
+        while sum((consumer_lag(settings) or {"x": 1}).values()) and time.monotonic() < deadline:
+            time.sleep(1)
+        log = stack.logs["worker"].read_text(errors="replace")
+        generations = set(re.findall(r"generation (\d+)", log))
+        assert "UnknownMemberId" not in log and "Heartbeat failed" not in log
+        assert len(generations) == 1, f"group rebalanced: generations {generations}"
+        assert max(samples) < 60_000, f"lag grew: {samples}"
+        spec = RunSpec(load("baseline"), 7, days[0], days[-1] + timedelta(days=1))
+        want = sum(Decimal(v) for *_, m, v in truth(spec).rows() if m == "amount")
+        got = rows(GatewayReader(settings.worker_url), "SELECT sum(amount) AS a FROM sales_raw FINAL")[0]["a"]
+        assert Decimal(str(got)) == want
+        print(f"soak: {minutes} min, {len(days)} simulated days, lag samples max {max(samples):,}, "
+              f"generations {generations}, 社零 {want} = store")
+    finally:
+        stop.set()
+        stack.stop()
