@@ -68,8 +68,9 @@ def check(feed: Feed, event: Any, now: datetime, future_tolerance: timedelta) ->
     try:
         _validator(feed)(event)
     except fastjsonschema.JsonSchemaValueException as exc:
-        if exc.name == "data.amount" and isinstance(exc.value, str) and exc.value.lstrip().startswith("-"):
-            return Rejection("negative_amount", f"amount {exc.value[:40]!r} is negative")
+        money = exc.name in ("data.amount", "data.spend") and isinstance(exc.value, str)
+        if money and exc.value.lstrip().startswith("-"):
+            return Rejection("negative_amount", f"{exc.name[5:]} {exc.value[:40]!r} is negative")
         return Rejection("schema_violation", f"{exc.name}: {exc.message}"[:500])
     if event["district"] not in districts():
         return Rejection("unknown_district", f"district {event['district']!r} is not a known 商圈")
@@ -102,12 +103,13 @@ def to_row(feed: Feed, event: dict[str, Any]) -> tuple:
                 event.get("channel", "in_store"), Decimal(event["amount"]), event["txn_count"], source)
     if feed.name == "footfall":
         return (event["event_id"], when, event["district"], event["gate"], event["entries"], event["exits"], source)
-    return (event["event_id"], when, event["district"], event["origin"], event["arrivals"], source)
+    return (event["event_id"], when, event["district"], event["origin"], event["arrivals"],
+            Decimal(event.get("spend", "0")), source)
 
 
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {
     "sales": ("event_id", "event_time", "district", "sector", "merchant_group", "channel", "amount", "txn_count",
               "source"),
     "footfall": ("event_id", "event_time", "district", "gate", "entries", "exits", "source"),
-    "tourists": ("event_id", "event_time", "district", "origin", "arrivals", "source"),
+    "tourists": ("event_id", "event_time", "district", "origin", "arrivals", "spend", "source"),
 }

@@ -1,8 +1,13 @@
 """Generate one simulated day of events, deterministic in (scenario, seed, day, 商圈, feed).
 
-The unit is a per-minute summary: sales per merchant group and minute (amount, txn_count),
-footfall per counting gate and minute (entries, exits), tourists per 商圈 × origin per 15 minutes.
+The unit is a per-minute summary, which serves a live stream and long replays alike (a single
+transaction is the same event with txn_count = 1): sales per merchant group and minute (amount,
+txn_count; in-store groups per sector plus a catering delivery group), footfall per counting gate
+and minute (entries, exits), tourists per 商圈 × origin per 15 minutes (arrivals, spend).
 A day of all feeds is about 100k events; a year about 36M.
+
+Each generator first draws arrays (``*_arrays``), from which both the events and the fast totals
+of `simulators.calibration` are made, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +28,15 @@ from simulators.scenario import Scenario
 ZONE = ZoneInfo("Asia/Shanghai")
 FEEDS = ("sales", "footfall", "tourists")
 TOURIST_STEP = 15  # minutes
+
+
+@dataclass(frozen=True)
+class Series:
+    """One unit's day: a merchant group, a gate or an origin, with per-minute values."""
+
+    unit: str
+    attrs: dict[str, str]
+    values: dict[str, np.ndarray]  # measure -> int64[1440] (amounts and spend in fen)
 
 
 def _rng(scenario: Scenario, seed: int, day: date, district: str, feed: str) -> np.random.Generator:
@@ -38,43 +53,52 @@ def _minute_stamps(day: date) -> list[str]:
     return [(start + timedelta(minutes=m)).isoformat() for m in range(1440)]
 
 
-def _effect_curve(scenario: Scenario, feed: str, district: str, day: date) -> np.ndarray:
+def _effects(scenario: Scenario, feed: str, district: str, day: date, unit: str, channel: str = "") -> np.ndarray:
     curve = np.ones(1440)
     for effect in scenario.effects:
-        if effect.applies(feed, district, day):
-            lo, hi = effect.hours
-            curve[lo * 60: hi * 60] *= effect.factor
+        if effect.applies(feed, district, day, unit, channel):
+            lo, hi = effect.minutes(day)
+            curve[lo:hi] *= effect.factor
     return curve
 
 
-def _expected(district: str, day: date, feed: str, annual: float, profile: np.ndarray,
-              scenario: Scenario) -> np.ndarray:
-    daily = annual * model.year_scale(day.year) * model.day_share(district, day, feed)
-    return daily * profile * _effect_curve(scenario, feed, district, day)
+def _nye(district: str, day: date, feed: str) -> np.ndarray:
+    """The 解放碑跨年夜 evening surge (its day total is part of the holiday weight)."""
+    curve = np.ones(1440)
+    if district == "jiefangbei" and day.month == 12 and day.day == 31 and feed in model.NYE_SURGE:
+        lo, hi = model.NYE_SURGE["hours"]
+        curve[lo * 60: hi * 60] *= model.NYE_SURGE[feed]
+        curve *= 1440 / curve.sum()  # keep the day total; move the crowd into the evening
+    return curve
 
 
-def sales_day(scenario: Scenario, seed: int, day: date, district: str) -> Iterator[dict]:
+def _daily(district: str, day: date, feed: str, seed: int, annual: float, sector: str | None = None) -> float:
+    return annual * model.year_scale(district, day.year, sector) * model.day_share(district, day, feed, seed)
+
+
+def sales_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
     m = model.MODELS[district]
     rng = _rng(scenario, seed, day, district, "sales")
-    stamps = _minute_stamps(day)
+    rain = model.rainy(seed, day)
+    out = []
     for sector, share in m.sector_mix.items():
         name = "catering_night" if sector == "catering" and m.night else sector
-        yuan = _expected(district, day, "sales", m.sales_yuan * share, model.PROFILES[name], scenario)
+        shape = model.PROFILES[name] * _nye(district, day, "sales")
+        yuan = _daily(district, day, "sales", seed, m.sales_yuan * share, sector) * shape
         ticket = model.SECTOR_TICKET_YUAN[sector]
-        for g in range(m.merchant_groups):
-            group = f"{district}-{sector}-{g + 1:02d}"
-            counts = rng.poisson(yuan / ticket / m.merchant_groups)
+        groups: list[tuple[str, str, float]] = [
+            (f"{district}-{sector}-{g + 1:02d}", "in_store", 1.0 / m.merchant_groups) for g in range(m.merchant_groups)]
+        if sector == "catering":
+            delivery = model.DELIVERY_SHARE * (2.0 if rain else 1.0)  # rain moves meals to delivery
+            groups = [(u, c, w * (1 - delivery)) for u, c, w in groups]
+            groups.append((f"{district}-catering-delivery", "delivery", delivery))
+        for unit, channel, weight in groups:
+            expected = yuan * weight * _effects(scenario, "sales", district, day, unit, channel)
+            counts = rng.poisson(expected / ticket)
             noise = rng.lognormal(-0.02, 0.2, 1440)  # mean 1
             fen = np.rint(counts * ticket * 100 * noise).astype(np.int64)
-            for minute in np.flatnonzero(counts):
-                f = int(fen[minute])
-                yield {
-                    "event_id": event_id(scenario, seed, "sales", group, stamps[minute]),
-                    "event_time": stamps[minute], "district": district, "sector": sector,
-                    "merchant_group": group, "channel": "in_store",
-                    "amount": f"{f // 100}.{f % 100:02d}", "txn_count": int(counts[minute]),
-                    "source": f"sim:{scenario.name}",
-                }
+            out.append(Series(unit, {"sector": sector, "channel": channel}, {"txn_count": counts, "amount": fen}))
+    return out
 
 
 def _dwell_pmf(mean_minutes: float) -> np.ndarray:
@@ -85,46 +109,82 @@ def _dwell_pmf(mean_minutes: float) -> np.ndarray:
     return np.concatenate([[0.0], pdf / pdf.sum()])
 
 
-def footfall_day(scenario: Scenario, seed: int, day: date, district: str) -> Iterator[dict]:
+def footfall_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
     m = model.MODELS[district]
     rng = _rng(scenario, seed, day, district, "footfall")
-    stamps = _minute_stamps(day)
-    visits = _expected(district, day, "footfall", m.visits, model.PROFILES[m.footfall_profile], scenario)
+    visits = _daily(district, day, "footfall", seed, m.visits) * model.PROFILES[m.footfall_profile]
+    visits = visits * _nye(district, day, "footfall")
     pmf = _dwell_pmf(m.dwell_minutes)
+    out = []
     for g in range(m.gates):
         gate = f"{district}-gate-{g + 1:02d}"
-        entries = rng.poisson(visits / m.gates)
+        effect = _effects(scenario, "footfall", district, day, gate)
+        entries = rng.poisson(visits / m.gates * np.where(effect == 0, 1.0, effect))
         # Everyone who enters leaves the same day: exits follow entries by a lognormal dwell time,
         # and whoever is still inside at 23:59 is counted out then.
         cum = np.floor(np.cumsum(np.convolve(entries, pmf)[:1440]) + 1e-9).astype(np.int64)
         exits = np.diff(cum, prepend=0)
         exits[-1] += int(entries.sum() - exits.sum())
-        for minute in np.flatnonzero(entries + exits):
-            yield {
-                "event_id": event_id(scenario, seed, "footfall", gate, stamps[minute]),
-                "event_time": stamps[minute], "district": district, "gate": gate,
-                "entries": int(entries[minute]), "exits": int(exits[minute]), "source": f"sim:{scenario.name}",
-            }
+        # A silent counter (an outage effect with factor 0) reports nothing in its window, though
+        # people still walk through it: its day no longer balances, as with a real outage.
+        alive = effect > 0
+        out.append(Series(gate, {"gate": gate}, {"entries": entries * alive, "exits": exits * alive}))
+    return out
 
 
-def tourists_day(scenario: Scenario, seed: int, day: date, district: str) -> Iterator[dict]:
+def tourists_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
     m = model.MODELS[district]
     rng = _rng(scenario, seed, day, district, "tourists")
-    stamps = _minute_stamps(day)
-    per_minute = _expected(district, day, "tourists", m.tourists, model.PROFILES["tourists"], scenario)
-    per_step = per_minute.reshape(-1, TOURIST_STEP).sum(axis=1)
+    per_minute = _daily(district, day, "tourists", seed, m.tourists) * model.PROFILES["tourists"]
+    holiday = model.golden_week(day) is not None
+    out = []
     for origin, share in model.ORIGIN_MIX.items():
-        arrivals = rng.poisson(per_step * share)
-        for step in np.flatnonzero(arrivals):
-            stamp = stamps[step * TOURIST_STEP]
-            yield {
-                "event_id": event_id(scenario, seed, "tourists", f"{district}-{origin}", stamp),
-                "event_time": stamp, "district": district, "origin": origin,
-                "arrivals": int(arrivals[step]), "source": f"sim:{scenario.name}",
-            }
+        if holiday and origin in ("other_province", "chengdu", "sichuan_other"):
+            share *= 1.25  # golden weeks bring visitors from further away
+        elif holiday and origin == "chongqing":
+            share *= 0.7
+        unit = f"{district}-{origin}"
+        expected = per_minute * share * _effects(scenario, "tourists", district, day, unit)
+        per_step = expected.reshape(-1, TOURIST_STEP).sum(axis=1)
+        arrivals = np.zeros(1440, dtype=np.int64)
+        arrivals[::TOURIST_STEP] = rng.poisson(per_step)
+        noise = rng.lognormal(-0.045, 0.3, 1440)  # mean 1
+        spend = np.rint(arrivals * model.TOURIST_SPEND_YUAN[origin] * 100 * noise).astype(np.int64)
+        out.append(Series(unit, {"origin": origin}, {"arrivals": arrivals, "spend": spend}))
+    return out
 
 
-GENERATORS = {"sales": sales_day, "footfall": footfall_day, "tourists": tourists_day}
+ARRAYS = {"sales": sales_arrays, "footfall": footfall_arrays, "tourists": tourists_arrays}
+_KEY_MEASURE = {"sales": "txn_count", "footfall": None, "tourists": "arrivals"}
+
+
+def _yuan(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def events_of(feed: str, scenario: Scenario, seed: int, day: date, district: str) -> Iterator[dict]:
+    """The events of one 商圈 and feed on ``day``: one per unit and minute with something to report."""
+    stamps = _minute_stamps(day)
+    source = f"sim:{scenario.name}"
+    for s in ARRAYS[feed](scenario, seed, day, district):
+        key = _KEY_MEASURE[feed]
+        active = s.values[key] if key else s.values["entries"] + s.values["exits"]
+        for minute in np.flatnonzero(active):
+            stamp = stamps[minute]
+            event = {"event_id": event_id(scenario, seed, feed, s.unit, stamp), "event_time": stamp,
+                     "district": district}
+            if feed == "sales":
+                event.update(sector=s.attrs["sector"], merchant_group=s.unit, channel=s.attrs["channel"],
+                             amount=_yuan(int(s.values["amount"][minute])),
+                             txn_count=int(s.values["txn_count"][minute]))
+            elif feed == "footfall":
+                event.update(gate=s.unit, entries=int(s.values["entries"][minute]),
+                             exits=int(s.values["exits"][minute]))
+            else:
+                event.update(origin=s.attrs["origin"], arrivals=int(s.values["arrivals"][minute]),
+                             spend=_yuan(int(s.values["spend"][minute])))
+            event["source"] = source
+            yield event
 
 
 BAD_KINDS = ("malformed_json", "unknown_district", "future_timestamp", "schema_violation", "negative_amount")
@@ -136,7 +196,7 @@ def bad_events(scenario: Scenario, seed: int, day: date, feed: str, count: int) 
     The fifth kind is a negative amount for sales and a wrong type (schema_violation) for the others.
     """
     stamp = _minute_stamps(day)[720]
-    good = next(iter(GENERATORS[feed](scenario, seed, day, "jiefangbei")))
+    good = next(iter(events_of(feed, scenario, seed, day, "jiefangbei")))
     out: list[tuple[str, bytes]] = []
     for i in range(count):
         tag = f"bad-{feed}-{day.isoformat()}-{i}"
@@ -164,6 +224,6 @@ def bad_events(scenario: Scenario, seed: int, day: date, feed: str, count: int) 
 def day_events(scenario: Scenario, seed: int, day: date, districts: Iterable[str],
                feeds: Iterable[str] = FEEDS) -> list[tuple[str, dict]]:
     """All (feed, event) of one day for the given 商圈 and feeds, ordered by event time."""
-    events = [(feed, ev) for feed in feeds for d in districts for ev in GENERATORS[feed](scenario, seed, day, d)]
+    events = [(feed, ev) for feed in feeds for d in districts for ev in events_of(feed, scenario, seed, day, d)]
     events.sort(key=lambda fe: fe[1]["event_time"])  # stable: ties keep feed/district order
     return events

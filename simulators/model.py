@@ -1,45 +1,53 @@
 """The shape of consumption and visitor flow in 渝中: annual anchors per 商圈, sector mix, tickets,
-day weights (weekday/weekend, season, golden weeks) and hour-of-day profiles.
+growth, day weights (weekday/weekend, season, golden weeks, 跨年夜, rain) and hour-of-day profiles.
 
 Annual anchors are for 2024 and come from ../shared/DOMAIN.md (seed 002): 渝中 社零 ≈ 1430亿,
-解放碑—朝天门 area > 1100亿 and > 2亿 visits, 8900万 tourists. Other years scale by GROWTH.
+解放碑—朝天门 area > 1100亿 and > 2亿 visits, 8900万 tourists spending ≈ 800亿. Other years grow by
+sector at rates proportional to the seed-004 sector growth (批发 5.2% / 零售 7.5% / 餐饮 10.8% /
+住宿 21.9%), scaled so that 社零 grows ≈ 5% a year (seed 002); 化龙桥 grows faster (its new mall
+重庆印象城 opened in Sept 2023, seed 004).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import zlib
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 
 YI = 100_000_000  # 亿
-GROWTH = 1.05  # 社零 growth per year (seed 002: 增长5%左右)
 BASE_YEAR = 2024
+TARGET_GROWTH = 0.05  # 社零 growth per year (seed 002: 增长5%左右)
 
 SECTOR_TICKET_YUAN = {"wholesale": 2400.0, "retail": 210.0, "catering": 95.0, "lodging": 460.0}
+_SEED_SECTOR_GROWTH = {"wholesale": 5.2, "retail": 7.5, "catering": 10.8, "lodging": 21.9}  # seed 004, H1 2023
+DELIVERY_SHARE = 0.15  # of catering sales, ordered for delivery on an ordinary day
 
-# 正月初一 of each year: 春节 golden week starts the day before (除夕).
+# 正月初一 of each year: the 春节 golden week starts the day before (除夕).
 SPRING_FESTIVAL = {
-    2023: date(2023, 1, 22), 2024: date(2024, 2, 10), 2025: date(2025, 1, 29),
-    2026: date(2026, 2, 17), 2027: date(2027, 2, 6),
+    2022: date(2022, 2, 1), 2023: date(2023, 1, 22), 2024: date(2024, 2, 10), 2025: date(2025, 1, 29),
+    2026: date(2026, 2, 17), 2027: date(2027, 2, 6), 2028: date(2028, 1, 26),
 }
 
 
 @dataclass(frozen=True)
 class DistrictModel:
-    """Size and character of one 商圈: annual 2024 totals and how they spread over the day."""
+    """Size and character of one 商圈: annual 2024 totals and how they spread over the day and week."""
 
     sales_yuan: float
     sector_mix: dict[str, float]
-    merchant_groups: int  # per sector
+    merchant_groups: int  # in-store groups per sector
     visits: float  # annual entries counted at its gates
     gates: int
     dwell_minutes: float
     tourists: float
     weekend_factor: float = 1.3
-    night: bool = False  # night-economy hot spot: evening-heavy profile
+    night: bool = False  # night-economy hot spot: evening-heavy catering and footfall
     footfall_profile: str = "mall"
-    extra: dict[str, float] = field(default_factory=dict)
+    rain_visits: float = 0.8  # visits on a rainy day relative to a dry one
+    extra_growth: float = 0.0  # growth on top of the sector rates
 
 
 MODELS: dict[str, DistrictModel] = {
@@ -47,24 +55,30 @@ MODELS: dict[str, DistrictModel] = {
                                 4, 1.46e8, 8, 95, 0.40 * 8.9e7),
     "hongyadong": DistrictModel(90 * YI, {"retail": 0.35, "catering": 0.55, "lodging": 0.10},
                                 2, 0.40e8, 4, 70, 0.25 * 8.9e7, weekend_factor=1.45, night=True,
-                                footfall_profile="scenic_night"),
+                                footfall_profile="scenic_night", rain_visits=0.7),
     "shibati": DistrictModel(70 * YI, {"retail": 0.40, "catering": 0.50, "lodging": 0.10},
                              2, 0.20e8, 3, 75, 0.12 * 8.9e7, weekend_factor=1.45, night=True,
-                             footfall_profile="scenic_night"),
+                             footfall_profile="scenic_night", rain_visits=0.7),
     "daping": DistrictModel(150 * YI, {"wholesale": 0.12, "retail": 0.64, "catering": 0.19, "lodging": 0.05},
-                            3, 0.55e8, 4, 80, 0.06 * 8.9e7, weekend_factor=1.05),
+                            3, 0.55e8, 4, 80, 0.06 * 8.9e7, weekend_factor=1.05, rain_visits=0.88),
     "hualongqiao": DistrictModel(90 * YI, {"wholesale": 0.08, "retail": 0.60, "catering": 0.27, "lodging": 0.05},
-                                 2, 0.30e8, 3, 85, 0.05 * 8.9e7, weekend_factor=1.35),
+                                 2, 0.30e8, 3, 85, 0.05 * 8.9e7, weekend_factor=1.35, extra_growth=0.10),
     "eling": DistrictModel(10 * YI, {"retail": 0.45, "catering": 0.55},
-                           1, 0.10e8, 2, 60, 0.07 * 8.9e7, weekend_factor=1.6, footfall_profile="park"),
+                           1, 0.10e8, 2, 60, 0.07 * 8.9e7, weekend_factor=1.6, footfall_profile="park",
+                           rain_visits=0.5),
     "other": DistrictModel(60 * YI, {"wholesale": 0.40, "retail": 0.45, "catering": 0.10, "lodging": 0.05},
-                           2, 0.08e8, 2, 60, 0.05 * 8.9e7, weekend_factor=1.0),
+                           2, 0.08e8, 2, 60, 0.05 * 8.9e7, weekend_factor=1.0, rain_visits=0.9),
 }
 
 ORIGIN_MIX = {"chongqing": 0.38, "chengdu": 0.17, "sichuan_other": 0.12, "other_province": 0.28, "overseas": 0.05}
+# Average spend per tourist by origin (元), calibrated so that 8900万 tourists spend ≈ 800亿 (seed 002).
+TOURIST_SPEND_YUAN = {"chongqing": 393.0, "chengdu": 917.0, "sichuan_other": 805.0, "other_province": 1356.0,
+                      "overseas": 2058.0}
 
 # Month-of-year factors (Jan..Dec), mean ≈ 1.
 SEASON = np.array([1.08, 1.06, 0.92, 0.95, 1.0, 0.96, 1.02, 1.04, 0.95, 1.06, 0.96, 1.1])
+# Chance of a rainy day by month in 渝中 (wet May–June and autumn rains).
+RAIN_CHANCE = np.array([0.25, 0.25, 0.35, 0.4, 0.5, 0.5, 0.35, 0.3, 0.45, 0.5, 0.35, 0.25])
 
 
 def _profile(*peaks: tuple[float, float, float], floor: float = 0.02) -> np.ndarray:
@@ -72,8 +86,7 @@ def _profile(*peaks: tuple[float, float, float], floor: float = 0.02) -> np.ndar
     hours = np.arange(1440) / 60.0
     curve = np.full(1440, floor)
     for centre, width, weight in peaks:
-        # wrap around midnight so that a 23:00 peak spills into 00:xx
-        for shift in (-24, 0, 24):
+        for shift in (-24, 0, 24):  # wrap around midnight so that a 23:00 peak spills into 00:xx
             curve += weight * np.exp(-0.5 * ((hours - centre - shift) / width) ** 2)
     return curve / curve.sum()
 
@@ -90,10 +103,19 @@ PROFILES = {
     "park": _profile((10.0, 2.0, 1.0), (16.0, 2.0, 0.9), floor=0.0),
     "tourists": _profile((10.5, 2.0, 1.0), (15.5, 2.5, 0.9), (19.5, 1.5, 0.6), floor=0.002),
 }
+FEED_INDEX = {"sales": 0, "footfall": 1, "tourists": 2}
+HOLIDAY_FACTOR = {  # (sales, visits, tourists)
+    "spring_festival": (1.55, 1.6, 2.2),
+    "labour_day": (1.45, 1.8, 2.3),
+    "national_day": (1.55, 2.0, 2.6),
+    "new_years_eve": (1.3, 1.6, 1.5),
+}
+# 解放碑跨年夜: the crowd converges on the 解放碑 square from the evening to midnight.
+NYE_SURGE = {"hours": (19, 24), "footfall": 5.0, "sales": 1.6}
 
 
 def golden_week(day: date) -> str | None:
-    """Name of the golden week or festival ``day`` belongs to, if any."""
+    """Name of the holiday ``day`` belongs to, if any."""
     sf = SPRING_FESTIVAL.get(day.year)
     if sf and sf - timedelta(days=1) <= day <= sf + timedelta(days=6):
         return "spring_festival"
@@ -101,17 +123,39 @@ def golden_week(day: date) -> str | None:
         return "labour_day"
     if day.month == 10 and day.day <= 7:
         return "national_day"
+    if day.month == 12 and day.day == 31:
+        return "new_years_eve"
     return None
 
 
-HOLIDAY_FACTOR = {  # (sales, visits, tourists)
-    "spring_festival": (1.55, 1.6, 2.2),
-    "labour_day": (1.45, 1.8, 2.3),
-    "national_day": (1.55, 2.0, 2.6),
-}
+def holiday_day_index(day: date) -> tuple[str, int] | None:
+    """(holiday, day number from 1) for aligning the same holiday across years."""
+    name = golden_week(day)
+    if name is None:
+        return None
+    first = {"spring_festival": (SPRING_FESTIVAL[day.year] - timedelta(days=1)) if day.year in SPRING_FESTIVAL
+             else day, "labour_day": date(day.year, 5, 1), "national_day": date(day.year, 10, 1),
+             "new_years_eve": date(day.year, 12, 31)}[name]
+    return name, (day - first).days + 1
 
 
-def raw_day_weight(district: str, day: date, feed: str) -> float:
+def rainy(seed: int, day: date) -> bool:
+    """Whether it rains in 渝中 on ``day`` in the run with ``seed`` (the same for every 商圈)."""
+    u = zlib.crc32(f"rain|{seed}|{day.isoformat()}".encode()) / 2**32
+    return u < RAIN_CHANCE[day.month - 1]
+
+
+def rain_factor(district: str, feed: str, seed: int | None, day: date) -> float:
+    """Volume on ``day`` relative to a dry day; with no seed, the expectation over the month's rain chance."""
+    m = MODELS[district]
+    wet = {"sales": 0.93, "footfall": m.rain_visits, "tourists": 0.9}[feed]
+    if seed is None:
+        chance = float(RAIN_CHANCE[day.month - 1])
+        return 1 - chance * (1 - wet)
+    return wet if rainy(seed, day) else 1.0
+
+
+def raw_day_weight(district: str, day: date, feed: str, seed: int | None) -> float:
     """Unnormalised weight of ``day`` for one 商圈 and feed."""
     model = MODELS[district]
     weight = float(SEASON[day.month - 1])
@@ -119,28 +163,41 @@ def raw_day_weight(district: str, day: date, feed: str) -> float:
         weight *= model.weekend_factor
     holiday = golden_week(day)
     if holiday:
-        weight *= HOLIDAY_FACTOR[holiday][{"sales": 0, "footfall": 1, "tourists": 2}[feed]]
-    return weight
+        weight *= HOLIDAY_FACTOR[holiday][FEED_INDEX[feed]]
+    return weight * rain_factor(district, feed, seed, day)
 
 
-def day_share(district: str, day: date, feed: str) -> float:
-    """Share of the year's total that falls on ``day`` (weights of the year sum to 1)."""
-    return raw_day_weight(district, day, feed) / _year_weight(district, day.year, feed)
+def day_share(district: str, day: date, feed: str, seed: int | None = None) -> float:
+    """Share of the year's total that falls on ``day`` (the shares of a year sum to 1).
+
+    With a seed, that run's rainy days count; without, the expected weather does (for pace).
+    """
+    return raw_day_weight(district, day, feed, seed) / _year_weight(district, day.year, feed, seed)
 
 
-_year_cache: dict[tuple[str, int, str], float] = {}
+@lru_cache(maxsize=4096)
+def _year_weight(district: str, year: int, feed: str, seed: int | None) -> float:
+    d, total = date(year, 1, 1), 0.0
+    while d.year == year:
+        total += raw_day_weight(district, d, feed, seed)
+        d += timedelta(days=1)
+    return total
 
 
-def _year_weight(district: str, year: int, feed: str) -> float:
-    key = (district, year, feed)
-    if key not in _year_cache:
-        d, total = date(year, 1, 1), 0.0
-        while d.year == year:
-            total += raw_day_weight(district, d, feed)
-            d += timedelta(days=1)
-        _year_cache[key] = total
-    return _year_cache[key]
+@lru_cache
+def sector_growth() -> dict[str, float]:
+    """Yearly growth per sector: the seed rates, scaled so the 渝中 sector mix grows by TARGET_GROWTH."""
+    mix: dict[str, float] = {}
+    for m in MODELS.values():
+        for sector, share in m.sector_mix.items():
+            mix[sector] = mix.get(sector, 0.0) + m.sales_yuan * share
+    total = sum(mix.values())
+    weighted = sum(mix[s] / total * rate for s, rate in _SEED_SECTOR_GROWTH.items())
+    extra = sum(m.sales_yuan * m.extra_growth for m in MODELS.values()) / total  # 化龙桥's own growth
+    return {s: (TARGET_GROWTH - extra) * rate / weighted for s, rate in _SEED_SECTOR_GROWTH.items()}
 
 
-def year_scale(year: int) -> float:
-    return GROWTH ** (year - BASE_YEAR)
+def year_scale(district: str, year: int, sector: str | None = None) -> float:
+    """Volume of ``year`` relative to 2024: sector growth for sales, ≈ 5% for visits and tourists."""
+    rate = sector_growth()[sector] if sector else TARGET_GROWTH
+    return (1 + rate + MODELS[district].extra_growth) ** (year - BASE_YEAR)

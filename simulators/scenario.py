@@ -1,30 +1,59 @@
-"""Scenario files (simulators/scenarios/*.yaml): what a scenario changes and by how much."""
+"""Scenario files (simulators/scenarios/*.yaml): what a scenario changes, where, when and by how much.
+
+```yaml
+name: rain_week
+description: 一周连续降雨 …
+dates: {start: 2024-06-10, end: 2024-06-17}   # default replay range, [start, end)
+effects:
+  - what: 到店客流下降30%
+    factor: 0.7
+    feeds: [footfall]          # sales | footfall | tourists (default: all)
+    districts: [jiefangbei]    # default: every 商圈
+    units: [jiefangbei-gate-03]  # merchant groups, gates or <商圈>-<origin> (default: all)
+    channels: [delivery]       # sales only: in_store | delivery
+    start: 2024-06-10          # first day (default: always)
+    end: 2024-06-16            # last day, inclusive
+    hours: [14, 16]            # local hours [from, to) on each day (default: the whole day)
+```
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import yaml
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+_ALL_FEEDS = ("sales", "footfall", "tourists")
+
+
+class ScenarioError(ValueError):
+    pass
 
 
 @dataclass(frozen=True)
 class Effect:
-    """Multiply a feed's volume in some 商圈 over a date range and hour window by ``factor``."""
+    """Multiply the expected volume of matching series by ``factor`` (0 silences them)."""
 
     factor: float
-    feeds: tuple[str, ...] = ("sales", "footfall", "tourists")
-    districts: tuple[str, ...] = ()  # empty = every 商圈
+    what: str = ""
+    feeds: tuple[str, ...] = _ALL_FEEDS
+    districts: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
     start: date | None = None
-    end: date | None = None  # inclusive
-    hours: tuple[int, int] = (0, 24)  # [from, to) in local hours
+    end: date | None = None
+    hours: tuple[int, int] = (0, 24)
 
-    def applies(self, feed: str, district: str, day: date) -> bool:
+    def applies(self, feed: str, district: str, day: date, unit: str = "", channel: str = "") -> bool:
         return (feed in self.feeds and (not self.districts or district in self.districts)
+                and (not self.units or unit in self.units) and (not self.channels or channel in self.channels)
                 and (self.start is None or day >= self.start) and (self.end is None or day <= self.end))
+
+    def minutes(self, day: date) -> tuple[int, int]:
+        return self.hours[0] * 60, self.hours[1] * 60
 
 
 @dataclass(frozen=True)
@@ -33,11 +62,30 @@ class Scenario:
     description: str = ""
     effects: tuple[Effect, ...] = ()
     bad_events_per_day: int = 0
-    extra: dict = field(default_factory=dict)
+    start: date | None = None
+    end: date | None = None
 
 
 def available() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def _effect(raw: dict, where: str) -> Effect:
+    unknown = set(raw) - {"what", "factor", "feeds", "districts", "units", "channels", "start", "end", "hours"}
+    if unknown:
+        raise ScenarioError(f"{where}: unknown keys {sorted(unknown)}")
+    if "factor" not in raw or float(raw["factor"]) < 0:
+        raise ScenarioError(f"{where}: needs a factor ≥ 0")
+    hours = tuple(raw.get("hours", (0, 24)))
+    if len(hours) != 2 or not 0 <= hours[0] < hours[1] <= 24:
+        raise ScenarioError(f"{where}: hours must be [from, to) within 0..24")
+    feeds = tuple(raw.get("feeds", _ALL_FEEDS))
+    if set(feeds) - set(_ALL_FEEDS):
+        raise ScenarioError(f"{where}: feeds must be among {_ALL_FEEDS}")
+    return Effect(factor=float(raw["factor"]), what=str(raw.get("what", "")), feeds=feeds,
+                  districts=tuple(raw.get("districts", ())), units=tuple(raw.get("units", ())),
+                  channels=tuple(raw.get("channels", ())), start=raw.get("start"), end=raw.get("end"),
+                  hours=(int(hours[0]), int(hours[1])))
 
 
 def load(name_or_path: str) -> Scenario:
@@ -48,16 +96,8 @@ def load(name_or_path: str) -> Scenario:
     if not path.is_file():
         raise FileNotFoundError(f"no scenario {name_or_path!r}; choose one of: {', '.join(available())}")
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    effects = tuple(
-        Effect(
-            factor=float(e["factor"]),
-            feeds=tuple(e.get("feeds", Effect.feeds)),
-            districts=tuple(e.get("districts", ())),
-            start=e.get("start"),
-            end=e.get("end"),
-            hours=tuple(e.get("hours", (0, 24))),
-        )
-        for e in raw.get("effects", [])
-    )
+    effects = tuple(_effect(e, f"{path.name} effect {i + 1}") for i, e in enumerate(raw.get("effects") or []))
+    dates = raw.get("dates") or {}
     return Scenario(name=raw.get("name", path.stem), description=raw.get("description", ""), effects=effects,
-                    bad_events_per_day=int(raw.get("bad_events_per_day", 0)))
+                    bad_events_per_day=int(raw.get("bad_events_per_day", 0)), start=dates.get("start"),
+                    end=dates.get("end"))

@@ -16,7 +16,7 @@ from decimal import Decimal
 MEASURES = {
     "sales": (("sector",), ("amount", "txn_count")),
     "footfall": ((), ("entries", "exits")),
-    "tourists": (("origin",), ("arrivals",)),
+    "tourists": (("origin",), ("arrivals", "spend")),
 }
 
 Row = tuple[str, str, str, str, str, str]
@@ -31,7 +31,7 @@ class Truth:
         day = event["event_time"][:10]  # events carry +08:00, so the date prefix is the local day
         dimension = event[dims[0]] if dims else ""
         for m in measures:
-            value = Decimal(event[m]) if m == "amount" else event[m]
+            value = Decimal(event.get(m, "0")) if m in ("amount", "spend") else event[m]
             self._totals[(day, event["district"], feed, dimension, m)] += value
 
     def add_rejected(self, day: str, feed: str, reason: str) -> None:

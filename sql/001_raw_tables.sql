@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS tourists_raw
     district       LowCardinality(String) COMMENT '商圈ID',
     origin         LowCardinality(String) COMMENT '客源地: chongqing 市内 / chengdu 成都 / sichuan_other 四川其他 / other_province 其他省份 / overseas 境外',
     arrivals       UInt32 COMMENT '到访游客人次',
+    spend          Decimal(18, 2) COMMENT '游客消费(元)',
     source         LowCardinality(String) COMMENT '数据来源',
     kafka_partition UInt16 COMMENT 'Kafka分区',
     kafka_offset   UInt64 COMMENT 'Kafka偏移量',

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS tourists_agg_1m
     district    LowCardinality(String) COMMENT '商圈ID',
     origin      LowCardinality(String) COMMENT '客源地',
     arrivals    UInt64 COMMENT '到访游客人次',
+    spend       Decimal(18, 2) COMMENT '游客消费(元)',
     events      UInt64 COMMENT '事件数',
     computed_at DateTime64(6, 'Asia/Shanghai') COMMENT '计算时间'
 )

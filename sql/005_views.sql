@@ -11,7 +11,7 @@ FROM footfall_raw FINAL;
 
 CREATE VIEW IF NOT EXISTS v_tourists AS
 SELECT event_id, event_time, toDate(event_time, 'Asia/Shanghai') AS day, district, origin,
-       arrivals, source
+       arrivals, spend, source
 FROM tourists_raw FINAL;
 
 CREATE VIEW IF NOT EXISTS v_sales_1m AS
@@ -21,4 +21,4 @@ CREATE VIEW IF NOT EXISTS v_footfall_1m AS
 SELECT minute, district, entries, exits, occupancy, events FROM footfall_agg_1m FINAL;
 
 CREATE VIEW IF NOT EXISTS v_tourists_1m AS
-SELECT minute, district, origin, arrivals, events FROM tourists_agg_1m FINAL;
+SELECT minute, district, origin, arrivals, spend, events FROM tourists_agg_1m FINAL;

@@ -27,8 +27,8 @@ WHERE district IN {districts:Array(String)}
   AND (district, toUnixTimestamp(toStartOfMinute(event_time))) IN {keys:Array(Tuple(String, UInt32))}
 GROUP BY m, district, sector""",
     TOURISTS.name: """
-INSERT INTO tourists_agg_1m (minute, district, origin, arrivals, events, computed_at)
-SELECT toStartOfMinute(event_time) AS m, district, origin, sum(arrivals), count(), now64(6)
+INSERT INTO tourists_agg_1m (minute, district, origin, arrivals, spend, events, computed_at)
+SELECT toStartOfMinute(event_time) AS m, district, origin, sum(arrivals), sum(spend), count(), now64(6)
 FROM tourists_raw FINAL
 WHERE district IN {districts:Array(String)}
   AND event_time >= fromUnixTimestamp64Milli({lo:Int64}) AND event_time < fromUnixTimestamp64Milli({hi:Int64})

@@ -6,13 +6,12 @@ is idle, and compares ClickHouse with the simulator's ground truth exactly.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from kafka import KafkaConsumer
+from support import FEEDS_BY_TOPIC, dead_letters, store_totals, wait_idle
 
 from producers.kafka import FeedProducer
 from simulators.run import RunSpec, truth
@@ -21,58 +20,9 @@ from yzmon.feeds import FEEDS
 from yzmon.replay import replay
 from yzmon.settings import Settings
 from yzmon.stack import Stack
-from yzmon.status import consumer_lag
 from yzmon.store import GatewayReader, rows
 
 pytestmark = pytest.mark.e2e
-
-SQL = {
-    ("raw", "sales"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, sector AS dimension, "
-                      "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_raw FINAL GROUP BY ALL",
-    ("raw", "footfall"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, '' AS dimension, "
-                         "sum(entries) AS entries, sum(exits) AS exits FROM footfall_raw FINAL GROUP BY ALL",
-    ("raw", "tourists"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, origin AS dimension, "
-                         "sum(arrivals) AS arrivals FROM tourists_raw FINAL GROUP BY ALL",
-    ("agg", "sales"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, sector AS dimension, "
-                      "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_agg_1m FINAL GROUP BY ALL",
-    ("agg", "footfall"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, '' AS dimension, "
-                         "sum(entries) AS entries, sum(exits) AS exits FROM footfall_agg_1m FINAL GROUP BY ALL",
-    ("agg", "tourists"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, origin AS dimension, "
-                         "sum(arrivals) AS arrivals FROM tourists_agg_1m FINAL GROUP BY ALL",
-}
-
-
-def store_totals(reader, layer: str) -> dict[tuple, Decimal]:
-    out: dict[tuple, Decimal] = {}
-    for feed in FEEDS:
-        for r in rows(reader, SQL[(layer, feed)]):
-            for measure, value in r.items():
-                if measure not in ("day", "district", "dimension"):
-                    out[(r["day"], r["district"], feed, r["dimension"], measure)] = Decimal(str(value))
-    return out
-
-
-def wait_idle(settings: Settings, expected_records: int, timeout_s: float = 300) -> None:
-    """Idle = every record committed by the worker's group (offsets are committed only after landing)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        lag = consumer_lag(settings)
-        if lag is not None and sum(lag.values()) == 0 and _committed(settings) >= expected_records:
-            return
-        time.sleep(1)
-    raise AssertionError(f"worker not idle after {timeout_s} s: lag {consumer_lag(settings)}")
-
-
-def _committed(settings: Settings) -> int:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
-    try:
-        offsets = admin.list_group_offsets("yzmon").get("yzmon", {})
-        return sum(meta.offset for tp, meta in offsets.items() if tp.topic in {f.topic for f in FEEDS.values()})
-    finally:
-        admin.close()
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, free_port):
@@ -108,20 +58,6 @@ def test_one_day_lands_exactly(stack):
         assert rows(reader, f"SELECT count() AS n FROM {f.raw_table} WHERE event_id LIKE 'bad-%'")[0]["n"] == 0
     # and each is in its feed's dead-letter topic with the reason in a header
     assert dead_letters(settings) == want_rejected
-
-
-FEEDS_BY_TOPIC = {f.topic: f.name for f in FEEDS.values()}
-
-
-def dead_letters(settings: Settings) -> Counter:
-    consumer = KafkaConsumer(*[f.dlq_topic for f in FEEDS.values()], bootstrap_servers=settings.bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5000, group_id=None)
-    got: Counter = Counter()
-    for msg in consumer:
-        headers = dict(msg.headers)
-        got[(FEEDS_BY_TOPIC[msg.topic.removesuffix(".dlq")], headers["yzmon.error.reason"].decode())] += 1
-    consumer.close()
-    return got
 
 
 def test_gateway_is_read_only(stack):

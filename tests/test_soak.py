@@ -26,10 +26,12 @@ from yzmon.status import consumer_lag
 from yzmon.store import GatewayReader, rows
 
 pytestmark = pytest.mark.soak
+MINUTES = float(os.environ.get("YZMON_SOAK_MINUTES", "10"))
 
 
+@pytest.mark.timeout(MINUTES * 60 + 900)
 def test_soak_continuous_replay(tmp_path, free_port):
-    minutes = float(os.environ.get("YZMON_SOAK_MINUTES", "10"))
+    minutes = MINUTES
     settings = Settings(data_dir=tmp_path, broker_port=free_port(), worker_port=free_port())
     stack = Stack(settings)
     stack.start(wait_ready_s=120)

@@ -20,7 +20,7 @@ from producers.kafka import FeedProducer
 from simulators.run import RunSpec
 from simulators.scenario import load
 from yzmon.broker import StackError
-from yzmon.pace import pace
+from yzmon.pace import expected_share, pace
 from yzmon.replay import Pacer, replay
 from yzmon.settings import Settings
 from yzmon.stack import Stack
@@ -57,6 +57,9 @@ def summary(reader: Reader, today: date) -> Table:
     ytd = year_to_date(reader, today.year)
     lines = [f"今日社零合计 {total / 10**8:,.3f} 亿元"]
     if ytd["sales_target"]:
+        share = expected_share(today) - (expected_share(today - timedelta(days=1)) if today.timetuple().tm_yday > 1
+                                         else 0.0)
+        lines[0] += f" · 按年度目标今日全天应达 {ytd['sales_target'] * Decimal(str(share)) / 10**8:,.2f} 亿元"
         p = pace(ytd["sales_target"], ytd["sales"], today)
         lines.append(f"{today.year} 年累计社零 {ytd['sales'] / 10**8:,.2f} 亿元 / 目标 "
                      f"{ytd['sales_target'] / 10**8:,.0f} 亿元 · 按进度应达 {p.expected / 10**8:,.1f} 亿元 · "

@@ -83,7 +83,8 @@ class GatewayReader:
     def raw(self, sql: str, parameters: dict[str, Any] | None = None, fmt: str = "JSON") -> bytes:
         body = {"sql": sql, "parameters": parameters or {}, "format": fmt}
         try:
-            resp = httpx.post(f"{self.base_url}/sql", json=body, timeout=self.timeout)
+            resp = httpx.post(f"{self.base_url}/sql", content=json.dumps(body, default=str),
+                              headers={"content-type": "application/json"}, timeout=self.timeout)
         except httpx.HTTPError as exc:
             raise StoreError(f"the worker at {self.base_url} did not answer ({exc}); is the stack up? "
                              "`yzmon status`") from exc

@@ -1,0 +1,76 @@
+"""Helpers shared by the tests that run the embedded stack."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from decimal import Decimal
+
+from kafka import KafkaAdminClient, KafkaConsumer
+
+from yzmon.feeds import FEEDS
+from yzmon.settings import Settings
+from yzmon.status import consumer_lag
+from yzmon.store import rows
+
+SQL = {
+    ("raw", "sales"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, sector AS dimension, "
+                      "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_raw FINAL GROUP BY ALL",
+    ("raw", "footfall"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, '' AS dimension, "
+                         "sum(entries) AS entries, sum(exits) AS exits FROM footfall_raw FINAL GROUP BY ALL",
+    ("raw", "tourists"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, origin AS dimension, "
+                         "sum(arrivals) AS arrivals, sum(spend) AS spend FROM tourists_raw FINAL GROUP BY ALL",
+    ("agg", "sales"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, sector AS dimension, "
+                      "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_agg_1m FINAL GROUP BY ALL",
+    ("agg", "footfall"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, '' AS dimension, "
+                         "sum(entries) AS entries, sum(exits) AS exits FROM footfall_agg_1m FINAL GROUP BY ALL",
+    ("agg", "tourists"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, origin AS dimension, "
+                         "sum(arrivals) AS arrivals, sum(spend) AS spend FROM tourists_agg_1m FINAL GROUP BY ALL",
+}
+
+
+def store_totals(reader, layer: str) -> dict[tuple, Decimal]:
+    out: dict[tuple, Decimal] = {}
+    for feed in FEEDS:
+        for r in rows(reader, SQL[(layer, feed)]):
+            for measure, value in r.items():
+                if measure not in ("day", "district", "dimension"):
+                    out[(r["day"], r["district"], feed, r["dimension"], measure)] = Decimal(str(value))
+    return out
+
+
+def wait_idle(settings: Settings, expected_records: int = 0, timeout_s: float = 300) -> None:
+    """Idle = every record committed by the worker's group (offsets are committed only after landing)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        lag = consumer_lag(settings)
+        if lag is not None and sum(lag.values()) == 0 and _committed(settings) >= expected_records:
+            return
+        time.sleep(1)
+    raise AssertionError(f"worker not idle after {timeout_s} s: lag {consumer_lag(settings)}")
+
+
+def _committed(settings: Settings) -> int:
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    try:
+        offsets = admin.list_group_offsets("yzmon").get("yzmon", {})
+        return sum(meta.offset for tp, meta in offsets.items() if tp.topic in {f.topic for f in FEEDS.values()})
+    finally:
+        admin.close()
+
+
+FEEDS_BY_TOPIC = {f.topic: f.name for f in FEEDS.values()}
+
+
+def dead_letters(settings: Settings) -> Counter:
+    consumer = KafkaConsumer(*[f.dlq_topic for f in FEEDS.values()], bootstrap_servers=settings.bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000, group_id=None)
+    got: Counter = Counter()
+    for msg in consumer:
+        headers = dict(msg.headers)
+        got[(FEEDS_BY_TOPIC[msg.topic.removesuffix(".dlq")], headers["yzmon.error.reason"].decode())] += 1
+    consumer.close()
+    return got
+
+
