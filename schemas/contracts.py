@@ -71,6 +71,8 @@ def check(feed: Feed, event: Any, now: datetime, future_tolerance: timedelta) ->
         money = exc.name in ("data.amount", "data.spend") and isinstance(exc.value, str)
         if money and exc.value.lstrip().startswith("-"):
             return Rejection("negative_amount", f"{exc.name[5:]} {exc.value[:40]!r} is negative")
+        if exc.name == "data.district" and isinstance(exc.value, str):
+            return Rejection("unknown_district", f"district {exc.value[:40]!r} is not a known 商圈")
         return Rejection("schema_violation", f"{exc.name}: {exc.message}"[:500])
     if event["district"] not in districts():
         return Rejection("unknown_district", f"district {event['district']!r} is not a known 商圈")

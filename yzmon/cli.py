@@ -84,16 +84,16 @@ def down() -> None:
         console.print("no detached stack was running")
 
 
-def _spec(scenario: str, start: date, end: date | None, seed: int, districts: list[str] | None,
-          feeds: list[str] | None, bad_events: int):
+def _spec(scenario: str, start: datetime | None, end: datetime | None, year: int | None, seed: int,
+          districts: list[str] | None, feeds: list[str] | None, bad_events: int):
     from simulators.generate import FEEDS
     from simulators.model import MODELS
     from simulators.run import RunSpec
-    from simulators.scenario import load
+    from simulators.scenario import ScenarioError, load
 
     try:
         sc = load(scenario)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ScenarioError) as exc:
         _fail(str(exc))
     for d in districts or []:
         if d not in MODELS:
@@ -101,66 +101,180 @@ def _spec(scenario: str, start: date, end: date | None, seed: int, districts: li
     for f in feeds or []:
         if f not in FEEDS:
             _fail(f"unknown feed {f!r}; choose from {', '.join(FEEDS)}")
-    end = end or start + timedelta(days=1)
-    if end <= start:
+    if year is not None:
+        first, last = date(year, 1, 1), date(year + 1, 1, 1)
+    elif start is not None:
+        first = start.date()
+        last = end.date() if end else first + timedelta(days=1)
+    elif sc.start is not None:
+        first, last = sc.start, sc.end or sc.start + timedelta(days=1)
+    else:
+        _fail("give --start (and --end) or --year; scenario " + repr(sc.name) + " has no default dates")
+    if last <= first:
         _fail("--end must be after --start (the range is [start, end))")
-    return RunSpec(sc, seed, start, end, tuple(districts or MODELS), tuple(feeds or FEEDS), bad_events)
+    return RunSpec(sc, seed, first, last, tuple(districts or MODELS), tuple(feeds or FEEDS), bad_events)
 
 
-_START = typer.Option(..., formats=["%Y-%m-%d"], help="First day (Asia/Shanghai).")
+_START = typer.Option(None, formats=["%Y-%m-%d"], help="First day (Asia/Shanghai); default: the scenario's dates.")
 _END = typer.Option(None, formats=["%Y-%m-%d"], help="Day after the last one: the range is [start, end).")
+_YEAR = typer.Option(None, help="A whole calendar year instead of --start/--end.")
+_SCENARIO = typer.Option("baseline", help="Scenario name in simulators/scenarios/ or a YAML path.")
+_DISTRICT = typer.Option(None, "--district", help="Only these 商圈 (repeatable).")
+_FEED = typer.Option(None, "--feed", help="Only these feeds: sales, footfall, tourists (repeatable).")
+_BAD = typer.Option(0, help="Inject this many invalid records per feed per day.")
 
 
 @app.command()
 def replay(
-    scenario: str = typer.Option("baseline", help="Scenario name in simulators/scenarios/ or a YAML path."),
-    start: datetime = _START,
+    scenario: str = _SCENARIO,
+    start: datetime | None = _START,
     end: datetime | None = _END,
+    year: int | None = _YEAR,
     speed: str = typer.Option("max", help="'max', or simulated seconds per wall second: 1 real time, 60 a minute/s."),
     seed: int = typer.Option(7),
-    district: list[str] = typer.Option(None, "--district", help="Only these 商圈 (repeatable)."),
-    feed: list[str] = typer.Option(None, "--feed", help="Only these feeds (repeatable)."),
-    bad_events: int = typer.Option(0, help="Inject this many invalid records per feed per day."),
+    district: list[str] = _DISTRICT,
+    feed: list[str] = _FEED,
+    bad_events: int = _BAD,
+    resume: bool = typer.Option(False, help="Continue an interrupted replay of the same arguments."),
 ) -> None:
-    """Produce simulated sales, footfall and tourist events onto Kafka."""
+    """Produce simulated sales, footfall and tourist events onto Kafka. Ctrl-C stops cleanly."""
     from producers.kafka import FeedProducer, ProducerError
+    from yzmon.replay import Checkpoint, Interrupted
     from yzmon.replay import replay as run_replay
 
-    pace = None if speed == "max" else float(speed)
-    spec = _spec(scenario, start.date(), end.date() if end else None, seed, district, feed, bad_events)
+    try:
+        pace = None if speed == "max" else float(speed)
+    except ValueError:
+        _fail(f"--speed {speed!r}: use 'max' or a number such as 1 or 60")
+    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events)
     settings = get_settings()
+    checkpoint = Checkpoint(settings.data_dir, spec)
     try:
         producer = FeedProducer(settings.bootstrap)
-        sent = run_replay(spec, producer, pace)
-        producer.close()
+        try:
+            sent = run_replay(spec, producer, pace, checkpoint=checkpoint, resume=resume)
+        finally:
+            producer.close()
     except ProducerError as exc:
         _fail(str(exc))
-    except KeyboardInterrupt:
-        _fail("interrupted; records sent so far are in Kafka", 130)
+    except Interrupted as stopped:
+        err.print(f"{stopped}; {stopped.position.sent:,} records confirmed. Continue with the same command "
+                  "and --resume")
+        raise typer.Exit(130) from None
+    if resume and sent == 0:
+        console.print("that replay had already finished; nothing to resume")
+        return
     console.print(f"sent {sent:,} records for {len(spec.days)} day(s) to {settings.bootstrap}")
 
 
 @app.command()
 def simulate(
-    scenario: str = typer.Option("baseline"),
-    start: datetime = _START,
+    scenario: str = _SCENARIO,
+    start: datetime | None = _START,
     end: datetime | None = _END,
+    year: int | None = _YEAR,
     seed: int = typer.Option(7),
-    district: list[str] = typer.Option(None, "--district"),
-    feed: list[str] = typer.Option(None, "--feed"),
-    bad_events: int = typer.Option(0),
-    truth: Path = typer.Option(..., help="Write the ground truth CSV here ('-' for stdout)."),
+    district: list[str] = _DISTRICT,
+    feed: list[str] = _FEED,
+    bad_events: int = _BAD,
+    truth: Path | None = typer.Option(None, help="Write the ground truth CSV here ('-' for stdout)."),
+    summary: bool = typer.Option(False, help="Print the calibration figures beside the seed values (with --year)."),
 ) -> None:
-    """Write the ground truth of a replay without Kafka (same arguments, same seed, same bytes)."""
-    from simulators.run import truth as compute_truth
+    """Simulate without Kafka: the ground truth of a replay (same arguments, same bytes), or a calibration summary."""
+    if not truth and not summary:
+        _fail("say what to write: --truth PATH and/or --summary")
+    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events)
+    if summary:
+        if year is None:
+            _fail("--summary needs --year (it compares whole years with the seed figures)")
+        _print_calibration(spec.scenario, seed, year)
+    if truth:
+        from simulators.run import truth as compute_truth
 
-    spec = _spec(scenario, start.date(), end.date() if end else None, seed, district, feed, bad_events)
-    text = compute_truth(spec).to_csv()
-    if str(truth) == "-":
-        sys.stdout.write(text)
-    else:
-        truth.write_text(text, encoding="utf-8")
-        err.print(f"wrote {truth} ({text.count(chr(10)) - 1} rows)")
+        text = compute_truth(spec).to_csv()
+        if str(truth) == "-":
+            sys.stdout.write(text)
+        else:
+            truth.write_text(text, encoding="utf-8")
+            err.print(f"wrote {truth} ({text.count(chr(10)) - 1} rows)")
+
+
+def _print_calibration(scenario, seed: int, year: int) -> None:
+    from rich.table import Table
+
+    from simulators.calibration import anchors, sector_growth_rows, year_totals
+
+    with console.status(f"simulating {year} and {year + 1} …"):
+        this, after = year_totals(scenario, seed, year), year_totals(scenario, seed, year + 1)
+    if year != 2024:
+        err.print("note: the seed anchors are 2024 figures and the 2025 target; compare with care")
+    t = Table(title=f"calibration · {scenario.name} · seed {seed}")
+    for col in ("figure", "seed", "expected", "simulated", "error"):
+        t.add_column(col, justify="right" if col in ("expected", "simulated", "error") else "left")
+    for a in anchors(this, after):
+        t.add_row(a.label, a.seed_text, f"{a.expected / a.unit:,.1f} {a.unit_name}",
+                  f"{a.simulated / a.unit:,.1f} {a.unit_name}", f"{a.error:+.2%}")
+    console.print(t)
+    g = Table(title=f"sector growth {year} → {year + 1}")
+    for col in ("sector", "simulated", "seed 004 (H1 2023)"):
+        g.add_column(col)
+    for sector, sim, seed_rate in sector_growth_rows(this, after):
+        g.add_row(sector, f"{sim:+.2%}", f"{seed_rate:+.1%}")
+    console.print(g)
+
+
+@app.command()
+def load(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV, JSON Lines or Parquet from a provider."),
+    feed: str = typer.Option(..., help="sales, footfall or tourists."),
+    mapping: Path | None = typer.Option(None, exists=True, dir_okay=False, help="Column mapping (YAML)."),
+    speed: str = typer.Option("max", help="'max', 1 for the file's original cadence, or N times faster."),
+    dry_run: bool = typer.Option(False, help="Validate and report only; send nothing."),
+) -> None:
+    """Load a real feed file: map, validate every row (bad rows by line number), publish to Kafka."""
+    from producers.files import Mapping, MappingError, load_file
+    from yzmon.feeds import FEEDS
+
+    if feed not in FEEDS:
+        _fail(f"unknown feed {feed!r}; choose from {', '.join(FEEDS)}")
+    try:
+        loaded = load_file(file, Mapping.load(mapping, feed))
+    except (MappingError, ValueError, OSError) as exc:
+        _fail(str(exc))
+    for b in loaded.bad[:20]:
+        err.print(f"{file.name}:{b.line}: {b.reason}: {b.detail}")
+    if loaded.bad:
+        report = file.with_name(file.name + ".rejects.csv")
+        report.write_text("line,reason,detail\n" + "".join(
+            f'{b.line},{b.reason},"{b.detail.replace(chr(34), chr(39))}"\n' for b in loaded.bad), encoding="utf-8")
+        err.print(f"{len(loaded.bad)} of {loaded.rows} rows are invalid (all listed in {report}); "
+                  "they are not sent: fix them and load the file again (valid rows load idempotently)")
+    if not dry_run and loaded.events:
+        _publish(feed, loaded.events, speed)
+    console.print(f"{len(loaded.events):,} valid rows {'checked' if dry_run else 'sent'}, {len(loaded.bad):,} invalid")
+    if loaded.bad:
+        raise typer.Exit(2)
+
+
+def _publish(feed: str, events: list[dict], speed: str) -> None:
+    from rich.progress import Progress
+
+    from producers.kafka import FeedProducer, ProducerError
+    from yzmon.replay import Pacer
+
+    pace = None if speed == "max" else float(speed)
+    pacer = Pacer(pace, datetime.fromisoformat(events[0]["event_time"]))
+    try:
+        producer = FeedProducer(get_settings().bootstrap)
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"publish {feed}", total=len(events))
+            for event in events:
+                pacer.wait_until(datetime.fromisoformat(event["event_time"]))
+                producer.send(feed, event)
+                progress.advance(task)
+        producer.close()
+    except ProducerError as exc:
+        _fail(str(exc))
 
 
 @app.command()

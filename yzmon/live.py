@@ -21,7 +21,7 @@ from simulators.run import RunSpec
 from simulators.scenario import load
 from yzmon.broker import StackError
 from yzmon.pace import expected_share, pace
-from yzmon.replay import Pacer, replay
+from yzmon.replay import Interrupted, Pacer, replay
 from yzmon.settings import Settings
 from yzmon.stack import Stack
 from yzmon.status import year_to_date
@@ -89,10 +89,9 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
             day = datetime.now(ZONE).date()
             while not stop.is_set():
                 spec = RunSpec(load(scenario), seed, day, day + timedelta(days=1))
-                replay(spec, _StoppableProducer(producer, stop), 1.0, Pacer(1.0, datetime.now(ZONE)),
-                       show_progress=False)
+                replay(spec, producer, 1.0, Pacer(1.0, datetime.now(ZONE)), show_progress=False, stop=stop)
                 day += timedelta(days=1)
-        except _Stopped:
+        except Interrupted:
             pass
         except BaseException as exc:  # noqa: BLE001 - reported on the console below
             failure.append(exc)
@@ -118,29 +117,3 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
         return 1
     return 0
 
-
-class _Stopped(Exception):
-    pass
-
-
-class _StoppableProducer:
-    """A FeedProducer that flushes promptly in live mode and raises once ``stop`` is set."""
-
-    def __init__(self, producer: FeedProducer, stop: threading.Event):
-        self._producer = producer
-        self._stop = stop
-        self._last_flush = time.monotonic()
-
-    def send(self, feed: str, event: dict) -> None:
-        if self._stop.is_set():
-            raise _Stopped
-        self._producer.send(feed, event)
-        if time.monotonic() - self._last_flush > 1:
-            self.flush()
-
-    def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
-        self._producer.send_raw(feed, key, value)
-
-    def flush(self) -> int:
-        self._last_flush = time.monotonic()
-        return self._producer.flush()

@@ -1,17 +1,35 @@
-"""Replay a simulated run onto Kafka at a chosen speed, with a progress bar."""
+"""Replay a simulated run onto Kafka at a chosen speed, with a progress bar, stoppable and resumable.
+
+Ctrl-C stops at a record boundary: everything sent so far is flushed and confirmed, and the
+position is written to a checkpoint (DATA_DIR/replay/<run key>.json). The same command with
+``--resume`` skips exactly the confirmed records, so nothing is sent twice.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import signal
+import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from producers.kafka import FeedProducer
 from simulators.run import RunSpec, records
 
 ZONE = ZoneInfo("Asia/Shanghai")
+CHECKPOINT_EVERY = 10_000  # records between confirmed checkpoints
+
+
+class Sink(Protocol):
+    def send(self, feed: str, event: dict) -> None: ...
+    def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None: ...
+    def flush(self) -> int: ...
 
 
 class Pacer:
@@ -22,40 +40,122 @@ class Pacer:
         self.anchor_event = anchor_event.timestamp()
         self.anchor_wall = time.time() if anchor_wall is None else anchor_wall
 
-    def wait_until(self, event_time: datetime) -> None:
+    def wait_until(self, event_time: datetime, stop: threading.Event | None = None) -> None:
         if self.speed is None:
             return
         due = self.anchor_wall + (event_time.timestamp() - self.anchor_event) / self.speed
         delay = due - time.time()
         if delay > 0:
-            time.sleep(delay)
+            if stop is None:
+                time.sleep(delay)
+            else:
+                stop.wait(delay)
 
 
-def replay(spec: RunSpec, producer: FeedProducer, speed: float | None, pacer: Pacer | None = None,
-           show_progress: bool = True) -> int:
-    """Send every record of ``spec``; returns how many were acknowledged by Kafka."""
+@dataclass
+class Position:
+    """Where a replay stands: whole days done, and records done within the next day."""
+
+    day: int = 0
+    record: int = 0
+    sent: int = 0
+    done: bool = False
+
+
+def run_key(spec: RunSpec) -> str:
+    text = "|".join([spec.scenario.name, str(spec.seed), spec.start.isoformat(), spec.end.isoformat(),
+                     ",".join(spec.districts), ",".join(spec.feeds), str(spec.bad_per_day)])
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+class Checkpoint:
+    def __init__(self, directory: Path, spec: RunSpec):
+        self.path = directory / "replay" / f"{run_key(spec)}.json"
+
+    def load(self) -> Position | None:
+        return Position(**json.loads(self.path.read_text())) if self.path.exists() else None
+
+    def save(self, pos: Position) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(pos.__dict__))
+        tmp.replace(self.path)
+
+
+class Interrupted(Exception):
+    """The replay stopped on request; ``position`` says where."""
+
+    def __init__(self, position: Position, clock: str):
+        super().__init__(f"stopped at simulated {clock}")
+        self.position = position
+        self.clock = clock
+
+
+def replay(spec: RunSpec, producer: Sink, speed: float | None, pacer: Pacer | None = None,
+           show_progress: bool = True, checkpoint: Checkpoint | None = None, resume: bool = False,
+           stop: threading.Event | None = None) -> int:
+    """Send every record of ``spec`` (after the checkpoint when resuming); return how many were sent now.
+
+    Raises Interrupted after a clean stop (Ctrl-C, or ``stop`` set); the checkpoint then holds the
+    position of the last confirmed record.
+    """
+    stop = stop or threading.Event()
+    start = (checkpoint.load() if (checkpoint and resume) else None) or Position()
+    if start.done:
+        return 0
+    pos = Position(start.day, start.record, start.sent)
     first = datetime(spec.start.year, spec.start.month, spec.start.day, tzinfo=ZONE)
     pacer = pacer or Pacer(speed, first)
+    restore = _catch_sigint(stop)
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("days · 模拟时钟 {task.fields[clock]} · {task.fields[rate]} events/s"),
                         TimeElapsedColumn(), disable=not show_progress)
-    sent = 0
-    clock = "—"
-    started = time.monotonic()
-    with progress:
-        task = progress.add_task(f"replay {spec.scenario.name}", total=len(spec.days), clock="—", rate="0")
-        for day in spec.days:
-            for i, record in enumerate(records(spec, day)):
-                if record.event is not None:
-                    pacer.wait_until(datetime.fromisoformat(record.event["event_time"]))
-                    producer.send(record.feed, record.event)
-                    clock = record.event["event_time"]
-                else:
-                    producer.send_raw(record.feed, None, record.bad or b"")
-                sent += 1
-                if i % 2000 == 0:
-                    rate = sent / max(time.monotonic() - started, 1e-6)
-                    progress.update(task, clock=clock[:16].replace("T", " "), rate=f"{rate:,.0f}")
-            producer.flush()
-            progress.update(task, advance=1)
-    return sent
+    sent_now, clock, started = 0, "—", time.monotonic()
+
+    def confirm() -> None:
+        producer.flush()
+        if checkpoint:
+            checkpoint.save(pos)
+
+    try:
+        with progress:
+            task = progress.add_task(f"replay {spec.scenario.name}", total=len(spec.days), completed=pos.day,
+                                     clock="—", rate="0")
+            for day_index, day in enumerate(spec.days):
+                if day_index < pos.day:
+                    continue
+                for i, record in enumerate(records(spec, day)):
+                    if i < pos.record:
+                        continue
+                    if record.event is not None:
+                        clock = record.event["event_time"][:16].replace("T", " ")
+                        pacer.wait_until(datetime.fromisoformat(record.event["event_time"]), stop)
+                    if stop.is_set():
+                        confirm()
+                        raise Interrupted(pos, clock)
+                    if record.event is not None:
+                        producer.send(record.feed, record.event)
+                    else:
+                        producer.send_raw(record.feed, None, record.bad or b"")
+                    pos.record, pos.sent, sent_now = i + 1, pos.sent + 1, sent_now + 1
+                    if pos.record % CHECKPOINT_EVERY == 0:
+                        confirm()
+                        rate = sent_now / max(time.monotonic() - started, 1e-6)
+                        progress.update(task, clock=clock, rate=f"{rate:,.0f}")
+                pos.day, pos.record = day_index + 1, 0
+                confirm()
+                progress.update(task, completed=pos.day, clock=clock)
+        pos.done = True
+        if checkpoint:
+            checkpoint.save(pos)
+        return sent_now
+    finally:
+        restore()
+
+
+def _catch_sigint(stop: threading.Event):
+    """Turn Ctrl-C into a request to stop at the next record boundary (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return lambda: signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,35 @@
+"""A simulated 2024 and 2025 reproduce the seed figures within ±2%."""
+
+import pytest
+
+from simulators.calibration import anchors, sector_growth_rows, year_totals
+from simulators.scenario import load
+
+
+@pytest.fixture(scope="module")
+def years():
+    baseline = load("baseline")
+    return year_totals(baseline, 7, 2024), year_totals(baseline, 7, 2025)
+
+
+def test_every_annual_anchor_within_two_percent(years):
+    for anchor in anchors(*years):
+        assert abs(anchor.error) <= 0.02, f"{anchor.label}: {anchor.simulated / anchor.unit:,.1f} {anchor.unit_name}"
+
+
+def test_seed_figures_that_are_floors_are_exceeded(years):
+    y2024, _ = years
+    assert y2024["sales:jiefangbei_area"] > 1100e8  # 社零超1100亿元
+    assert y2024["visits:jiefangbei_area"] > 2e8  # 年吸引客流超2亿人次
+
+
+def test_district_growth_is_about_five_percent_and_sectors_keep_the_seed_ranking(years):
+    y2024, y2025 = years
+    assert y2025["sales"] / y2024["sales"] - 1 == pytest.approx(0.05, abs=0.005)
+    growth = [sim for _, sim, _ in sector_growth_rows(y2024, y2025)]
+    assert growth == sorted(growth)  # 批发 < 零售 < 餐饮 < 住宿, as in seed 004
+
+
+def test_hualongqiao_grows_faster_than_daping(years):
+    y2024, y2025 = years
+    assert y2025["sales:hualongqiao"] / y2024["sales:hualongqiao"] > y2025["sales:daping"] / y2024["sales:daping"]
