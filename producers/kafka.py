@@ -22,7 +22,8 @@ class ProducerError(RuntimeError):
 
 
 class FeedProducer:
-    def __init__(self, bootstrap: str, validate: bool = True, linger_ms: int = 20, delivery_timeout_s: float = 60):
+    def __init__(self, bootstrap: str, validate: bool = True, linger_ms: int = 20, delivery_timeout_s: float = 60,
+                 connect_timeout_s: float = 10):
         self.validate = validate
         self.delivery_timeout_s = delivery_timeout_s
         self.sent = 0
@@ -31,7 +32,7 @@ class FeedProducer:
                 bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, retries=10,
                 retry_backoff_ms=200, linger_ms=linger_ms, batch_size=256 * 1024, compression_type=None,
                 max_in_flight_requests_per_connection=5, request_timeout_ms=15000,
-                max_block_ms=int(delivery_timeout_s * 1000))
+                max_block_ms=int(delivery_timeout_s * 1000), bootstrap_timeout_ms=int(connect_timeout_s * 1000))
         except KafkaError as exc:
             raise ProducerError(f"cannot reach Kafka at {bootstrap} ({exc}); start it with `yzmon up`") from exc
         self._pending: list[Any] = []

@@ -31,12 +31,14 @@ def _register(app: faust.App, settings: Settings, feed: Feed) -> None:
     dlq = app.topic(feed.dlq_topic, value_serializer="raw", key_serializer="raw")
     sink: ClickHouseSink = app.sink  # type: ignore[attr-defined]
     tolerance = timedelta(seconds=settings.future_tolerance_s)
+    lateness = timedelta(seconds=settings.allowed_lateness_s)
+    watermarks: dict[int, datetime] = {}  # latest event time per partition, since this worker started
 
     async def land(stream: faust.StreamT) -> None:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
             records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"")
                        for e in events]
-            batch = prepare(feed, records, datetime.now(UTC), tolerance)
+            batch = prepare(feed, records, datetime.now(UTC), tolerance, watermarks, lateness)
             for record, why in batch.rejected:
                 await send_dead_letter(dlq, record, why.reason, why.detail)
             await sink.land(batch)

@@ -30,7 +30,7 @@ def register_views(app: faust.App) -> None:
             assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
             return self.json({
                 "pid": os.getpid(), "uptime_s": round(time.time() - started, 1), "assigned": assigned,
-                "batches": s.batches, "landed": dict(s.landed),
+                "batches": s.batches, "landed": dict(s.landed), "late": dict(s.late),
                 "rejected": [{"feed": f, "reason": r, "count": n} for (f, r), n in sorted(s.rejected.items())],
                 "write_errors": s.write_errors, "retrying": s.retrying, "last_error": s.last_error,
                 "last_landed_at": s.last_landed_at,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
 
-from streams.batch import Prepared
+from streams.batch import INGEST_COLUMNS, Prepared
 from streams.rollups import recompute_statement
 from yzmon.migrate import migrate
 from yzmon.store import DirectReader, connect
@@ -30,6 +30,7 @@ class SinkStats:
     """Counters the worker reports on /status."""
 
     landed: Counter = field(default_factory=Counter)  # rows accepted, per feed
+    late: Counter = field(default_factory=Counter)  # accepted events older than watermark − lateness, per feed
     rejected: Counter = field(default_factory=Counter)  # per (feed, reason)
     batches: int = 0
     write_errors: int = 0
@@ -89,6 +90,8 @@ class ClickHouseSink:
                 [(r.topic, r.partition, r.offset, why.reason, why.detail, r.value.decode("utf-8", "replace"))
                  for r, why in batch.rejected],
                 column_names=["topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload"])
+        if batch.partitions:
+            client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS)
         statement = recompute_statement(feed, batch.touched)
         if statement is not None:
             sql, params = statement
@@ -111,6 +114,7 @@ class ClickHouseSink:
         self.stats.retrying = False
         self.stats.batches += 1
         self.stats.landed[batch.feed.name] += batch.accepted
+        self.stats.late[batch.feed.name] += batch.late
         for _, why in batch.rejected:
             self.stats.rejected[(batch.feed.name, why.reason)] += 1
         self.stats.last_landed_at = time.time()

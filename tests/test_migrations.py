@@ -46,3 +46,11 @@ def test_the_read_only_path_refuses_writes_and_ddl(store_dsn, statement):
     with pytest.raises(Exception, match="readonly"):
         reader.raw(statement)
     assert reader.raw("SELECT count() FROM sales_raw", fmt="CSV") == b"0\n"
+
+
+@pytest.mark.parametrize("attack", ["x' OR 1=1 --", "daping'; DROP TABLE sales_raw; --", "\\' OR '1'='1", "大坪\0"])
+def test_parameters_are_bound_never_pasted(store_dsn, attack):
+    reader = DirectReader(connect(store_dsn, readonly=True))
+    sql = "SELECT count() AS n FROM dim_district WHERE district = {d:String}"
+    assert reader.raw(sql, {"d": attack}, fmt="CSV") == b"0\n"
+    assert reader.raw(sql, {"d": "daping"}, fmt="CSV") == b"1\n"

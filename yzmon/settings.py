@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     batch_max: int = Field(5000, ge=1, description="Most events the worker lands in one insert.")
     batch_seconds: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
     future_tolerance_s: int = Field(300, ge=0, description="Events further than this in the future are rejected.")
+    allowed_lateness_s: int = Field(600, ge=0, description="Events older than a partition's latest event time by "
+                                    "more than this are counted as late (still landed and aggregated).")
     group_session_timeout_s: float = Field(10.0, gt=1)
     log_level: str = "info"
 

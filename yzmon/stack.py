@@ -48,6 +48,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "YZMON_BATCH_MAX": str(settings.batch_max),
         "YZMON_BATCH_SECONDS": str(settings.batch_seconds),
         "YZMON_LOG_LEVEL": settings.log_level,
+        "YZMON_ALLOWED_LATENESS_S": str(settings.allowed_lateness_s),
+        "YZMON_FUTURE_TOLERANCE_S": str(settings.future_tolerance_s),
     })
     return env
 

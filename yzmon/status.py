@@ -75,7 +75,8 @@ def render_status(settings: Settings, console: Console) -> int:
     try:
         worker = httpx.get(f"{settings.worker_url}/status", timeout=2).json()
         t.add_row("worker", f"[green]up[/] pid {worker['pid']} · {len(worker['assigned'])} partitions · "
-                            f"{worker['batches']} batches · write errors {worker['write_errors']}"
+                            f"{worker['batches']} batches · write errors {worker['write_errors']} · "
+                            f"late events {sum(worker.get('late', {}).values()):,}"
                             + (" · [yellow]retrying[/]" if worker["retrying"] else ""))
     except (httpx.HTTPError, ValueError):
         t.add_row("worker", f"[red]down[/] at {settings.worker_url} — `yzmon up`")

@@ -1,0 +1,45 @@
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from streams.batch import Record, prepare
+from streams.rollups import recompute_statement
+from yzmon.feeds import FOOTFALL, SALES
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+TOL = timedelta(minutes=5)
+
+
+def sale(i: int, hhmm: str) -> Record:
+    event = {"event_id": f"e{i}", "event_time": f"2024-10-01T{hhmm}:00+08:00", "district": "daping",
+             "sector": "retail", "merchant_group": "g", "amount": "1.00", "txn_count": 1}
+    return Record(SALES.topic, i % 2, 100 + i, orjson.dumps(event))
+
+
+def test_late_events_are_counted_per_partition_and_still_accepted():
+    marks: dict[int, datetime] = {}
+    first = prepare(SALES, [sale(0, "12:00"), sale(1, "12:30")], NOW, TOL, marks, timedelta(minutes=10))
+    assert first.late == 0 and len(marks) == 2
+    second = prepare(SALES, [sale(2, "11:55"), sale(3, "12:25"), sale(4, "12:31")], NOW, TOL, marks,
+                     timedelta(minutes=10))
+    # partition 0: watermark 12:00, 11:55 is within 10 min; 12:31 moves it. partition 1: 12:25 is 5 min behind 12:30
+    assert second.late == 0
+    third = prepare(SALES, [sale(6, "12:00")], NOW, TOL, marks, timedelta(minutes=10))
+    assert third.late == 1 and third.accepted == 1  # 31 minutes behind partition 0's 12:31
+
+
+def test_ingest_rows_cover_offsets_and_event_times():
+    batch = prepare(SALES, [sale(0, "12:00"), sale(2, "12:07"), Record(SALES.topic, 0, 103, b"{")], NOW, TOL)
+    (row,) = batch.ingest_rows()
+    assert row[:8] == (SALES.topic, 0, 100, 103, 3, 2, 1, 0)
+    assert (row[9] - row[8]) == timedelta(minutes=7)
+
+
+def test_touched_windows_become_minute_keys_and_footfall_days():
+    batch = prepare(SALES, [sale(0, "12:00"), sale(2, "12:00"), sale(4, "23:59")], NOW, TOL)
+    sql, params = recompute_statement(SALES, batch.touched)
+    assert "sales_agg_1m" in sql and params["districts"] == ["daping"]
+    assert len(params["keys"]) == 2 and params["hi"] - params["lo"] == (11 * 60 + 60) * 60 * 1000
+    _, fparams = recompute_statement(FOOTFALL, batch.touched)
+    assert [str(d) for _, d in fparams["keys"]] == ["2024-10-01"]
+    assert recompute_statement(SALES, set()) is None
