@@ -1,14 +1,16 @@
-"""Minute-aggregate maintenance: recompute each minute a batch touched from the deduplicated raw rows.
+"""Rollup maintenance: after a batch lands, recompute every window it touched, level by level.
 
-Window rules: 1-minute tumbling windows in Asia/Shanghai time, keyed by 商圈 (× sector or origin).
+Window rules: tumbling windows in Asia/Shanghai time, keyed by 商圈 (× sector or origin):
+minute (from the deduplicated raw rows), then hour, day and month (each from the level below).
 A window is recomputed whenever a batch lands an event in it, however late, so the latest version
-(computed_at) of every minute equals the raw table exactly, after duplicates and replays too.
-Occupancy is the running sum of entries − exits within the Asia/Shanghai day, so a footfall batch
-recomputes the whole day of every 商圈 it touched.
+(computed_at) of every window equals the raw table exactly, after duplicates and replays too.
+Occupancy is the running sum of entries − exits within the local day, so footfall refreshes whole
+days of every 商圈 it touched.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -16,64 +18,105 @@ from zoneinfo import ZoneInfo
 from yzmon.feeds import FOOTFALL, SALES, TOURISTS, Feed
 
 _ZONE = ZoneInfo("Asia/Shanghai")
+_RANGE = ("district IN {districts:Array(String)} AND COL >= fromUnixTimestamp64Milli({lo:Int64}) "
+          "AND COL < fromUnixTimestamp64Milli({hi:Int64})")
 
-_MINUTE_WINDOWS = {
-    SALES.name: """
-INSERT INTO sales_agg_1m (minute, district, sector, amount, txn_count, events, computed_at)
-SELECT toStartOfMinute(event_time) AS m, district, sector, sum(amount), sum(txn_count), count(), now64(6)
-FROM sales_raw FINAL
-WHERE district IN {districts:Array(String)}
-  AND event_time >= fromUnixTimestamp64Milli({lo:Int64}) AND event_time < fromUnixTimestamp64Milli({hi:Int64})
-  AND (district, toUnixTimestamp(toStartOfMinute(event_time))) IN {keys:Array(Tuple(String, UInt32))}
-GROUP BY m, district, sector""",
-    TOURISTS.name: """
-INSERT INTO tourists_agg_1m (minute, district, origin, arrivals, spend, events, computed_at)
-SELECT toStartOfMinute(event_time) AS m, district, origin, sum(arrivals), sum(spend), count(), now64(6)
-FROM tourists_raw FINAL
-WHERE district IN {districts:Array(String)}
-  AND event_time >= fromUnixTimestamp64Milli({lo:Int64}) AND event_time < fromUnixTimestamp64Milli({hi:Int64})
-  AND (district, toUnixTimestamp(toStartOfMinute(event_time))) IN {keys:Array(Tuple(String, UInt32))}
-GROUP BY m, district, origin""",
+
+def _where(col: str, key_expr: str, keys: str, key_type: str) -> str:
+    return (_RANGE.replace("COL", col) + f" AND (district, {key_expr}) IN {{{keys}:Array(Tuple(String, {key_type}))}}")
+
+
+_MONTH_RANGE = ("district IN {districts:Array(String)} AND day >= {month_lo:Date} AND day < {month_hi:Date} "
+                "AND (district, toStartOfMonth(day)) IN {months:Array(Tuple(String, Date))}")
+
+STATEMENTS: dict[str, list[str]] = {
+    SALES.name: [
+        "INSERT INTO sales_agg_1m (minute, district, sector, amount, txn_count, events, computed_at) "
+        "SELECT toStartOfMinute(event_time) AS b, district, sector, sum(amount), sum(txn_count), count(), now64(6) "
+        "FROM sales_raw FINAL WHERE "
+        + _where("event_time", "toUnixTimestamp(toStartOfMinute(event_time))", "minutes", "UInt32")
+        + " GROUP BY b, district, sector",
+        "INSERT INTO sales_hourly (hour, district, sector, amount, txn_count, computed_at) "
+        "SELECT toStartOfHour(minute) AS b, district, sector, sum(amount), sum(txn_count), now64(6) "
+        "FROM sales_agg_1m FINAL WHERE " + _where("minute", "toUnixTimestamp(toStartOfHour(minute))", "hours", "UInt32")
+        + " GROUP BY b, district, sector",
+        "INSERT INTO sales_daily (day, district, sector, amount, txn_count, computed_at) "
+        "SELECT toDate(hour) AS b, district, sector, sum(amount), sum(txn_count), now64(6) "
+        "FROM sales_hourly FINAL WHERE " + _where("hour", "toDate(hour)", "days", "Date")
+        + " GROUP BY b, district, sector",
+        "INSERT INTO sales_monthly (month, district, sector, amount, txn_count, computed_at) "
+        "SELECT toStartOfMonth(day) AS b, district, sector, sum(amount), sum(txn_count), now64(6) "
+        "FROM sales_daily FINAL WHERE " + _MONTH_RANGE + " GROUP BY b, district, sector",
+    ],
+    FOOTFALL.name: [
+        "INSERT INTO footfall_agg_1m (minute, district, entries, exits, occupancy, events, computed_at) "
+        "SELECT b, district, e, x, sum(toInt64(e) - toInt64(x)) OVER (PARTITION BY district, toDate(b) ORDER BY b "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), n, now64(6) FROM ("
+        "SELECT toStartOfMinute(event_time) AS b, district, sum(entries) AS e, sum(exits) AS x, count() AS n "
+        "FROM footfall_raw FINAL WHERE " + _where("event_time", "toDate(event_time, 'Asia/Shanghai')", "days", "Date")
+        + " GROUP BY b, district)",
+        "INSERT INTO footfall_hourly (hour, district, entries, exits, peak_occupancy, computed_at) "
+        "SELECT toStartOfHour(minute) AS b, district, sum(entries), sum(exits), max(occupancy), now64(6) "
+        "FROM footfall_agg_1m FINAL WHERE " + _where("minute", "toDate(minute)", "days", "Date")
+        + " GROUP BY b, district",
+        "INSERT INTO footfall_daily (day, district, entries, exits, peak_occupancy, computed_at) "
+        "SELECT toDate(hour) AS b, district, sum(entries), sum(exits), max(peak_occupancy), now64(6) "
+        "FROM footfall_hourly FINAL WHERE " + _where("hour", "toDate(hour)", "days", "Date") + " GROUP BY b, district",
+        "INSERT INTO footfall_monthly (month, district, entries, exits, peak_occupancy, computed_at) "
+        "SELECT toStartOfMonth(day) AS b, district, sum(entries), sum(exits), max(peak_occupancy), now64(6) "
+        "FROM footfall_daily FINAL WHERE " + _MONTH_RANGE + " GROUP BY b, district",
+    ],
+    TOURISTS.name: [
+        "INSERT INTO tourists_agg_1m (minute, district, origin, arrivals, spend, events, computed_at) "
+        "SELECT toStartOfMinute(event_time) AS b, district, origin, sum(arrivals), sum(spend), count(), now64(6) "
+        "FROM tourists_raw FINAL WHERE "
+        + _where("event_time", "toUnixTimestamp(toStartOfMinute(event_time))", "minutes", "UInt32")
+        + " GROUP BY b, district, origin",
+        "INSERT INTO tourists_daily (day, district, origin, arrivals, spend, computed_at) "
+        "SELECT toDate(minute) AS b, district, origin, sum(arrivals), sum(spend), now64(6) "
+        "FROM tourists_agg_1m FINAL WHERE " + _where("minute", "toDate(minute)", "days", "Date")
+        + " GROUP BY b, district, origin",
+        "INSERT INTO tourists_monthly (month, district, origin, arrivals, spend, computed_at) "
+        "SELECT toStartOfMonth(day) AS b, district, origin, sum(arrivals), sum(spend), now64(6) "
+        "FROM tourists_daily FINAL WHERE " + _MONTH_RANGE + " GROUP BY b, district, origin",
+    ],
 }
-
-_FOOTFALL_DAYS = """
-INSERT INTO footfall_agg_1m (minute, district, entries, exits, occupancy, events, computed_at)
-SELECT m, district, e, x,
-       sum(toInt64(e) - toInt64(x)) OVER (PARTITION BY district, toDate(m, 'Asia/Shanghai') ORDER BY m
-                                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
-       n, now64(6)
-FROM
-(
-    SELECT toStartOfMinute(event_time) AS m, district, sum(entries) AS e, sum(exits) AS x, count() AS n
-    FROM footfall_raw FINAL
-    WHERE district IN {districts:Array(String)}
-      AND event_time >= fromUnixTimestamp64Milli({lo:Int64}) AND event_time < fromUnixTimestamp64Milli({hi:Int64})
-      AND (district, toDate(event_time, 'Asia/Shanghai')) IN {keys:Array(Tuple(String, Date))}
-    GROUP BY m, district
-)"""
-
-
-def recompute_statement(feed: Feed, touched: Iterable[tuple[str, datetime]]) -> tuple[str, dict] | None:
-    """The INSERT … SELECT that refreshes every window touched by (district, aware event_time) pairs."""
-    pairs = set(touched)
-    if not pairs:
-        return None
-    if feed is FOOTFALL:
-        days = {(d, ts.date()) for d, ts in ((d, ts.astimezone(_ZONE)) for d, ts in pairs)}
-        lo = min(_midnight(day) for _, day in days)
-        hi = max(_midnight(day) for _, day in days) + timedelta(days=1)
-        return _FOOTFALL_DAYS, {"districts": sorted({d for d, _ in days}), "lo": _ms(lo), "hi": _ms(hi),
-                                "keys": sorted(days)}
-    minutes = {(d, int(ts.timestamp()) // 60 * 60) for d, ts in pairs}
-    lo = min(m for _, m in minutes)
-    hi = max(m for _, m in minutes) + 60
-    return _MINUTE_WINDOWS[feed.name], {"districts": sorted({d for d, _ in minutes}), "lo": lo * 1000,
-                                        "hi": hi * 1000, "keys": sorted(minutes)}
+_PARAM = re.compile(r"\{(\w+):")
 
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=_ZONE)
 
 
-def _ms(ts: datetime) -> int:
-    return int(ts.timestamp() * 1000)
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def touched_keys(touched: Iterable[tuple[str, datetime]]) -> dict | None:
+    """Bind parameters naming every window that (district, aware event_time) pairs fall into."""
+    local = {(d, ts.astimezone(_ZONE)) for d, ts in touched}
+    if not local:
+        return None
+    minutes = {(d, int(ts.timestamp()) // 60 * 60) for d, ts in local}
+    days = {(d, ts.date()) for d, ts in local}
+    months = {(d, day.replace(day=1)) for d, day in days}
+    first, last = min(day for _, day in days), max(day for _, day in days)
+    return {
+        "districts": sorted({d for d, _ in local}),
+        "lo": int(_midnight(first).timestamp() * 1000),
+        "hi": int(_midnight(last + timedelta(days=1)).timestamp() * 1000),
+        "minutes": sorted(minutes),
+        "hours": sorted({(d, m // 3600 * 3600) for d, m in minutes}),
+        "days": sorted(days),
+        "months": sorted(months),
+        "month_lo": first.replace(day=1),
+        "month_hi": _next_month(last),
+    }
+
+
+def recompute_statements(feed: Feed, touched: Iterable[tuple[str, datetime]]) -> list[tuple[str, dict]]:
+    """The INSERT … SELECT statements, finest level first, that refresh every touched window."""
+    keys = touched_keys(touched)
+    if keys is None:
+        return []
+    return [(sql, {name: keys[name] for name in _PARAM.findall(sql)}) for sql in STATEMENTS[feed.name]]

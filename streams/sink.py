@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from clickhouse_connect.driver.client import Client
 
 from streams.batch import INGEST_COLUMNS, Prepared
-from streams.rollups import recompute_statement
+from streams.rollups import recompute_statements
 from yzmon.migrate import migrate
 from yzmon.store import DirectReader, connect
 
@@ -92,9 +92,7 @@ class ClickHouseSink:
                 column_names=["topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload"])
         if batch.partitions:
             client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS)
-        statement = recompute_statement(feed, batch.touched)
-        if statement is not None:
-            sql, params = statement
+        for sql, params in recompute_statements(feed, batch.touched):
             client.command(sql, parameters=params)
 
     async def land(self, batch: Prepared) -> None:

@@ -1,9 +1,9 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
 from streams.batch import Record, prepare
-from streams.rollups import recompute_statement
+from streams.rollups import recompute_statements
 from yzmon.feeds import FOOTFALL, SALES
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -37,9 +37,13 @@ def test_ingest_rows_cover_offsets_and_event_times():
 
 def test_touched_windows_become_minute_keys_and_footfall_days():
     batch = prepare(SALES, [sale(0, "12:00"), sale(2, "12:00"), sale(4, "23:59")], NOW, TOL)
-    sql, params = recompute_statement(SALES, batch.touched)
-    assert "sales_agg_1m" in sql and params["districts"] == ["daping"]
-    assert len(params["keys"]) == 2 and params["hi"] - params["lo"] == (11 * 60 + 60) * 60 * 1000
-    _, fparams = recompute_statement(FOOTFALL, batch.touched)
-    assert [str(d) for _, d in fparams["keys"]] == ["2024-10-01"]
-    assert recompute_statement(SALES, set()) is None
+    statements = recompute_statements(SALES, batch.touched)
+    assert [s.split()[2] for s, _ in statements] == ["sales_agg_1m", "sales_hourly", "sales_daily", "sales_monthly"]
+    minute = statements[0][1]
+    assert minute["districts"] == ["daping"] and len(minute["minutes"]) == 2
+    assert minute["hi"] - minute["lo"] == 24 * 3600 * 1000
+    assert len(statements[1][1]["hours"]) == 2 and [str(d) for _, d in statements[2][1]["days"]] == ["2024-10-01"]
+    assert statements[3][1]["month_lo"] == date(2024, 10, 1) and statements[3][1]["month_hi"] == date(2024, 11, 1)
+    footfall = recompute_statements(FOOTFALL, batch.touched)
+    assert [str(d) for _, d in footfall[0][1]["days"]] == ["2024-10-01"]
+    assert recompute_statements(SALES, set()) == []

@@ -95,3 +95,51 @@ def test_a_failing_store_is_retried_without_losing_the_batch(store, store_dsn, m
     asyncio.run(sink.land(prepare(FEEDS["tourists"], _records("tourists", events), NOW, TOL)))
     assert sink.stats.write_errors == 3 and not sink.stats.retrying
     assert store.query("SELECT count() FROM tourists_raw FINAL").result_rows[0][0] == len(events)
+
+
+LEVELS = {
+    "sales": [
+        ("SELECT district, sector, toStartOfHour(event_time) b, sum(amount), sum(txn_count) FROM sales_raw FINAL "
+         "GROUP BY ALL ORDER BY ALL",
+         "SELECT district, sector, hour, amount, txn_count FROM sales_hourly FINAL ORDER BY ALL"),
+        ("SELECT district, sector, toDate(event_time) b, sum(amount), sum(txn_count) FROM sales_raw FINAL "
+         "GROUP BY ALL ORDER BY ALL",
+         "SELECT district, sector, day, amount, txn_count FROM sales_daily FINAL ORDER BY ALL"),
+        ("SELECT district, sector, toStartOfMonth(event_time) b, sum(amount), sum(txn_count) FROM sales_raw FINAL "
+         "GROUP BY ALL ORDER BY ALL",
+         "SELECT district, sector, month, amount, txn_count FROM sales_monthly FINAL ORDER BY ALL"),
+    ],
+    "footfall": [
+        ("SELECT district, toDate(event_time) b, sum(entries), sum(exits) FROM footfall_raw FINAL "
+         "GROUP BY ALL ORDER BY ALL",
+         "SELECT district, day, entries, exits FROM footfall_daily FINAL ORDER BY ALL"),
+        ("SELECT district, toStartOfMonth(event_time) b, sum(entries), sum(exits) FROM footfall_raw FINAL "
+         "GROUP BY ALL ORDER BY ALL",
+         "SELECT district, month, entries, exits FROM footfall_monthly FINAL ORDER BY ALL"),
+        ("SELECT district, toDate(minute) d, max(occupancy) FROM footfall_agg_1m FINAL GROUP BY ALL ORDER BY ALL",
+         "SELECT district, day, peak_occupancy FROM footfall_daily FINAL ORDER BY ALL"),
+    ],
+    "tourists": [
+        ("SELECT district, origin, toDate(event_time) b, sum(arrivals), sum(spend) FROM tourists_raw FINAL "
+         "GROUP BY ALL ORDER BY ALL",
+         "SELECT district, origin, day, arrivals, spend FROM tourists_daily FINAL ORDER BY ALL"),
+        ("SELECT district, origin, toStartOfMonth(event_time) b, sum(arrivals), sum(spend) FROM tourists_raw FINAL "
+         "GROUP BY ALL ORDER BY ALL",
+         "SELECT district, origin, month, arrivals, spend FROM tourists_monthly FINAL ORDER BY ALL"),
+    ],
+}
+
+
+@pytest.mark.parametrize("feed", list(FEEDS))
+def test_every_rollup_level_equals_raw_across_a_month_boundary(store, store_dsn, feed):
+    events = [e for day in (date(2024, 9, 30), date(2024, 10, 1))
+              for _, e in day_events(load("baseline"), 5, day, ["eling", "hualongqiao"], [feed])]
+    rng = random.Random(9)
+    rng.shuffle(events)
+    sink = ClickHouseSink(store_dsn)
+    _land(sink, feed, _records(feed, events), batch=1500)
+    _land(sink, feed, _records(feed, rng.sample(events, 300), start_offset=10**6), batch=100)  # redeliveries
+    for raw_sql, rollup_sql in LEVELS[feed]:
+        raw, rollup = store.query(raw_sql).result_rows, store.query(rollup_sql).result_rows
+        assert len(raw) >= 2
+        assert [tuple(r) for r in raw] == [tuple(r) for r in rollup], rollup_sql
