@@ -24,14 +24,16 @@ CREATE TABLE IF NOT EXISTS dim_origin
 )
 ENGINE = ReplacingMergeTree ORDER BY origin;
 
+-- Targets are versioned: an import never overwrites, it adds version n+1 (see v_targets).
 CREATE TABLE IF NOT EXISTS targets
 (
-    year     UInt16 COMMENT '年份',
-    scope    String COMMENT '范围: district 渝中区 或 商圈片区ID',
-    metric   String COMMENT '指标: retail_sales 社零 / visits 客流 / tourists 接待游客',
-    value    Decimal(20, 2) COMMENT '目标值',
-    unit     String COMMENT '单位',
-    source   String COMMENT '出处(种子文件与原句)',
+    year      UInt16 COMMENT '年份',
+    scope     String COMMENT '范围: district 渝中区, 片区ID(如 jiefangbei) 或 商圈ID',
+    metric    String COMMENT '指标: retail_sales 社零 / visits 客流 / tourists 接待游客 / tourist_spend 游客花费 / first_stores 首店首牌',
+    value     Decimal(20, 2) COMMENT '目标值(基本单位: 元、人次、家)',
+    unit      String COMMENT '单位',
+    source    String COMMENT '出处(文件与原句)',
+    version   UInt32 COMMENT '版本, 从1开始',
     loaded_at DateTime64(3, 'Asia/Shanghai') DEFAULT now64(3) COMMENT '导入时间'
 )
-ENGINE = ReplacingMergeTree(loaded_at) ORDER BY (year, scope, metric);
+ENGINE = MergeTree ORDER BY (year, scope, metric, version);

@@ -17,6 +17,9 @@ def test_migrate_is_idempotent_and_recorded(store):
     assert {"sales_raw", "footfall_raw", "tourists_raw", "rejected_events", "sales_agg_1m", "footfall_agg_1m",
             "tourists_agg_1m", "targets", "dim_district"} <= tables
     assert store.query("SELECT count() FROM dim_district").result_rows[0][0] == 7
+    assert store.query("SELECT count() FROM v_targets WHERE latest_version = 1").result_rows[0][0] >= 8
+    national_day = store.query("SELECT holiday_day FROM dim_calendar WHERE day = '2024-10-03'").result_rows
+    assert national_day == [(3,)]
 
 
 def test_an_edited_migration_is_refused(store, tmp_path):

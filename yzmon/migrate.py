@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
@@ -94,7 +95,32 @@ def sync_reference(client: Client) -> None:
     client.command("TRUNCATE TABLE dim_origin")
     client.insert("dim_origin", list(reference.origins().items()), column_names=["origin", "name_zh"])
     existing = {(int(r[0]), r[1], r[2]) for r in client.query("SELECT year, scope, metric FROM targets").result_rows}
-    new = [(t.year, t.scope, t.metric, t.value, t.unit, t.source) for t in reference.seeded_targets()
+    new = [(t.year, t.scope, t.metric, t.value, t.unit, t.source, 1) for t in reference.seeded_targets()
            if (t.year, t.scope, t.metric) not in existing]
     if new:
-        client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source"])
+        client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
+    client.command("TRUNCATE TABLE dim_calendar")
+    client.insert("dim_calendar", calendar_rows(CALENDAR_YEARS), column_names=CALENDAR_COLUMNS)
+
+
+CALENDAR_YEARS = range(2022, 2029)
+CALENDAR_COLUMNS = ["day", "year", "month", "weekday", "is_weekend", "holiday", "holiday_zh", "holiday_day",
+                    "model_sales_share", "model_visits_share"]
+HOLIDAY_ZH = {"spring_festival": "春节", "labour_day": "五一", "national_day": "国庆", "new_years_eve": "跨年夜"}
+
+
+def calendar_rows(years: range) -> list[tuple]:
+    """Every day of ``years``: weekday, holiday and its day number, and the model's cumulative shares."""
+    from simulators.model import holiday_day_index
+    from yzmon.pace import expected_share
+
+    rows = []
+    for year in years:
+        day = date(year, 1, 1)
+        while day.year == year:
+            holiday = holiday_day_index(day)
+            name, n = holiday if holiday else ("", 0)
+            rows.append((day, year, day.month, day.isoweekday(), int(day.weekday() >= 5), name,
+                         HOLIDAY_ZH.get(name, ""), n, expected_share(day, "sales"), expected_share(day, "footfall")))
+            day += timedelta(days=1)
+    return rows

@@ -59,9 +59,9 @@ def year_to_date(reader: Reader, year: int) -> dict[str, Decimal]:
          WHERE toYear(minute) = {y:UInt16}
            AND district IN (SELECT district FROM dim_district WHERE area = 'jiefangbei')) AS jfb_visits,
       (SELECT sum(arrivals) FROM tourists_agg_1m FINAL WHERE toYear(minute) = {y:UInt16}) AS tourists,
-      (SELECT any(value) FROM targets FINAL WHERE year = {y:UInt16} AND scope = 'district'
+      (SELECT any(value) FROM v_targets WHERE year = {y:UInt16} AND scope = 'district'
          AND metric = 'retail_sales') AS sales_target,
-      (SELECT any(value) FROM targets FINAL WHERE year = {y:UInt16} AND scope = 'jiefangbei'
+      (SELECT any(value) FROM v_targets WHERE year = {y:UInt16} AND scope = 'jiefangbei'
          AND metric = 'visits') AS visits_target
     """
     r = rows(reader, sql, {"y": year})[0]

@@ -1,0 +1,528 @@
+"""The production stack (docker-compose.yml and what it mounts), checked offline without a Docker engine.
+
+The compose file is validated against the Compose specification schema vendored by check-jsonschema,
+then interpolated the way Compose does it (``${VAR:-default}``, ``${VAR:?message}``, ``$$``) with the
+values of .env.example, secrets filled in, and checked for what a broken deployment would show
+first: unpinned images, clashing ports, missing mounts, app services without the settings they need,
+credentials that do not line up between ClickHouse, the app and Grafana.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from yzmon.feeds import FEEDS
+from yzmon.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+USERS_XML = ROOT / "deploy" / "clickhouse" / "users.d" / "yzmon.xml"
+DATASOURCE = ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "clickhouse.yaml"
+DASHBOARD_PROVIDER = ROOT / "deploy" / "grafana" / "provisioning" / "dashboards" / "yzmon.yaml"
+DOCKERFILE = ROOT / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+
+APP_SERVICES = ("worker", "migrate", "replayer")
+# The settings each app service cannot run in production without (their defaults are for the
+# embedded stack: an in-process broker, a chDB directory, a relative data dir, loopback web).
+NEEDS: dict[str, set[str]] = {
+    "worker": {
+        "kafka_bootstrap",
+        "clickhouse_dsn",
+        "reader_dsn",
+        "data_dir",
+        "topic_partitions",
+        "worker_host",
+        "worker_port",
+    },
+    "migrate": {"clickhouse_dsn", "data_dir"},
+    "replayer": {"kafka_bootstrap", "data_dir", "topic_partitions"},
+}
+ONE_SHOT = {"kafka-init", "migrate"}
+CLICKHOUSE_DS_TYPE = "grafana-clickhouse-datasource"
+PLUGIN = "grafana-clickhouse-datasource@4.20.0"
+
+
+# -- Compose interpolation -----------------------------------------------------------------------------------------
+class MissingVariable(KeyError):
+    pass
+
+
+_REF = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
+_BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>.*))?", re.S)
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation of one string: $$, $VAR, ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?m}, ${VAR?m}."""
+
+    def sub(m: re.Match) -> str:
+        if m.group("escaped"):
+            return "$"
+        if m.group("named"):
+            return env.get(m.group("named"), "")
+        parsed = _BRACED.fullmatch(m.group("braced"))
+        assert parsed, f"unparsable reference ${{{m.group('braced')}}}"
+        name, op, arg = parsed.group("name", "op", "arg")
+        value = env.get(name)
+        if op is None:
+            return value or ""
+        if op == ":-":
+            return value if value else arg
+        if op == "-":
+            return value if value is not None else arg
+        if (op == ":?" and not value) or (op == "?" and value is None):
+            raise MissingVariable(name)
+        return value or ""
+
+    return _REF.sub(sub, text)
+
+
+def interpolate_tree(node: Any, env: dict[str, str]) -> Any:
+    if isinstance(node, str):
+        return interpolate(node, env)
+    if isinstance(node, list):
+        return [interpolate_tree(v, env) for v in node]
+    if isinstance(node, dict):
+        return {k: interpolate_tree(v, env) for k, v in node.items()}
+    return node
+
+
+def _code(text: str) -> str:
+    """The compose file without its comment lines and without $$ escapes."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")).replace("$$", "")
+
+
+def referenced_variables(text: str) -> set[str]:
+    text = _code(text)
+    return {m.group(1) or m.group(2) for m in re.finditer(r"\$(?:\{([A-Za-z_]\w*)|([A-Za-z_]\w*))", text)}
+
+
+def required_variables(text: str) -> set[str]:
+    return set(re.findall(r"\$\{([A-Za-z_]\w*):?\?", _code(text)))
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f"{path.name}: not KEY=VALUE: {line!r}"
+            values[key.strip()] = value.strip()
+    return values
+
+
+# -- fixtures ------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def raw_text() -> str:
+    return COMPOSE_FILE.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def raw(raw_text: str) -> dict:
+    return yaml.safe_load(raw_text)
+
+
+@pytest.fixture(scope="module")
+def example_env() -> dict[str, str]:
+    return parse_env_file(ENV_EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def filled_env(example_env: dict[str, str]) -> dict[str, str]:
+    """.env.example with every empty (required) secret filled, as an operator's .env would be."""
+    return {k: v or f"{k.lower().replace('_', '')}0123456789abcdef" for k, v in example_env.items()}
+
+
+@pytest.fixture(scope="module")
+def compose(raw: dict, filled_env: dict[str, str]) -> dict:
+    return interpolate_tree(raw, filled_env)
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict) -> dict[str, dict]:
+    return compose["services"]
+
+
+@pytest.fixture(scope="module")
+def users() -> ET.Element:
+    return ET.parse(USERS_XML).getroot()
+
+
+def env_of(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.partition("=")[::2] for item in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+def bind_mounts(service: dict) -> list[tuple[str, str]]:
+    """(host source, container target) of the service's bind mounts."""
+    mounts = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type") == "bind":
+                mounts.append((volume["source"], volume["target"]))
+            continue
+        source, _, rest = volume.partition(":")
+        if source.startswith((".", "/", "~")):
+            mounts.append((source, rest.split(":")[0]))
+    return mounts
+
+
+def published_ports(service: dict) -> list[str]:
+    ports = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            if port.get("published"):
+                ports.append(str(port["published"]))
+            continue
+        parts = str(port).split("/")[0].split(":")
+        if len(parts) >= 2:
+            ports.append(parts[-2])
+    return ports
+
+
+def user_profile(users: ET.Element, name: str) -> ET.Element:
+    user = users.find(f"users/{name}")
+    assert user is not None, f"user {name} is not defined in {USERS_XML.name}"
+    profile = users.find(f"profiles/{user.findtext('profile')}")
+    assert profile is not None, f"user {name}: profile {user.findtext('profile')!r} is not defined"
+    return profile
+
+
+def is_readonly(users: ET.Element, name: str) -> bool:
+    return (user_profile(users, name).findtext("readonly") or "0").strip() in {"1", "2"}
+
+
+def settings_for(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("YZMON_"):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings(_env_file=None)
+
+
+# -- the file against the Compose specification -------------------------------------------------------------------
+def compose_schema() -> dict:
+    """The Compose specification schema vendored by check-jsonschema (found without importing its CLI)."""
+    spec = importlib.util.find_spec("check_jsonschema")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("check-jsonschema is not installed (pip install 'check-jsonschema<0.38')")
+    path = Path(next(iter(spec.submodule_search_locations))) / "builtin_schemas" / "vendor" / "compose-spec.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("stage", ["as written", "interpolated"])
+def test_compose_file_follows_the_compose_specification(stage: str, raw: dict, compose: dict) -> None:
+    from jsonschema import Draft7Validator
+
+    schema = compose_schema()
+    assert "draft-07" in schema["$schema"]
+    validator = Draft7Validator(schema)
+    errors = sorted(validator.iter_errors(raw if stage == "as written" else compose), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
+
+
+def test_the_stack_has_its_services(services: dict) -> None:
+    assert {"kafka", "kafka-init", "clickhouse", "migrate", "worker", "grafana", "replayer"} <= set(services)
+    assert services["replayer"].get("profiles") == ["replay"]
+    assert services["replayer"]["entrypoint"] == ["yzmon", "replay"]
+    assert services["migrate"]["command"] == ["yzmon", "db", "migrate"]
+    assert services["worker"]["command"] == ["python", "-m", "streams.worker"]
+    for name in APP_SERVICES:
+        assert "build" in services[name], f"{name} must be built from the repository's Dockerfile"
+
+
+# -- images, ports, mounts -----------------------------------------------------------------------------------------
+def test_every_image_is_pinned(services: dict) -> None:
+    for name, service in services.items():
+        image = service.get("image")
+        assert image, f"{name} has no image"
+        if "@sha256:" in image:
+            continue
+        repository, _, tag = image.rpartition(":")
+        assert repository and "/" not in tag, f"{name}: image {image!r} has no tag"
+        assert tag != "latest", f"{name}: image {image!r} uses latest"
+        if "build" not in service:  # pulled from a registry: an exact release, not a moving minor tag
+            assert re.fullmatch(r"\d+\.\d+\.\d+(\.\d+)?", tag), f"{name}: pin an exact version, not {tag!r}"
+    grafana_major = int(services["grafana"]["image"].rpartition(":")[2].split(".")[0])
+    assert grafana_major in (11, 12)
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    assert services["clickhouse"]["image"].startswith("clickhouse/clickhouse-server:")
+    assert services["kafka-init"]["image"] == services["kafka"]["image"]
+
+
+def test_no_two_services_publish_the_same_host_port(services: dict) -> None:
+    seen: dict[str, str] = {}
+    for name, service in services.items():
+        for port in published_ports(service):
+            assert port not in seen, f"host port {port} is published by both {seen[port]} and {name}"
+            seen[port] = name
+    assert {"3000", "8123", "29092"} <= set(seen)
+
+
+def test_the_worker_scales(services: dict) -> None:
+    worker = services["worker"]
+    assert "container_name" not in worker, "a fixed container_name prevents --scale worker=N"
+    assert not worker.get("ports"), "a published port would clash between worker replicas"
+    assert "hostname" not in worker
+    port = env_of(worker)["YZMON_WORKER_PORT"]
+    assert f"127.0.0.1:{port}/health" in " ".join(worker["healthcheck"]["test"])
+
+
+def test_every_bind_mount_exists_in_the_repository(services: dict, compose: dict) -> None:
+    named = set(compose.get("volumes") or {})
+    for name, service in services.items():
+        for volume in service.get("volumes") or []:
+            if isinstance(volume, str) and not volume.startswith((".", "/", "~")):
+                assert volume.split(":")[0] in named, f"{name}: volume {volume!r} is not declared"
+        for source, _ in bind_mounts(service):
+            assert source.startswith("./"), f"{name}: bind mount {source!r} should be relative to the repository"
+            assert (ROOT / source).exists(), f"{name}: bind-mounted {source} does not exist"
+
+
+# -- the app services and their settings ---------------------------------------------------------------------------
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_get_the_settings_they_need(name: str, services: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = env_of(services[name])
+    fields = set(Settings.model_fields)
+    for key in env:
+        if key.startswith("YZMON_"):
+            assert key.removeprefix("YZMON_").lower() in fields, f"{name}: {key} is not a setting of yzmon.settings"
+    missing = {f"YZMON_{field.upper()}" for field in NEEDS[name]} - set(env)
+    assert not missing, f"{name} needs {sorted(missing)}"
+    settings = settings_for(env, monkeypatch)
+    assert settings.data_dir.is_absolute()
+    if "kafka_bootstrap" in NEEDS[name]:
+        assert not settings.embedded_broker
+        for address in settings.bootstrap.split(","):
+            host, _, port = address.partition(":")
+            assert host in services, f"{name}: Kafka host {host!r} is not a service"
+            assert f"//{host}:{port}" in env_of(services[host])["KAFKA_ADVERTISED_LISTENERS"]
+        assert settings.topic_partitions == int(env_of(services["kafka-init"])["TOPIC_PARTITIONS"])
+    if "clickhouse_dsn" in NEEDS[name]:
+        assert not settings.embedded_store
+        dsn = urlparse(settings.store_dsn)
+        assert dsn.scheme == "http" and dsn.hostname in services and dsn.port == 8123
+    if name == "worker":
+        assert settings.worker_host == "0.0.0.0", "the worker's web port must listen beyond loopback in a container"
+
+
+def test_dsn_users_line_up_with_clickhouse(services: dict, users: ET.Element, monkeypatch: pytest.MonkeyPatch) -> None:
+    clickhouse_env = env_of(services["clickhouse"])
+    database = clickhouse_env["CLICKHOUSE_DB"]
+    settings = settings_for(env_of(services["worker"]), monkeypatch)
+    for dsn, readonly in ((settings.store_dsn, False), (settings.query_dsn, True)):
+        url = urlparse(dsn)
+        assert url.path.lstrip("/") == database
+        user = users.find(f"users/{url.username}")
+        assert user is not None, f"DSN user {url.username} is not defined in {USERS_XML.name}"
+        assert is_readonly(users, url.username) == readonly
+        password_var = user.find("password").get("from_env")
+        assert clickhouse_env[password_var] == url.password, f"{url.username}'s password differs from the server's"
+        grants = " ".join(q.text or "" for q in user.findall("grants/query"))
+        assert f" ON {database}.*" in grants
+        assert ("SELECT" in grants) if readonly else ("ALL" in grants or "INSERT" in grants)
+    for name in APP_SERVICES:
+        env = env_of(services[name])
+        for key in ("YZMON_CLICKHOUSE_DSN", "YZMON_READER_DSN"):
+            if key in env:
+                assert env[key] == env_of(services["worker"])[key]
+
+
+def test_topics_match_the_feeds(services: dict, raw: dict) -> None:
+    init = services["kafka-init"]
+    env = env_of(init)
+    assert env["FEED_TOPICS"].split() == [feed.topic for feed in FEEDS.values()]
+    assert all(feed.dlq_topic == f"{feed.topic}.dlq" for feed in FEEDS.values())
+    script = "\n".join(raw["services"]["kafka-init"]["command"])
+    assert '"$$feed.dlq"' in script and "--if-not-exists" in script and "retention.ms" in script
+    assert '--partitions "$$TOPIC_PARTITIONS"' in script
+    assert raw["services"]["kafka-init"]["environment"]["TOPIC_PARTITIONS"] == "${YZMON_TOPIC_PARTITIONS:-4}"
+    for name in ("worker", "replayer"):
+        assert env_of(services[name])["YZMON_TOPIC_PARTITIONS"] == env["TOPIC_PARTITIONS"]
+    assert int(env["FEED_RETENTION_MS"]) > 0 and int(env["DLQ_RETENTION_MS"]) > 0
+
+
+def test_kafka_is_a_single_kraft_node(services: dict) -> None:
+    kafka = services["kafka"]
+    env = env_of(kafka)
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert env["CLUSTER_ID"]
+    for key in (
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR",
+        "KAFKA_DEFAULT_REPLICATION_FACTOR",
+    ):
+        assert env[key] == "1", f"{key} must be 1 on a single node"
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    volumes = kafka.get("volumes") or []
+    assert any(v.split(":")[1] == env["KAFKA_LOG_DIRS"] for v in volumes if isinstance(v, str)), "no data volume"
+
+
+# -- start order -------------------------------------------------------------------------------------------------
+def test_healthchecks_and_start_order(services: dict) -> None:
+    for name in ("kafka", "clickhouse", "grafana", "worker"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    assert "wget --spider -q http://127.0.0.1:8123/ping" in " ".join(services["clickhouse"]["healthcheck"]["test"])
+    for name, service in services.items():
+        depends = service.get("depends_on") or {}
+        assert isinstance(depends, dict), f"{name}: depends_on without conditions"
+        for target, spec in depends.items():
+            condition = spec.get("condition")
+            assert condition in {"service_healthy", "service_completed_successfully"}, f"{name} -> {target}"
+            if condition == "service_healthy":
+                assert services[target].get("healthcheck"), f"{name} waits for {target}, which has no healthcheck"
+            else:
+                assert target in ONE_SHOT and services[target].get("restart") == "no"
+    worker = services["worker"]["depends_on"]
+    assert worker["migrate"]["condition"] == worker["kafka-init"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["depends_on"]["clickhouse"]["condition"] == "service_healthy"
+    assert services["kafka-init"]["depends_on"]["kafka"]["condition"] == "service_healthy"
+
+
+# -- secrets -------------------------------------------------------------------------------------------------------
+def test_secrets_come_only_from_the_environment(raw: dict, raw_text: str, example_env: dict[str, str]) -> None:
+    secret_like = re.compile(r"PASSWORD|SECRET|TOKEN")
+    for name, service in raw["services"].items():
+        for key, value in env_of(service).items():
+            if secret_like.search(key):
+                assert re.fullmatch(r"\$\{[A-Za-z_]\w*:\?[^}]+\}", value), f"{name}: {key} must be ${{VAR:?message}}"
+            if key.endswith("_DSN"):
+                assert re.search(r"://[a-z_]+:\$\{[A-Za-z_]\w*:\?[^}]+\}@", value), f"{name}: {key} embeds a password"
+    required = required_variables(raw_text)
+    secrets = {k for k, v in example_env.items() if v == ""}
+    assert required == secrets, "required variables and the empty secrets of .env.example differ"
+    assert all("PASSWORD" in name for name in secrets)
+    for name in secrets:  # without the secret, Compose refuses to interpolate the file
+        with pytest.raises(MissingVariable):
+            interpolate_tree(
+                raw, {k: v for k, v in example_env.items() if k != name} | {k: "x" for k in secrets if k != name}
+            )
+
+
+def test_env_example_documents_every_variable(raw_text: str) -> None:
+    used = referenced_variables(raw_text)
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    documented = {}
+    for i, line in enumerate(lines):
+        if line and not line.startswith("#"):
+            key = line.partition("=")[0]
+            assert i > 0 and lines[i - 1].startswith("# "), f".env.example: {key} has no comment above it"
+            documented[key] = line.partition("=")[2]
+    assert used - set(documented) == set(), f"not in .env.example: {sorted(used - set(documented))}"
+    assert set(documented) - used == set(), f"unused in docker-compose.yml: {sorted(set(documented) - used)}"
+    gitignore = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert ".env" in gitignore, ".env must stay git-ignored"
+
+
+# -- ClickHouse users ----------------------------------------------------------------------------------------------
+def test_clickhouse_users(users: ET.Element, services: dict, raw: dict) -> None:
+    assert users.tag == "clickhouse"
+    for name in ("grafana", "analyst"):
+        profile = user_profile(users, name)
+        assert profile.findtext("readonly") == "1", f"{name} must have a readonly=1 profile"
+        constraint = profile.find("constraints/max_execution_time")
+        assert constraint is not None and constraint.find("changeable_in_readonly") is not None, (
+            "the Grafana plugin sets max_execution_time; readonly=1 must allow that one setting"
+        )
+    assert not is_readonly(users, "yzmon_writer")
+    assert users.find("users/default") is None
+    clickhouse_env = env_of(services["clickhouse"])
+    for user in users.findall("users/*"):
+        password = user.find("password")
+        assert password is not None and not (password.text or "").strip(), f"{user.tag}: literal password"
+        assert password.get("from_env") in clickhouse_env, f"{user.tag}: {password.get('from_env')} is not passed"
+        assert user.findtext("access_management") == "0"
+    raw_env = raw["services"]["clickhouse"]["environment"]
+    assert str(raw_env["CLICKHOUSE_DEFAULT_ACCESS_MANAGEMENT"]) == "1"
+    assert raw_env["CLICKHOUSE_PASSWORD"].startswith("${") and ":?" in raw_env["CLICKHOUSE_PASSWORD"]
+    target = dict((t, s) for s, t in bind_mounts(services["clickhouse"]))
+    assert target.get("/etc/clickhouse-server/users.d/yzmon.xml") == "./" + USERS_XML.relative_to(ROOT).as_posix()
+
+
+# -- Grafana -------------------------------------------------------------------------------------------------------
+def dashboard_datasource_uids() -> set[str]:
+    uids: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == CLICKHOUSE_DS_TYPE and isinstance(node.get("uid"), str):
+                uids.add(node["uid"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    for path in sorted((ROOT / "dashboards").glob("*.json")):
+        walk(json.loads(path.read_text(encoding="utf-8")))
+    return {uid for uid in uids if not uid.startswith("$")}
+
+
+def test_grafana_datasource_provisioning(services: dict, users: ET.Element) -> None:
+    doc = yaml.safe_load(DATASOURCE.read_text(encoding="utf-8"))
+    assert doc["apiVersion"] == 1
+    (source,) = [d for d in doc["datasources"] if d["type"] == CLICKHOUSE_DS_TYPE]
+    referenced = dashboard_datasource_uids()
+    assert referenced, "no dashboard references the ClickHouse datasource"
+    assert referenced == {source["uid"]}, f"dashboards reference {referenced}, provisioning defines {source['uid']}"
+    data = source["jsonData"]
+    assert data["host"] in services and data["protocol"] in {"http", "native"}
+    assert int(data["port"]) == (8123 if data["protocol"] == "http" else 9000)
+    assert data["defaultDatabase"] == env_of(services["clickhouse"])["CLICKHOUSE_DB"]
+    assert is_readonly(users, data["username"]), "Grafana must log in as a read-only user"
+    password = re.fullmatch(r"\$\{?([A-Za-z_]\w*)\}?", source["secureJsonData"]["password"])
+    assert password, "the datasource password must come from the environment"
+    grafana_env = env_of(services["grafana"])
+    user = users.find(f"users/{data['username']}")
+    assert grafana_env[password.group(1)] == env_of(services["clickhouse"])[user.find("password").get("from_env")]
+
+
+def test_grafana_service_and_dashboard_provider(services: dict, raw: dict) -> None:
+    grafana = services["grafana"]
+    env = env_of(grafana)
+    assert env["GF_PLUGINS_PREINSTALL_SYNC"] == PLUGIN
+    assert env["TZ"] == "Asia/Shanghai"
+    assert raw["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_")
+    mounts = dict((target, source) for source, target in bind_mounts(grafana))
+    assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
+    provider = yaml.safe_load(DASHBOARD_PROVIDER.read_text(encoding="utf-8"))["providers"][0]
+    assert provider["type"] == "file"
+    assert mounts[provider["options"]["path"]] == "./dashboards"
+
+
+# -- the image -----------------------------------------------------------------------------------------------------
+def test_dockerfile_is_multi_stage_pinned_and_unprivileged() -> None:
+    lines = [line.strip() for line in DOCKERFILE.read_text(encoding="utf-8").splitlines()]
+    instructions = [line for line in lines if line and not line.startswith("#")]
+    froms = [line.split()[1] for line in instructions if line.upper().startswith("FROM ")]
+    assert len(froms) >= 2, "the Dockerfile should be multi-stage"
+    stages = {line.split()[-1] for line in instructions if line.upper().startswith("FROM ") and " AS " in line.upper()}
+    for base in froms:
+        if base in stages:
+            continue
+        _, _, tag = base.partition(":")
+        assert tag and tag != "latest" and re.match(r"\d+\.\d+\.\d+", tag), f"base image {base} is not pinned"
+    last_stage = instructions[max(i for i, line in enumerate(instructions) if line.upper().startswith("FROM ")) :]
+    users_set = [line.split()[1] for line in last_stage if line.upper().startswith("USER ")]
+    assert users_set and users_set[-1].split(":")[0] not in {"root", "0"}, "the runtime stage must switch to non-root"
+    assert any(line.startswith("CMD") and "streams.worker" in line for line in last_stage)
+    assert any(line.startswith("COPY") and "sql" in line.split() for line in instructions), "migrations not copied"
+    ignored = DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+    for entry in (".env", ".venv", ".git", ".yzmon"):
+        assert entry in ignored, f".dockerignore must exclude {entry}"
