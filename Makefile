@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup run test lint soak clean
+.PHONY: help setup browser run test lint soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -17,10 +17,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create .venv and install yzmon with its dev tools
 
+browser:  ## Debian's chromium and CJK fonts, for the briefing test (installed when missing)
+	@command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "noto.*cjk" || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
 run: $(STAMP)  ## the main job: embedded stack + live simulated feeds + live summary (Ctrl-C stops)
 	$(BIN)/yzmon run
 
-test: $(STAMP)  ## lint, then the default test suite (unit, engine and end-to-end tests)
+test: $(STAMP) browser  ## lint, then the default test suite (unit, engine, end-to-end and briefing tests)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

@@ -13,12 +13,15 @@ import typer
 from rich.console import Console
 
 from yzmon.broker import StackError
+from yzmon.dashboards_cli import dashboards_app, report
 from yzmon.settings import Settings, get_settings
 
 app = typer.Typer(help="渝中商圈消费与客流监测 — consumption and visitor-flow monitor for Yuzhong.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(dashboards_app, name="dashboards")
+app.command("report")(report)
 console = Console()
 err = Console(stderr=True)
 
@@ -279,13 +282,21 @@ def _publish(feed: str, events: list[dict], speed: str) -> None:
 
 @app.command()
 def sql(
-    query: str = typer.Argument(..., help="SQL to run (read-only)."),
+    query: str | None = typer.Argument(None, help="SQL to run (read-only)."),
+    name: str | None = typer.Option(None, "--query", help="Run a named query of sql/queries/ instead."),
+    list_queries: bool = typer.Option(False, "--list", help="List the named queries and their parameters."),
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format"),
     param: list[str] = typer.Option(None, "--param", help="k=v, bound as {k:Type} in the query."),
 ) -> None:
     """Run a read-only query against the store (through the worker when it owns the embedded store)."""
+    from yzmon.queries import QueryError, get, library
     from yzmon.store import StoreError, query_reader
 
+    if list_queries:
+        for q in library().values():
+            console.print(f"[bold]{q.name}[/] ({', '.join(f'{k}:{t}' for k, t in q.params.items())})\n"
+                          f"  {q.description}\n  → {', '.join(q.columns)}")
+        return
     params = {}
     for p in param or []:
         if "=" not in p:
@@ -293,8 +304,13 @@ def sql(
         k, v = p.split("=", 1)
         params[k] = v
     try:
+        if name:
+            named = get(name)
+            query, params = named.sql, named.bind(params)
+        if not query:
+            _fail("give SQL, or --query NAME (see --list)")
         out = query_reader(get_settings()).raw(query, params or None, _FORMATS[fmt])
-    except StoreError as exc:
+    except (StoreError, QueryError) as exc:
         _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - engine errors are for the analyst to read
         _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)

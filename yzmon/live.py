@@ -20,11 +20,10 @@ from producers.kafka import FeedProducer
 from simulators.run import RunSpec
 from simulators.scenario import load
 from yzmon.broker import StackError
-from yzmon.pace import expected_share, pace
 from yzmon.replay import Interrupted, Pacer, replay
 from yzmon.settings import Settings
 from yzmon.stack import Stack
-from yzmon.status import year_to_date
+from yzmon.status import describe_pace, pace_rows
 from yzmon.store import GatewayReader, Reader, query_reader, rows
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -54,19 +53,9 @@ def summary(reader: Reader, today: date) -> Table:
         total += amount
         table.add_row(r["name"], f"{amount / 10**4:,.1f}", f"{int(r['visits_today']) / 10**4:,.2f}",
                       f"{int(r['occupancy']):,}")
-    ytd = year_to_date(reader, today.year)
     lines = [f"今日社零合计 {total / 10**8:,.3f} 亿元"]
-    if ytd["sales_target"]:
-        share = expected_share(today) - (expected_share(today - timedelta(days=1)) if today.timetuple().tm_yday > 1
-                                         else 0.0)
-        lines[0] += f" · 按年度目标今日全天应达 {ytd['sales_target'] * Decimal(str(share)) / 10**8:,.2f} 亿元"
-        p = pace(ytd["sales_target"], ytd["sales"], today)
-        lines.append(f"{today.year} 年累计社零 {ytd['sales'] / 10**8:,.2f} 亿元 / 目标 "
-                     f"{ytd['sales_target'] / 10**8:,.0f} 亿元 · 按进度应达 {p.expected / 10**8:,.1f} 亿元 · "
-                     f"{p.status} (仅含已导入数据)")
-    if ytd["visits_target"]:
-        lines.append(f"{today.year} 解放碑累计客流 {ytd['jfb_visits'] / 10**4:,.1f} 万人次 / 目标 "
-                     f"{ytd['visits_target'] / 10**4:,.0f} 万人次")
+    for label, p in pace_rows(reader, today):
+        lines.append(f"{today.year} {label}: {describe_pace(label, p)} (仅含已导入数据)")
     table.caption = "\n".join(lines)
     return table
 

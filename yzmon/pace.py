@@ -1,10 +1,12 @@
-"""Pace against an annual target: the expected cumulative share of the year by a given day."""
+"""The model's seasonal curve: the expected cumulative share of a year by a given day.
+
+It fills dim_calendar (`yzmon db migrate`), which the library query pace_vs_target uses when
+there is no last year to compare with; pace itself is computed in that query.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from functools import lru_cache
 
 from simulators import model
@@ -26,31 +28,3 @@ def _cumulative_shares(year: int, feed: str) -> tuple[float, ...]:
 def expected_share(day: date, feed: str = "sales") -> float:
     """Share of the annual total expected by the end of ``day`` (0..1)."""
     return _cumulative_shares(day.year, feed)[day.timetuple().tm_yday - 1]
-
-
-@dataclass(frozen=True)
-class Pace:
-    target: Decimal
-    actual: Decimal
-    expected: Decimal
-
-    @property
-    def gap(self) -> Decimal:
-        return self.actual - self.expected
-
-    @property
-    def gap_pct(self) -> float:
-        return float(self.gap / self.expected * 100) if self.expected else 0.0
-
-    @property
-    def status(self) -> str:
-        """领先 ahead / 符合进度 on track (within ±2%) / 落后 behind."""
-        if self.gap_pct > 2:
-            return "领先"
-        if self.gap_pct < -2:
-            return "落后"
-        return "符合进度"
-
-
-def pace(target: Decimal, actual: Decimal, day: date, feed: str = "sales") -> Pace:
-    return Pace(target, actual, (target * Decimal(str(expected_share(day, feed)))).quantize(Decimal("0.01")))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -12,7 +12,7 @@ from rich.table import Table
 
 from yzmon.broker import port_open
 from yzmon.feeds import FEEDS
-from yzmon.pace import pace
+from yzmon.queries import get
 from yzmon.settings import Settings
 from yzmon.store import Reader, StoreError, query_reader, rows
 
@@ -50,22 +50,29 @@ def landed(reader: Reader) -> dict[str, int]:
     return {r["feed"]: int(r["n"]) for r in rows(reader, sql)}
 
 
-def year_to_date(reader: Reader, year: int) -> dict[str, Decimal]:
-    """社零 (元), 解放碑 visits and tourists so far in ``year`` with their targets."""
-    sql = """
-    SELECT
-      (SELECT sum(amount) FROM sales_agg_1m FINAL WHERE toYear(minute) = {y:UInt16}) AS sales,
-      (SELECT sum(entries) FROM footfall_agg_1m FINAL
-         WHERE toYear(minute) = {y:UInt16}
-           AND district IN (SELECT district FROM dim_district WHERE area = 'jiefangbei')) AS jfb_visits,
-      (SELECT sum(arrivals) FROM tourists_agg_1m FINAL WHERE toYear(minute) = {y:UInt16}) AS tourists,
-      (SELECT any(value) FROM v_targets WHERE year = {y:UInt16} AND scope = 'district'
-         AND metric = 'retail_sales') AS sales_target,
-      (SELECT any(value) FROM v_targets WHERE year = {y:UInt16} AND scope = 'jiefangbei'
-         AND metric = 'visits') AS visits_target
-    """
-    r = rows(reader, sql, {"y": year})[0]
-    return {k: Decimal(str(v or 0)) for k, v in r.items()}
+def pace_rows(reader: Reader, day: date) -> list[tuple[str, dict]]:
+    """The library's pace_vs_target for 渝中 社零 and 解放碑 客流 on ``day`` (rows without a target are left out)."""
+    query = get("pace_vs_target")
+    out = []
+    for label, scope, metric in (("社零", "district", "retail_sales"), ("解放碑客流", "jiefangbei", "visits")):
+        row = rows(reader, query.sql, {"day": day, "scope": scope, "metric": metric})[0]
+        if row["target"]:
+            out.append((label, row))
+    return out
+
+
+def describe_pace(label: str, p: dict) -> str:
+    yi = label == "社零"
+    scale, unit = (Decimal(10**8), "亿元") if yi else (Decimal(10**4), "万人次")
+
+    def fmt(x: object) -> str:
+        return f"{Decimal(str(x)) / scale:,.2f}"
+
+    return (f"{fmt(p['actual'])} {unit} / 目标 {fmt(p['target'])} {unit} · 按进度应达 {fmt(p['expected'])} {unit} · "
+            f"{p['status']} ({float(p['gap_pct'] or 0):+.1f}%, 参照{CURVE_ZH[p['curve']]})")
+
+
+CURVE_ZH = {"last_year": "上年实际", "model": "模型"}
 
 
 def render_status(settings: Settings, console: Console) -> int:
@@ -90,16 +97,8 @@ def render_status(settings: Settings, console: Console) -> int:
                                 "GROUP BY reason ORDER BY reason")
         t.add_row("rejected", " · ".join(f"{r['reason']} {int(r['n']):,}" for r in rejected) or "none")
         today = datetime.now(ZONE).date()
-        ytd = year_to_date(reader, today.year)
-        if ytd["sales_target"]:
-            p = pace(ytd["sales_target"], ytd["sales"], today)
-            t.add_row(f"{today.year} 社零", f"{ytd['sales'] / 10**8:,.2f} 亿元 / 目标 "
-                      f"{ytd['sales_target'] / 10**8:,.0f} 亿元 · 应达 {p.expected / 10**8:,.2f} 亿元 · "
-                      f"{p.status} ({p.gap_pct:+.1f}%)")
-        if ytd["visits_target"]:
-            p = pace(ytd["visits_target"], ytd["jfb_visits"], today, "footfall")
-            t.add_row(f"{today.year} 解放碑客流", f"{ytd['jfb_visits'] / 10**4:,.1f} 万人次 / 目标 "
-                      f"{ytd['visits_target'] / 10**4:,.0f} 万人次 · {p.status} ({p.gap_pct:+.1f}%)")
+        for label, p in pace_rows(reader, today):
+            t.add_row(f"{today.year} {label}", describe_pace(label, p))
     except StoreError as exc:
         t.add_row("store", f"[red]{exc}[/]")
     console.print(t)

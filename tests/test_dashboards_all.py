@@ -1,0 +1,379 @@
+"""Every dashboard in dashboards/ and every provisioned alert rule: structure for the pinned Grafana, and every
+panel, variable and alert query run on chDB after macro expansion, for each template-variable value (All included).
+
+Data: two days of the 国庆 holiday in 2023 and 2024 for three 商圈, landed through the worker's sink (raw tables,
+minute aggregates, all rollups, ingest_batches with late events, rejected_events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+import yaml
+from clickhouse_connect.driver.client import Client
+
+from simulators.generate import bad_events, day_events
+from simulators.scenario import load
+from streams.batch import Record, prepare
+from streams.sink import ClickHouseSink
+from yzmon.feeds import FEEDS
+from yzmon.grafana_macros import ALL, expand
+from yzmon.migrate import migrate
+from yzmon.store import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
+ALERTS = ROOT / "deploy" / "grafana" / "provisioning" / "alerting" / "yzmon-alerts.yaml"
+COMPOSE = ROOT / "docker-compose.yml"
+DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "yzmon-clickhouse"}
+ZONE = ZoneInfo("Asia/Shanghai")
+DAYS = [date(2023, 10, 6), date(2023, 10, 7), date(2024, 10, 6), date(2024, 10, 7)]
+DISTRICTS = ["jiefangbei", "daping", "hongyadong"]
+RANGE_FROM = datetime(2024, 10, 6, tzinfo=ZONE)
+RANGE_TO = datetime(2024, 10, 7, 23, 59, 59, 999000, tzinfo=ZONE)
+DATA_NOW = datetime(2024, 10, 7, 15, 0, tzinfo=ZONE)
+LOADED_DB = "dashboards_all_loaded"
+NUMBER = (int, float, Decimal)
+# the newest dashboard schemaVersion each Grafana major writes (10.x: 39, 11.x: 39-40, 12.x: 41)
+MAX_SCHEMA = {10: 39, 11: 40, 12: 41}
+PANEL_TYPES = {"stat", "timeseries", "barchart", "bargauge", "table", "piechart", "row", "gauge", "heatmap"}
+SELECTIONS = {"district": [[ALL], ["jiefangbei"], ["jiefangbei", "daping"]],
+              "sector": [[ALL], ["retail"], ["catering", "lodging"]]}
+DEFAULTS: dict[str, Any] = {"district": [ALL], "sector": [ALL], "holiday": "national_day"}
+
+
+# --- test data, shared by the modules that need a loaded store (one per chDB directory) -------------------
+
+def _land(dsn: str) -> None:
+    sink = ClickHouseSink(dsn)
+    now = datetime.now(UTC)
+    for feed_name, feed in FEEDS.items():
+        marks: dict[int, datetime] = {}
+        offset = 0
+        for day in DAYS:
+            events = [e for _, e in day_events(load("baseline"), 7, day, DISTRICTS, [feed_name])]
+            records = [Record(feed.topic, 0, offset + i, orjson.dumps(e)) for i, e in enumerate(events)]
+            offset += len(records)
+            for i in range(0, len(records), 20000):
+                asyncio.run(sink.land(prepare(feed, records[i:i + 20000], now, timedelta(minutes=5), marks)))
+        # a redelivered hour of the first day: late against the watermark, deduplicated by the raw tables
+        late = [e for _, e in day_events(load("baseline"), 7, DAYS[-2], DISTRICTS[:1], [feed_name])][:200]
+        records = [Record(feed.topic, 1, 10**7 + i, orjson.dumps(e)) for i, e in enumerate(late)]
+        asyncio.run(sink.land(prepare(feed, records, now, timedelta(minutes=5), {1: marks[0]})))
+    bad = bad_events(load("baseline"), 7, DAYS[-1], "sales", 10)
+    records = [Record(FEEDS["sales"].topic, 2, i, payload) for i, (_, payload) in enumerate(bad)]
+    asyncio.run(sink.land(prepare(FEEDS["sales"], records, now, timedelta(minutes=5))))
+
+
+def loaded_dsn(chdb_dir: Path) -> str:
+    """The DSN of a migrated database holding the test days (loaded once per chDB directory)."""
+    dsn = f"chdb://{chdb_dir}?database={LOADED_DB}"
+    connect(f"chdb://{chdb_dir}").command(f"CREATE DATABASE IF NOT EXISTS {LOADED_DB}")
+    client = connect(dsn)
+    migrate(client)
+    if client.query("SELECT count() FROM ingest_batches").result_rows[0][0] == 0:
+        _land(dsn)
+    return dsn
+
+
+@pytest.fixture(scope="module")
+def engine(chdb_dir: Path) -> Client:
+    return connect(loaded_dsn(chdb_dir))
+
+
+# --- the dashboards --------------------------------------------------------------------------------------
+
+def _load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for panel in panels:
+        yield panel
+        yield from _panels(panel.get("panels", []))
+
+
+def _grafana_major() -> int | None:
+    if not COMPOSE.exists():
+        return None
+    found = re.search(r"image:\s*grafana/grafana(?:-oss|-enterprise)?:(\d+)\.(\d+)", COMPOSE.read_text())
+    return int(found.group(1)) if found else None
+
+
+def test_dashboards_have_unique_uids_and_titles():
+    boards = [_load(p) for p in DASHBOARDS]
+    expected = {"yzmon-overview", "yzmon-sales-targets", "yzmon-footfall-live", "yzmon-tourist-origins",
+                "yzmon-holiday-compare", "yzmon-pipeline"}
+    uids = [b["uid"] for b in boards]
+    assert len(uids) == len(set(uids)) and expected <= set(uids)
+    assert len({b["title"] for b in boards}) == len(boards)
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]{1,40}", u) for u in uids)
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_structure_for_the_pinned_grafana(path: Path):
+    board = _load(path)
+    major = _grafana_major()
+    if major is not None:
+        assert 36 <= board["schemaVersion"] <= MAX_SCHEMA.get(major, 41), f"Grafana {major}.x"
+    assert board["timezone"] == "Asia/Shanghai"
+    assert board["time"]["from"].startswith("now") and board["time"]["to"].startswith("now")
+    assert board["refresh"] in board["timepicker"]["refresh_intervals"]
+    assert re.search(r"[\u4e00-\u9fff]", board["title"]), "Simplified Chinese title"
+    ids, cells = set(), set()
+    for panel in _panels(board["panels"]):
+        assert panel["type"] in PANEL_TYPES, panel["type"]
+        assert panel["id"] not in ids
+        ids.add(panel["id"])
+        g = panel["gridPos"]
+        assert {"h", "w", "x", "y"} <= set(g) and g["x"] + g["w"] <= 24 and g["h"] > 0 and g["w"] > 0
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps another panel"
+                cells.add((x, y))
+        if panel["type"] == "row":
+            continue
+        assert re.search(r"[\u4e00-\u9fff]", panel["title"]) and panel.get("description")
+        assert panel["datasource"] == DATASOURCE
+        assert {"defaults", "overrides"} <= set(panel["fieldConfig"])
+        refs = [t["refId"] for t in panel["targets"]]
+        assert refs and len(refs) == len(set(refs))
+        for t in panel["targets"]:
+            assert t["datasource"] == DATASOURCE and t["editorType"] == "sql" and t["format"] in (0, 1)
+            assert "$__dateFilter" not in t["rawSql"] and "$__dt(" not in t["rawSql"]
+        if panel["type"] == "barchart":
+            assert panel["options"]["xField"]
+    for var in board["templating"]["list"]:
+        assert var["type"] == "query" and var["datasource"] == DATASOURCE and var["query"]["editorType"] == "sql"
+        if var["name"] in ("district", "sector"):
+            assert var["multi"] and var["includeAll"]
+
+
+def test_units_are_the_committee_units():
+    units: set[str] = set()
+    for path in DASHBOARDS:
+        for panel in _panels(_load(path)["panels"]):
+            fc = panel.get("fieldConfig", {})
+            units.add(fc.get("defaults", {}).get("unit", ""))
+            for o in fc.get("overrides", []):
+                units.update(p["value"] for p in o["properties"] if p["id"] == "unit")
+    assert {"suffix:亿元", "suffix:万元", "suffix:万人次"} <= units
+
+
+def test_crowd_bands_for_jiefangbei_are_stated_and_configured():
+    board = _load(ROOT / "dashboards" / "footfall_live.json")
+    (gauge,) = [p for p in board["panels"] if p["title"] == "当前在场人数(分商圈)"]
+    assert "8 万人" in gauge["description"] and "12 万人" in gauge["description"]
+    (override,) = gauge["fieldConfig"]["overrides"]
+    steps = override["properties"][0]["value"]["steps"]
+    assert override["matcher"]["options"] == "解放碑—朝天门" and [s["value"] for s in steps] == [None, 8, 12]
+
+
+# --- queries on the engine ---------------------------------------------------------------------------------
+
+def _variable_options(engine: Client, board: dict[str, Any]) -> dict[str, list[str]]:
+    out = {}
+    for var in board["templating"]["list"]:
+        out[var["name"]] = [r[0] for r in engine.query(var["query"]["rawSql"]).result_rows]
+    return out
+
+
+def _cases(board: dict[str, Any], options: dict[str, list[str]]) -> Iterator[dict[str, Any]]:
+    """The defaults, then each variable through its values (All included) with the others at their defaults."""
+    names = [v["name"] for v in board["templating"]["list"]]
+    base = {n: DEFAULTS[n] for n in names}
+    yield base
+    for name in names:
+        values = SELECTIONS.get(name) or options[name]
+        for value in values:
+            if value != base[name]:
+                yield {**base, name: value}
+
+
+def _range(panel: dict[str, Any], sql: str) -> tuple[datetime, datetime]:
+    if "ingest_batches" in sql or "rejected_events" in sql:  # landed now, by the sink
+        now = datetime.now(UTC)
+        return now - timedelta(hours=1), now
+    start = RANGE_FROM
+    if panel.get("timeFrom"):
+        amount = int(panel["timeFrom"][:-1])
+        start = RANGE_TO - timedelta(days=amount) if panel["timeFrom"].endswith("d") else start
+    return start, RANGE_TO
+
+
+def run(engine: Client, sql: str, variables: dict[str, Any], options: dict[str, list[str]],
+        time_from: datetime, time_to: datetime, interval_s: int = 300) -> tuple[list[str], list[tuple]]:
+    expanded = expand(sql, time_from=time_from, time_to=time_to, interval_s=interval_s, variables=variables,
+                      all_values=options)
+    result = engine.query(expanded)
+    return list(result.column_names), [tuple(r) for r in result.result_rows]
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, NUMBER) and not isinstance(v, bool)
+
+
+def check_shape(panel: dict[str, Any], fmt: int, columns: list[str], rows: list[tuple], strict: bool) -> None:
+    """The columns a panel of this type needs; ``strict``: no missing values in stat panels."""
+    title = panel["title"]
+    assert rows, f"{title}: no rows"
+    assert len(set(columns)) == len(columns), f"{title}: duplicate columns {columns}"
+    kinds = {c: {type(r[i]) for r in rows if r[i] is not None} for i, c in enumerate(columns)}
+    numeric = [c for c in columns if kinds[c] and all(issubclass(k, NUMBER) for k in kinds[c])]
+    maybe_numeric = [c for c in columns if all(issubclass(k, NUMBER) for k in kinds[c])]
+    text = [c for c in columns if kinds[c] == {str}]
+    ptype = panel["type"]
+    if ptype == "stat":
+        assert len(rows) == 1 and maybe_numeric == columns, f"{title}: one row of numbers, got {kinds}"
+        if strict:
+            assert all(v is not None for v in rows[0]), f"{title}: {dict(zip(columns, rows[0], strict=True))}"
+    elif fmt == 0:
+        assert all(isinstance(r[0], datetime) for r in rows), f"{title}: first column must be the time"
+        assert set(columns[1:]) - set(numeric) <= {"name"} and set(numeric) - {"name"}, f"{title}: {kinds}"
+        assert "name" not in columns or kinds["name"] == {str}
+    elif ptype == "barchart":
+        x = panel["options"]["xField"]
+        assert x in text and numeric, f"{title}: x field {x} and numbers, got {kinds}"
+    elif ptype in ("bargauge", "piechart"):
+        assert len(text) == 1 and numeric and columns[0] == text[0], f"{title}: a name and values, got {kinds}"
+    else:
+        assert columns and (numeric or text), f"{title}: {kinds}"
+
+
+def _dashboard_cases() -> list[tuple[str, str]]:
+    return [(p.name, panel["title"]) for p in DASHBOARDS for panel in _panels(_load(p)["panels"])
+            if panel.get("targets")]
+
+
+@pytest.mark.parametrize(("name", "title"), _dashboard_cases())
+def test_every_panel_query_runs_for_every_variable_value(engine: Client, name: str, title: str):
+    board = _load(ROOT / "dashboards" / name)
+    (panel,) = [p for p in _panels(board["panels"]) if p["title"] == title]
+    options = _variable_options(engine, board)
+    for variables in _cases(board, options):
+        for target in panel["targets"]:
+            time_from, time_to = _range(panel, target["rawSql"])
+            columns, rows = run(engine, target["rawSql"], variables, options, time_from, time_to)
+            strict = variables == {n: DEFAULTS[n] for n in variables}
+            try:
+                check_shape(panel, target["format"], columns, rows, strict)
+            except AssertionError as exc:
+                raise AssertionError(f"{name} / {title} with {variables}: {exc}") from exc
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_every_variable_query_returns_value_and_text(engine: Client, path: Path):
+    for var in _load(path)["templating"]["list"]:
+        result = engine.query(var["query"]["rawSql"])
+        assert len(result.column_names) == 2 and result.result_rows, var["name"]
+        assert all(isinstance(v, str) and v for r in result.result_rows for v in r)
+
+
+def test_sales_pace_and_curve_agree_with_the_raw_numbers(engine: Client):
+    board = _load(ROOT / "dashboards" / "sales_targets.json")
+    panels = {p["title"]: p for p in board["panels"]}
+    options = _variable_options(engine, board)
+    ytd = float(engine.query("SELECT sum(amount) FROM sales_raw FINAL WHERE toYear(event_time, 'Asia/Shanghai') = 2024"
+                             ).result_rows[0][0])
+    share = engine.query("SELECT model_sales_share FROM dim_calendar FINAL WHERE day = '2024-10-07'").result_rows[0][0]
+    target = 143_000_000_000
+    cols, rows = run(engine, panels["年累计社零 vs 年度目标(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options,
+                     RANGE_FROM, RANGE_TO)
+    got = dict(zip(cols, rows[0], strict=True))
+    assert got["年累计社零"] == pytest.approx(ytd / 1e8) and got["年度目标"] == pytest.approx(1430)
+    assert got["进度偏差"] == pytest.approx(100 * (ytd / (target * share) - 1))
+    _, status = run(engine, panels["社零进度状态(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options,
+                    RANGE_FROM, RANGE_TO)
+    assert status[0][0] == pytest.approx(got["进度偏差"]) and status[0][0] < -2  # two days loaded: 落后
+    cols, rows = run(engine, panels["累计社零:实际 vs 目标进度(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options,
+                     RANGE_FROM, RANGE_TO)
+    assert len(rows) == 281 and rows[-1][1] == pytest.approx(ytd / 1e8)  # 1 Jan .. 7 Oct 2024
+    assert rows[-1][2] == pytest.approx(target * share / 1e8)
+    _, daily = run(engine, panels["每日社零:本期 vs 去年同期"]["targets"][0]["rawSql"], DEFAULTS, options,
+                   RANGE_FROM, RANGE_TO)
+    assert len(daily) == 2 and all(r[1] > 0 and r[2] > 0 for r in daily)  # 2024-10-06/07 and 2023-10-06/07
+
+
+def test_holiday_compare_aligns_by_holiday_day(engine: Client):
+    board = _load(ROOT / "dashboards" / "holiday_compare.json")
+    panel = next(p for p in board["panels"] if p["title"] == "每日社零:今年 vs 去年")
+    options = _variable_options(engine, board)
+    end = datetime(2024, 12, 31, 23, 59, 59, tzinfo=ZONE)
+    _, rows = run(engine, panel["targets"][0]["rawSql"], DEFAULTS, options, datetime(2024, 1, 1, tzinfo=ZONE), end)
+    by_day = {r[0]: r for r in rows}
+    assert list(by_day) == [f"第{i}天" for i in range(1, 8)]
+    truth = defaultdict(float)
+    for day, amount in engine.query("SELECT toDate(event_time, 'Asia/Shanghai') d, toFloat64(sum(amount)) "
+                                    "FROM sales_raw FINAL GROUP BY d").result_rows:
+        truth[day] = amount / 1e8
+    assert by_day["第7天"][1:] == (pytest.approx(truth[date(2024, 10, 7)]), pytest.approx(truth[date(2023, 10, 7)]))
+    assert by_day["第1天"][1:] == (0, 0)
+
+
+# --- alert rules -----------------------------------------------------------------------------------------
+
+def _rules() -> list[dict[str, Any]]:
+    doc = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))
+    assert doc["apiVersion"] == 1
+    return [rule for group in doc["groups"] for rule in group["rules"]]
+
+
+def test_alert_rules_are_well_formed():
+    doc = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))
+    for group in doc["groups"]:
+        assert group["folder"] and group["name"] and re.fullmatch(r"\d+[smh]", group["interval"])
+    rules = _rules()
+    assert {r["uid"] for r in rules} == {"yzmon-crowd-density", "yzmon-sales-pace-behind", "yzmon-feed-silent"}
+    for rule in rules:
+        refs = {d["refId"]: d for d in rule["data"]}
+        assert rule["condition"] in refs and rule["title"] and rule["for"] is not None
+        for d in rule["data"]:
+            if d["datasourceUid"] == "__expr__":
+                model = d["model"]
+                assert model["type"] in ("threshold", "math", "reduce") and model["expression"].lstrip("$") in refs
+            else:
+                assert d["datasourceUid"] == "yzmon-clickhouse" and d["model"]["datasource"] == DATASOURCE
+                assert d["model"]["editorType"] == "sql" and d["model"]["format"] == 1
+                assert d["relativeTimeRange"]["from"] > d["relativeTimeRange"]["to"]
+    pace = next(r for r in rules if r["uid"] == "yzmon-sales-pace-behind")
+    assert pace["data"][-1]["model"]["conditions"][0]["evaluator"] == {"type": "lt", "params": [-5]}
+
+
+def _evaluate(evaluator: dict[str, Any], value: float) -> bool:
+    kind, params = evaluator["type"], evaluator["params"]
+    return {"gt": value > params[0], "lt": value < params[0]}[kind]
+
+
+@pytest.mark.parametrize("uid", ["yzmon-crowd-density", "yzmon-sales-pace-behind", "yzmon-feed-silent"])
+def test_alert_queries_run_and_return_labels_and_one_value(engine: Client, uid: str):
+    rule = next(r for r in _rules() if r["uid"] == uid)
+    query = next(d for d in rule["data"] if d["datasourceUid"] == "yzmon-clickhouse")
+    sql = query["model"]["rawSql"]
+    now = datetime.now(UTC) if "ingest_batches" in sql else DATA_NOW
+    span = timedelta(seconds=query["relativeTimeRange"]["from"])
+    columns, rows = run(engine, sql, {}, {}, now - span, now)
+    assert rows, f"{uid}: no rows"
+    values = [c for i, c in enumerate(columns) if all(_is_number(r[i]) for r in rows)]
+    labels = [c for i, c in enumerate(columns) if all(isinstance(r[i], str) for r in rows)]
+    assert len(values) == 1 and len(labels) == len(columns) - 1, f"{uid}: {columns}"
+    assert len({tuple(r[columns.index(c)] for c in labels) for r in rows}) == len(rows), "one instance per label set"
+    evaluator = rule["data"][-1]["model"]["conditions"][0]["evaluator"]
+    firing = [r for r in rows if _evaluate(evaluator, float(r[columns.index(values[0])]))]
+    if uid == "yzmon-feed-silent":
+        assert {r[0] for r in rows} == {f.topic for f in FEEDS.values()} and not firing  # all fed just now
+    elif uid == "yzmon-sales-pace-behind":
+        assert len(firing) == 1  # two days of a year are far behind
+    else:
+        by = {r[columns.index("district")]: r for r in rows}
+        assert set(by) == set(DISTRICTS)
