@@ -36,6 +36,21 @@ def register_views(app: faust.App) -> None:
                 "last_landed_at": s.last_landed_at,
             })
 
+    @app.page("/targets")
+    class Targets(View):
+        """Target imports while the worker owns the embedded store (rows are validated again here)."""
+
+        async def post(self, request: Request) -> Response:
+            from yzmon.targets import TargetFileError, _row, import_targets
+
+            body: dict[str, Any] = await request.json()
+            try:
+                parsed = [_row(r) for r in body.get("rows", [])]
+                result = await sink.run(lambda c: import_targets(c, parsed, bool(body.get("replace"))))
+            except (TargetFileError, ValueError) as exc:
+                return self.text(str(exc), status=409)
+            return self.json(result.__dict__)  # type: ignore[union-attr]
+
     @app.page("/sql")
     class Sql(View):
         async def post(self, request: Request) -> Response:

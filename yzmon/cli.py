@@ -19,8 +19,10 @@ from yzmon.settings import Settings, get_settings
 app = typer.Typer(help="渝中商圈消费与客流监测 — consumption and visitor-flow monitor for Yuzhong.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+targets_app = typer.Typer(help="Annual targets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(targets_app, name="targets")
 app.command("report")(report)
 console = Console()
 err = Console(stderr=True)
@@ -348,6 +350,60 @@ def db_migrate() -> None:
     except (StoreError, MigrationError) as exc:
         _fail(str(exc))
     console.print(f"applied: {', '.join(applied)}" if applied else "schema up to date")
+
+
+@db_app.command("dictionary")
+def db_dictionary(out: Path = typer.Option(Path("docs/data_dictionary.md"), help="Where to write it.")) -> None:
+    """Write the data dictionary generated from the live schema."""
+    from yzmon.dictionary import generate
+    from yzmon.store import StoreError, connect
+
+    try:
+        text = generate(connect(get_settings().query_dsn, readonly=True))
+    except StoreError as exc:
+        _fail(str(exc))
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}")
+
+
+@targets_app.command("import")
+def targets_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or YAML: year, scope, metric, value, unit, "
+                                "source."),
+    replace: bool = typer.Option(False, help="Record changed values as new versions instead of refusing them."),
+) -> None:
+    """Add or replace targets from a file; nothing is overwritten silently."""
+    import httpx
+
+    from yzmon.store import StoreError, connect, worker_alive
+    from yzmon.targets import TargetFileError, import_targets, parse
+
+    settings = get_settings()
+    try:
+        rows = parse(file)
+        if settings.embedded_store and worker_alive(settings):
+            body = {"rows": [{**r.__dict__, "value": str(r.value)} for r in rows], "replace": replace}
+            resp = httpx.post(f"{settings.worker_url}/targets", json=body, timeout=30)
+            if resp.status_code != 200:
+                raise TargetFileError(resp.text)
+            result = resp.json()
+        else:
+            result = import_targets(connect(settings.store_dsn), rows, replace).__dict__
+    except (TargetFileError, StoreError) as exc:
+        _fail(str(exc))
+    console.print(f"targets: {result['added']} added, {result['replaced']} replaced (new version), "
+                  f"{result['unchanged']} unchanged")
+
+
+@targets_app.command("list")
+def targets_list() -> None:
+    """The current targets (latest version of each)."""
+    from yzmon.store import query_reader
+
+    out = query_reader(get_settings()).raw(
+        "SELECT year, scope, metric, value, unit, latest_version AS version, source FROM v_targets "
+        "ORDER BY year, scope, metric", fmt="PrettyCompactMonoBlock")
+    sys.stdout.write(out.decode())
 
 
 def main() -> None:
