@@ -5,6 +5,8 @@ Its storage is memory only: stopping it loses every topic. Recovery is to replay
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
 import subprocess
 import time
@@ -20,6 +22,17 @@ from yzmon.settings import Settings
 
 class StackError(RuntimeError):
     """A failure to start or reach part of the stack, worded as what to do next."""
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child process before exec: receive SIGTERM when the parent dies, so no child is orphaned."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 def port_free(host: str, port: int) -> bool:
@@ -61,7 +74,8 @@ def start_broker(settings: Settings, log_path: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
          "--storage-engine", "memory://tansu/"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=die_with_parent)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -125,11 +125,11 @@ def _variables(reader: Reader, board: dict[str, Any], day: date) -> tuple[dict[s
     return values, options
 
 
-def evaluate(reader: Reader, day: date, dashboards_dir: Path | str) -> list[PanelResult]:
-    """Every panel of the briefing dashboards, queried for ``day``."""
-    results = []
-    for name in BRIEFING:
-        path = Path(dashboards_dir) / name
+def panel_queries(reader: Reader, day: date, paths: list[Path]) -> list[tuple[dict, dict, str]]:
+    """(board, panel, expanded SQL) of every panel of the dashboards at ``paths``, as opened at the end of ``day``
+    with every variable at All (the holiday variable at the day's holiday)."""
+    out = []
+    for path in paths:
         if not path.exists():
             raise ReportError(f"dashboard {path} is missing")
         board = json.loads(path.read_text(encoding="utf-8"))
@@ -137,13 +137,21 @@ def evaluate(reader: Reader, day: date, dashboards_dir: Path | str) -> list[Pane
         for panel in board["panels"]:
             for target in panel.get("targets", [])[:1]:
                 start, stop = _range(board, panel, day)
-                sql = expand(target["rawSql"], time_from=start, time_to=stop, interval_s=_interval(start, stop),
-                             variables=variables, all_values=options)
-                try:
-                    columns, types, rows = _query(reader, sql)
-                except Exception as exc:
-                    raise ReportError(f"{board['title']} / {panel['title']}: the query failed: {exc}") from exc
-                results.append(PanelResult(board["title"], panel, columns, types, rows))
+                out.append((board, panel, expand(target["rawSql"], time_from=start, time_to=stop,
+                                                 interval_s=_interval(start, stop), variables=variables,
+                                                 all_values=options)))
+    return out
+
+
+def evaluate(reader: Reader, day: date, dashboards_dir: Path | str) -> list[PanelResult]:
+    """Every panel of the briefing dashboards, queried for ``day``."""
+    results = []
+    for board, panel, sql in panel_queries(reader, day, [Path(dashboards_dir) / name for name in BRIEFING]):
+        try:
+            columns, types, rows = _query(reader, sql)
+        except Exception as exc:
+            raise ReportError(f"{board['title']} / {panel['title']}: the query failed: {exc}") from exc
+        results.append(PanelResult(board["title"], panel, columns, types, rows))
     return results
 
 

@@ -2,12 +2,11 @@
 
 `yzmon up` runs it in the foreground; `--detach` runs the same supervisor in the background and
 records its pid in DATA_DIR/stack.json for `yzmon down`. Children die with the supervisor
-(PR_SET_PDEATHSIG), so no process outlives it.
+(PR_SET_PDEATHSIG, for the broker and the worker), so no process outlives it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -17,18 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from yzmon.broker import StackError, ensure_topics, port_free, start_broker
+from yzmon.broker import StackError, die_with_parent, ensure_topics, port_free, start_broker
 from yzmon.settings import Settings
 from yzmon.store import worker_alive
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def state_file(settings: Settings) -> Path:
@@ -85,7 +75,7 @@ class Stack:
             self.worker = subprocess.Popen(
                 [sys.executable, "-m", "streams.worker"],
                 env=worker_env(self.settings), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent, cwd=Path(__file__).resolve().parent.parent)
+                preexec_fn=die_with_parent, cwd=Path(__file__).resolve().parent.parent)
 
     def wait_ready(self, timeout_s: float) -> None:
         """Wait until the worker answers on its web port and holds its partitions."""

@@ -96,6 +96,8 @@ def render_status(settings: Settings, console: Console) -> int:
         rejected = rows(reader, "SELECT reason, count() AS n FROM rejected_events FINAL "
                                 "GROUP BY reason ORDER BY reason")
         t.add_row("rejected", " · ".join(f"{r['reason']} {int(r['n']):,}" for r in rejected) or "none")
+        late = rows(reader, "SELECT topic, sum(late) AS n FROM ingest_batches FINAL GROUP BY topic ORDER BY topic")
+        t.add_row("late events", " · ".join(f"{r['topic']} {int(r['n']):,}" for r in late) or "none")
         today = datetime.now(ZONE).date()
         for label, p in pace_rows(reader, today):
             t.add_row(f"{today.year} {label}", describe_pace(label, p))

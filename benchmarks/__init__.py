@@ -1,0 +1,1 @@
+"""Benchmarks of the embedded stack: `python -m benchmarks.pipeline --help`."""

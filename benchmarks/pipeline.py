@@ -1,0 +1,606 @@
+"""The pipeline benchmark on the embedded stack: `python -m benchmarks.pipeline [--days N] [--freshness-seconds S]`.
+
+One run measures, on a private broker, worker and chDB directory (free ports, a temp data dir):
+
+- throughput: a simulated range is produced first with the worker stopped; the worker is then
+  started and timed from "holds its partitions" until the last batch landed (``ingest_batches``)
+  and until its group's committed offsets reach the end offsets. Mixed feeds, then (unless
+  ``--no-per-feed``) each feed alone on the following days.
+- baseline: the same records read again by a plain kafka-python consumer (manual assignment, no
+  group, no Faust), decoded with ``streams.batch.prepare`` and landed with the worker's own
+  ``ClickHouseSink._write`` into a separate chDB directory owned by this process; timed the same way.
+- exactly once: raw and minute-aggregate totals per day × 商圈 × dimension, event counts and
+  rejected counts equal the simulator's ground truth, in the pipeline's store and the baseline's.
+- freshness: live events (event_time = now, unique ids) at a steady rate; p50/p99 of
+  ``ingested_at − event_time`` from the raw tables.
+- the worker's peak memory (VmHWM), and the year replay wall time *extrapolated* from the measured
+  events per second and events per simulated day.
+
+Writes ``results/bench-<date>.json``, appends a row to BENCHMARKS.md and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.structs import TopicPartition
+
+from producers.kafka import FeedProducer
+from simulators.generate import day_events
+from simulators.model import MODELS
+from simulators.run import RunSpec, records
+from simulators.scenario import load
+from simulators.truth import Truth
+from streams.batch import Record, prepare
+from streams.sink import ClickHouseSink
+from yzmon.broker import ensure_topics, start_broker
+from yzmon.feeds import BY_TOPIC, FEEDS
+from yzmon.replay import replay
+from yzmon.settings import Settings
+from yzmon.stack import Stack
+from yzmon.store import DirectReader, GatewayReader, Reader, rows
+
+ZONE = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parent.parent
+GROUP = "yzmon"
+FRESH_PREFIX = "fresh-"
+YEAR_EVENTS = 36_000_000
+
+# Totals per day × 商圈 × dimension, for the raw and the minute-aggregate layers (freshness events excluded).
+_TOTALS = {
+    "sales": ("sector", ("amount", "txn_count")),
+    "footfall": ("''", ("entries", "exits")),
+    "tourists": ("origin", ("arrivals", "spend")),
+}
+
+
+@dataclass
+class BenchConfig:
+    days: int = 1
+    start: date = date(2024, 10, 1)
+    seed: int = 7
+    scenario: str = "baseline"
+    districts: tuple[str, ...] = tuple(MODELS)
+    feeds: tuple[str, ...] = tuple(FEEDS)
+    per_feed: bool = True
+    freshness_seconds: float = 60.0
+    freshness_rate: float = 1000.0
+    partitions: int = 4
+    batch_max: int = 5000
+    batch_seconds: float = 0.5
+    profile: Path | None = None  # py-spy raw (collapsed) stacks of the worker during the mixed drain
+    baseline_dsn: str | None = None  # default: chdb:///<data dir>/baseline-clickhouse
+
+
+@dataclass
+class Phase:
+    """One timed drain of records already in Kafka."""
+
+    name: str
+    records: int  # Kafka records (events + injected bad ones)
+    events: int  # valid events among them
+    produce_s: float = 0.0
+    landed_s: float = 0.0  # from start to the last batch landed
+    committed_s: float = 0.0  # from start to committed offsets == end offsets (pipeline only)
+    startup_s: float = 0.0  # worker spawn to partitions assigned (pipeline only, not in the rates)
+    ranges: dict[str, list[int]] = field(default_factory=dict)  # "topic:partition" -> [start, end)
+
+    @property
+    def events_per_s(self) -> float:
+        return self.records / self.landed_s if self.landed_s > 0 else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "ranges"}
+        out["events_per_s"] = round(self.events_per_s, 1)
+        if self.committed_s:
+            out["events_per_s_committed"] = round(self.records / self.committed_s, 1)
+        return out
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def machine() -> dict[str, Any]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_gb = 0.0
+    try:
+        kb = next(int(x.split()[1]) for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal"))
+        ram_gb = round(kb / 1024 / 1024, 1)
+    except (OSError, StopIteration):
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": ram_gb, "python": sys.version.split()[0]}
+
+
+def proc_memory_mb(pid: int) -> dict[str, float]:
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS"):
+            out[key] = round(int(value.split()[0]) / 1024, 1)
+    return out
+
+
+def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+        return dict(consumer.end_offsets(tps)) if tps else {}
+    finally:
+        consumer.close()
+
+
+class Committed:
+    """The worker group's committed offsets, through one admin client (cheap to poll)."""
+
+    def __init__(self, bootstrap: str):
+        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+
+    def reached(self, ends: dict[TopicPartition, int]) -> bool:
+        got = {tp: meta.offset for tp, meta in self.admin.list_group_offsets(GROUP).get(GROUP, {}).items()}
+        return all(got.get(tp, 0) >= end for tp, end in ends.items() if end > 0)
+
+    def close(self) -> None:
+        self.admin.close()
+
+
+class Expected:
+    """Ground truth of everything produced for the exactly-once check (``simulators.run.truth`` per spec)."""
+
+    def __init__(self) -> None:
+        self.truth = Truth()
+        self.events: dict[str, int] = defaultdict(int)
+        self.rejected: dict[str, int] = defaultdict(int)
+
+    def add(self, spec: RunSpec) -> tuple[int, int]:
+        n_records = n_events = 0
+        for day in spec.days:
+            for r in records(spec, day):
+                n_records += 1
+                if r.event is not None:
+                    self.truth.add(r.feed, r.event)
+                    self.events[r.feed] += 1
+                    n_events += 1
+                else:
+                    self.truth.add_rejected(day.isoformat(), r.feed, r.reason)
+                    self.rejected[r.feed] += 1
+        return n_records, n_events
+
+
+def exactly_once(reader: Reader, expected: Expected) -> dict[str, Any]:
+    """Compare the store with the ground truth: totals per day × 商圈 × dimension (raw and aggregates),
+    event counts (FINAL, and distinct event ids) and rejected records per feed."""
+    want = {(d, dist, f, dim, m): Decimal(v) for d, dist, f, dim, m, v in expected.truth.rows() if m != "rejected"}
+    fresh = f"event_id NOT LIKE '{FRESH_PREFIX}%'"
+    problems: list[str] = []
+    for layer in ("raw", "agg"):
+        got: dict[tuple, Decimal] = {}
+        for name, (dim, measures) in _TOTALS.items():
+            feed = FEEDS[name]
+            if layer == "raw":
+                table, when, where = feed.raw_table, "event_time", f"WHERE {fresh}"
+            else:
+                table, when, where = feed.agg_table, "minute", "WHERE toYear(minute) < 2025"
+            sums = ", ".join(f"sum({m}) AS {m}" for m in measures)
+            sql = (f"SELECT toString(toDate({when}, 'Asia/Shanghai')) AS day, district, {dim} AS dimension, {sums} "
+                   f"FROM {table} FINAL {where} GROUP BY ALL")
+            for r in rows(reader, sql):
+                for m in measures:
+                    got[(r["day"], r["district"], name, r["dimension"], m)] = Decimal(str(r[m]))
+        # the freshness run is the only data after 2024 in the aggregates; truth rows are all simulated days
+        got = {k: v for k, v in got.items() if v != 0 or k in want}
+        if got != want:
+            diff = sorted(set(got.items()) ^ set(want.items()))[:5]
+            problems.append(f"{layer} totals differ from the ground truth, e.g. {diff}")
+    counts: dict[str, Any] = {}
+    for name, feed in FEEDS.items():
+        r = rows(reader, f"SELECT count() AS n, uniqExact(event_id) AS ids FROM {feed.raw_table} FINAL WHERE {fresh}")[0]
+        rej = rows(reader, "SELECT count() AS n FROM rejected_events FINAL WHERE topic = {t:String}",
+                   {"t": feed.topic})[0]
+        counts[name] = {"events": int(r["n"]), "expected": expected.events.get(name, 0),
+                        "rejected": int(rej["n"]), "expected_rejected": expected.rejected.get(name, 0)}
+        if int(r["n"]) != int(r["ids"]) or int(r["n"]) != expected.events.get(name, 0):
+            problems.append(f"{name}: {r['n']} rows, {r['ids']} ids, {expected.events.get(name, 0)} sent")
+        if int(rej["n"]) != expected.rejected.get(name, 0):
+            problems.append(f"{name}: {rej['n']} rejected, {expected.rejected.get(name, 0)} injected")
+    return {"ok": not problems, "counts": counts, "problems": problems}
+
+
+# -- the benchmark --------------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, config: BenchConfig, data_dir: Path, log=print):
+        self.config = config
+        self.log = log
+        self.settings = Settings(data_dir=data_dir, broker_port=free_port(), worker_port=free_port(),
+                                 topic_partitions=config.partitions, batch_max=config.batch_max,
+                                 batch_seconds=config.batch_seconds)
+        self.stack = Stack(self.settings)
+        self.expected = Expected()
+        self.scenario = load(config.scenario)
+        self.next_day = config.start
+        self.pipeline: list[Phase] = []
+        self.profile_proc: subprocess.Popen | None = None
+
+    # lifecycle
+    def start_broker(self) -> None:
+        s = self.settings
+        log_dir = s.data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.stack.logs = {"broker": log_dir / "broker.log", "worker": log_dir / "worker.log"}
+        self.stack.broker = start_broker(s, self.stack.logs["broker"])
+        ensure_topics(s)
+
+    def stop_worker(self) -> None:
+        proc = self.stack.worker
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.stack.worker = None
+
+    def close(self) -> None:
+        self._stop_profile()
+        self.stack.stop()
+
+    @property
+    def topics(self) -> list[str]:
+        return [f.topic for f in FEEDS.values()]
+
+    # producing
+    def produce(self, feeds: tuple[str, ...]) -> tuple[Phase, dict[TopicPartition, int]]:
+        """Replay the next ``days`` simulated days of ``feeds`` at full speed; return the phase and its end offsets."""
+        c = self.config
+        spec = RunSpec(self.scenario, c.seed, self.next_day, self.next_day + timedelta(days=c.days),
+                       districts=c.districts, feeds=feeds)
+        self.next_day = spec.end
+        n_records, n_events = self.expected.add(spec)
+        before = end_offsets(self.settings.bootstrap, self.topics)
+        t = time.monotonic()
+        producer = FeedProducer(self.settings.bootstrap, validate=False)
+        sent = replay(spec, producer, None, show_progress=False)
+        producer.close()
+        produce_s = time.monotonic() - t
+        after = end_offsets(self.settings.bootstrap, self.topics)
+        if sent != n_records or sum(after.values()) - sum(before.values()) != n_records:
+            raise RuntimeError(f"produced {sent} records, expected {n_records}")
+        name = "mixed" if len(feeds) > 1 else feeds[0]
+        phase = Phase(name, n_records, n_events, produce_s=round(produce_s, 2),
+                      ranges={f"{tp.topic}:{tp.partition}": [before.get(tp, 0), end] for tp, end in after.items()
+                              if end > before.get(tp, 0)})
+        return phase, after
+
+    # the pipeline
+    def drain_pipeline(self, phase: Phase, ends: dict[TopicPartition, int], profile: Path | None = None) -> Phase:
+        spawn = time.time()
+        self.stack.start_worker()
+        self.stack.wait_ready(120)
+        t0 = time.time()
+        phase.startup_s = round(t0 - spawn, 2)
+        if profile is not None:
+            self._start_profile(profile)
+        committed = Committed(self.settings.bootstrap)
+        try:
+            deadline = time.monotonic() + 1800
+            while not committed.reached(ends):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker did not drain {phase.name} within 30 min")
+                if self.stack.worker is not None and self.stack.worker.poll() is not None:
+                    raise RuntimeError(f"the worker died; see {self.stack.logs['worker']}")
+                time.sleep(0.2)
+            t_committed = time.time()
+        finally:
+            committed.close()
+        self._stop_profile()
+        r = rows(self.reader, "SELECT toUnixTimestamp64Milli(min(landed_at)) AS first, "
+                              "toUnixTimestamp64Milli(max(landed_at)) AS last FROM ingest_batches "
+                              "WHERE toUnixTimestamp64Milli(landed_at) >= {t:Int64}", {"t": int(spawn * 1000)})[0]
+        # a batch may land before wait_ready notices the assignment: start at whichever came first
+        start = min(t0, int(r["first"]) / 1000 - self.config.batch_seconds) if int(r["first"]) else t0
+        phase.landed_s = round(int(r["last"]) / 1000 - start, 3)
+        phase.committed_s = round(t_committed - start, 3)
+        self.pipeline.append(phase)
+        self.log(f"pipeline {phase.name}: {phase.records:,} records in {phase.landed_s:.1f} s "
+                 f"= {phase.events_per_s:,.0f}/s (worker startup {phase.startup_s:.1f} s)")
+        return phase
+
+    @property
+    def reader(self) -> GatewayReader:
+        return GatewayReader(self.settings.worker_url, timeout=120)
+
+    def _start_profile(self, out: Path) -> None:
+        assert self.stack.worker is not None
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.profile_proc = subprocess.Popen(
+                ["py-spy", "record", "--pid", str(self.stack.worker.pid), "--format", "raw", "--rate", "100",
+                 "--nonblocking", "-o", str(out), "--duration", "1800"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except FileNotFoundError:
+            self.log("py-spy not installed: no profile")
+
+    def _stop_profile(self) -> None:
+        proc, self.profile_proc = self.profile_proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    # freshness
+    def freshness(self) -> dict[str, Any]:
+        c = self.config
+        if c.freshness_seconds <= 0:
+            return {}
+        pool = day_events(self.scenario, c.seed, c.start, c.districts, c.feeds)
+        total = int(c.freshness_seconds * c.freshness_rate)
+        producer = FeedProducer(self.settings.bootstrap, linger_ms=5)
+        run = f"{int(time.time())}"
+        t0 = time.monotonic()
+        sent = 0
+        while sent < total:
+            due = min(total, int((time.monotonic() - t0) * c.freshness_rate) + 1)
+            while sent < due:
+                feed, event = pool[sent % len(pool)]
+                event = dict(event, event_id=f"{FRESH_PREFIX}{run}-{sent}",
+                             event_time=datetime.now(ZONE).isoformat(timespec="milliseconds"))
+                producer.send(feed, event)
+                sent += 1
+            if sent % 1000 < 10:
+                producer.flush()
+            time.sleep(0.002)
+        producer.close()
+        produce_s = time.monotonic() - t0
+        ends = end_offsets(self.settings.bootstrap, self.topics)
+        committed = Committed(self.settings.bootstrap)
+        try:
+            deadline = time.monotonic() + 300
+            while not committed.reached(ends) and time.monotonic() < deadline:
+                time.sleep(0.2)
+        finally:
+            committed.close()
+        per_event = " UNION ALL ".join(
+            f"SELECT toUnixTimestamp64Milli(min(ingested_at)) - toUnixTimestamp64Milli(any(event_time)) AS d "
+            f"FROM {f.raw_table} WHERE event_id LIKE '{FRESH_PREFIX}{run}-%' GROUP BY event_id" for f in FEEDS.values())
+        r = rows(self.reader, f"SELECT count() AS n, quantileExact(0.5)(d) AS p50, quantileExact(0.99)(d) AS p99, "
+                              f"max(d) AS max FROM ({per_event})")[0]
+        out = {"events": int(r["n"]), "sent": sent, "rate_per_s": round(sent / produce_s, 1),
+               "p50_ms": int(r["p50"]), "p99_ms": int(r["p99"]), "max_ms": int(r["max"]),
+               "measure": "raw ingested_at - event_time"}
+        self.log(f"freshness: {out}")
+        return out
+
+    # the baseline
+    def drain_baseline(self, phase: Phase, sink: ClickHouseSink) -> Phase:
+        """The same records through kafka-python + prepare + ClickHouseSink._write, no Faust."""
+        c = self.config
+        ranges = {TopicPartition(k.rpartition(":")[0], int(k.rpartition(":")[2])): tuple(v)
+                  for k, v in phase.ranges.items()}
+        tolerance = timedelta(seconds=self.settings.future_tolerance_s)
+        lateness = timedelta(seconds=self.settings.allowed_lateness_s)
+        watermarks: dict[str, dict[int, datetime]] = defaultdict(dict)
+        buffers: dict[str, list[Record]] = defaultdict(list)
+        since: dict[str, float] = {}
+        out = Phase(phase.name, phase.records, phase.events, ranges=phase.ranges)
+        t0 = time.time()
+        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=None, enable_auto_commit=False,
+                                 max_poll_records=c.batch_max, fetch_max_bytes=16 * 1024 * 1024,
+                                 max_partition_fetch_bytes=4 * 1024 * 1024, request_timeout_ms=30000)
+        consumer.assign(list(ranges))
+        for tp, (first, _) in ranges.items():
+            consumer.seek(tp, first)
+        remaining = dict(ranges)
+        landed = 0
+
+        def flush(topic: str) -> None:
+            nonlocal landed
+            batch = prepare(BY_TOPIC[topic], buffers.pop(topic), datetime.now(UTC), tolerance, watermarks[topic],
+                            lateness)
+            sink.call(lambda client: sink._write(client, batch))
+            landed += batch.accepted + len(batch.rejected)
+            since.pop(topic, None)
+
+        try:
+            while remaining or buffers:
+                polled = consumer.poll(timeout_ms=200, max_records=c.batch_max) if remaining else {}
+                for tp, messages in polled.items():
+                    end = ranges[tp][1]
+                    buf = buffers[tp.topic]
+                    since.setdefault(tp.topic, time.monotonic())
+                    buf.extend(Record(m.topic, m.partition, m.offset, m.value or b"") for m in messages
+                               if m.offset < end)
+                    if tp in remaining and consumer.position(tp) >= end:
+                        del remaining[tp]
+                        consumer.pause(tp)
+                now = time.monotonic()
+                for topic in list(buffers):
+                    done = not any(tp.topic == topic for tp in remaining)
+                    if not buffers[topic]:
+                        buffers.pop(topic)
+                    elif len(buffers[topic]) >= c.batch_max or done or now - since[topic] >= c.batch_seconds:
+                        flush(topic)
+        finally:
+            consumer.close()
+        out.landed_s = round(time.time() - t0, 3)
+        if landed != phase.records:
+            raise RuntimeError(f"baseline landed {landed} of {phase.records} records")
+        self.log(f"baseline {out.name}: {out.records:,} records in {out.landed_s:.1f} s = {out.events_per_s:,.0f}/s")
+        return out
+
+
+def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[str, Any]:
+    """Run every phase; return the results (nothing written outside ``data_dir``, except the profile)."""
+    tmp = None
+    if data_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="yzmon-bench-")
+        data_dir = Path(tmp.name)
+    bench = Bench(config, data_dir, log)
+    result: dict[str, Any] = {"config": {k: str(v) if isinstance(v, (date, Path)) else v
+                                         for k, v in asdict(config).items()}}
+    try:
+        bench.start_broker()
+        # 1. throughput: mixed, then each feed alone
+        mixed, ends = bench.produce(config.feeds)
+        log(f"produced {mixed.records:,} records ({config.days} day(s), mixed) in {mixed.produce_s:.1f} s")
+        bench.drain_pipeline(mixed, ends, config.profile)
+        if config.per_feed and len(config.feeds) > 1:
+            for feed in config.feeds:
+                bench.stop_worker()
+                phase, ends = bench.produce((feed,))
+                bench.drain_pipeline(phase, ends)
+        result["exactly_once_pipeline"] = exactly_once(bench.reader, bench.expected)
+        log(f"exactly once (pipeline): {result['exactly_once_pipeline']['ok']}")
+        # 3. freshness at a steady live rate
+        result["freshness"] = bench.freshness()
+        # 4. peak memory of the worker, before it stops
+        assert bench.stack.worker is not None
+        result["worker_memory_mb"] = proc_memory_mb(bench.stack.worker.pid)
+        bench.stop_worker()
+        # 2. the baseline over the same records, with the worker stopped
+        dsn = config.baseline_dsn or f"chdb:///{(data_dir / 'baseline-clickhouse').resolve()}"
+        sink = ClickHouseSink(dsn)
+        baseline = [bench.drain_baseline(p, sink) for p in bench.pipeline]
+        result["exactly_once_baseline"] = exactly_once(DirectReader(sink._ensure()), bench.expected)
+        log(f"exactly once (baseline): {result['exactly_once_baseline']['ok']}")
+    finally:
+        bench.close()
+        if tmp is not None:
+            tmp.cleanup()
+    result["pipeline"] = {p.name: p.summary() for p in bench.pipeline}
+    result["baseline"] = {p.name: p.summary() for p in baseline}
+    result["ratio"] = {p.name: round(p.events_per_s / b.events_per_s, 3) if b.events_per_s else None
+                       for p, b in zip(bench.pipeline, baseline, strict=True)}
+    result["exactly_once"] = result["exactly_once_pipeline"]["ok"] and result["exactly_once_baseline"]["ok"]
+    per_day = mixed.records / config.days
+    rate = bench.pipeline[0].events_per_s
+    result["year"] = {
+        "extrapolated": True,
+        "events_per_simulated_day": round(per_day),
+        "districts": len(config.districts),
+        "events_per_year_at_measured_day": round(per_day * 365),
+        "wall_s_for_365_days": round(per_day * 365 / rate, 1) if rate else None,
+        "wall_s_for_36M_events": round(YEAR_EVENTS / rate, 1) if rate else None,
+        "note": "not replayed: the mixed pipeline rate applied to 365 simulated days / 36M events",
+    }
+    return result
+
+
+# -- reporting ------------------------------------------------------------------------------------
+
+HEADER = ("| date | machine | command | pipeline ev/s | baseline ev/s | ratio | freshness p50/p99 ms | "
+          "worker peak MB | exactly once |\n|---|---|---|---|---|---|---|---|---|\n")
+
+
+def record(result: dict[str, Any], out: Path, bench_md: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+    m = result["machine"]
+    fresh = result.get("freshness") or {}
+    row = (f"| {result['date']} | {m['nproc']} cores, {m['cpu']}, {m['ram_gb']} GB | `{result['command']}` | "
+           f"{result['pipeline']['mixed']['events_per_s']:,.0f} | {result['baseline']['mixed']['events_per_s']:,.0f} | "
+           f"{result['ratio']['mixed']:.2f} | {fresh.get('p50_ms', '–')} / {fresh.get('p99_ms', '–')} | "
+           f"{result['worker_memory_mb'].get('VmHWM', '–')} | {'pass' if result['exactly_once'] else 'FAIL'} |\n")
+    if not bench_md.exists():
+        bench_md.write_text("# Benchmarks\n\nRows appended by `python -m benchmarks.pipeline` (see its docstring for "
+                            "the method). Rates are records from Kafka to queryable in ClickHouse, in one run on "
+                            "a shared machine: compare rows, not single numbers.\n\n" + HEADER)
+    with bench_md.open("a") as f:
+        f.write(row)
+
+
+def print_table(result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"yzmon pipeline benchmark {result['date']}")
+    for col in ("phase", "records", "pipeline ev/s", "committed ev/s", "baseline ev/s", "ratio", "worker startup s"):
+        t.add_column(col, justify="right" if col != "phase" else "left")
+    for name, p in result["pipeline"].items():
+        b = result["baseline"][name]
+        t.add_row(name, f"{p['records']:,}", f"{p['events_per_s']:,.0f}", f"{p.get('events_per_s_committed', 0):,.0f}",
+                  f"{b['events_per_s']:,.0f}", f"{result['ratio'][name]:.2f}", f"{p['startup_s']:.1f}")
+    console = Console()
+    console.print(t)
+    fresh = result.get("freshness") or {}
+    y = result["year"]
+    s = Table(show_header=False)
+    s.add_row("freshness", f"p50 {fresh.get('p50_ms')} ms · p99 {fresh.get('p99_ms')} ms · max {fresh.get('max_ms')} "
+                           f"ms at {fresh.get('rate_per_s')} events/s ({fresh.get('events')} events)")
+    s.add_row("worker memory", f"peak (VmHWM) {result['worker_memory_mb'].get('VmHWM')} MB · "
+                               f"RSS at end {result['worker_memory_mb'].get('VmRSS')} MB")
+    s.add_row("year (EXTRAPOLATED)", f"{y['events_per_simulated_day']:,} events/day × 365 → "
+                                     f"{y['wall_s_for_365_days'] / 60:.1f} min; 36M events → "
+                                     f"{y['wall_s_for_36M_events'] / 60:.1f} min")
+    s.add_row("exactly once", "[green]pass[/]" if result["exactly_once"] else
+              "[red]FAIL[/] " + "; ".join(result["exactly_once_pipeline"]["problems"]
+                                          + result["exactly_once_baseline"]["problems"])[:500])
+    console.print(s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.pipeline", description=__doc__.split("\n\n")[0])
+    p.add_argument("--days", type=int, default=1, help="simulated days per phase (default 1, ~100k records)")
+    p.add_argument("--freshness-seconds", type=float, default=60.0)
+    p.add_argument("--freshness-rate", type=float, default=1000.0, help="live events per second")
+    p.add_argument("--district", action="append", choices=list(MODELS), help="limit to these 商圈 (repeatable)")
+    p.add_argument("--feed", action="append", choices=list(FEEDS), help="limit to these feeds (repeatable)")
+    p.add_argument("--no-per-feed", action="store_true", help="skip the one-feed-at-a-time phases")
+    p.add_argument("--partitions", type=int, default=Settings().topic_partitions)
+    p.add_argument("--batch-max", type=int, default=Settings().batch_max)
+    p.add_argument("--profile", type=Path, help="py-spy raw stacks of the worker during the mixed drain")
+    p.add_argument("--out", type=Path, help="results JSON (default results/bench-<date>.json)")
+    p.add_argument("--bench-md", type=Path, default=ROOT / "BENCHMARKS.md")
+    p.add_argument("--no-record", action="store_true", help="write neither the JSON nor the BENCHMARKS.md row")
+    a = p.parse_args(argv)
+    config = BenchConfig(days=a.days, freshness_seconds=a.freshness_seconds, freshness_rate=a.freshness_rate,
+                         districts=tuple(a.district or MODELS), feeds=tuple(a.feed or FEEDS),
+                         per_feed=not a.no_per_feed, partitions=a.partitions, batch_max=a.batch_max,
+                         profile=a.profile)
+    started = datetime.now(UTC)
+    result = {"date": started.astimezone(ZONE).strftime("%Y-%m-%d %H:%M"), "machine": machine(),
+              "command": shlex.join(["python", "-m", "benchmarks.pipeline", *(argv if argv is not None
+                                                                               else sys.argv[1:])])}
+    result.update(run(config))
+    result["wall_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
+    if not a.no_record:
+        out = a.out or ROOT / "results" / f"bench-{started.astimezone(ZONE):%Y-%m-%d-%H%M}.json"
+        record(result, out, a.bench_md)
+        print(f"wrote {out} and a row of {a.bench_md}")
+    print_table(result)
+    return 0 if result["exactly_once"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
