@@ -41,11 +41,11 @@ def register_views(app: faust.App) -> None:
         """Target imports while the worker owns the embedded store (rows are validated again here)."""
 
         async def post(self, request: Request) -> Response:
-            from yzmon.targets import TargetFileError, _row, import_targets
+            from yzmon.targets import TargetFileError, import_targets, parse_row
 
             body: dict[str, Any] = await request.json()
             try:
-                parsed = [_row(r) for r in body.get("rows", [])]
+                parsed = [parse_row(r) for r in body.get("rows", [])]
                 result = await sink.run(lambda c: import_targets(c, parsed, bool(body.get("replace"))))
             except (TargetFileError, ValueError) as exc:
                 return self.text(str(exc), status=409)

@@ -46,6 +46,15 @@ def test_detached_stack_status_sql_and_down_leave_no_process(tmp_path, free_port
         assert out.returncode == 0 and out.stdout.splitlines() == ['"name_zh"', '"大坪"'], out.stderr
         bad = _yzmon(env, "sql", "DROP TABLE sales_raw")
         assert bad.returncode == 1 and "readonly" in bad.stderr.lower()
+        targets = tmp_path / "targets.csv"
+        targets.write_text("year,scope,metric,value,unit,source\n2027,district,retail_sales,1650,亿元,规划\n",
+                           encoding="utf-8")
+        imported = _yzmon(env, "targets", "import", str(targets))  # through the worker, which owns the store
+        assert imported.returncode == 0 and "1 added" in imported.stdout, imported.stderr
+        again = _yzmon(env, "targets", "import", str(targets))
+        assert "1 unchanged" in again.stdout
+        listed = _yzmon(env, "sql", "SELECT value FROM v_targets WHERE year = 2027", "--format", "csv")
+        assert listed.stdout.splitlines()[1] == "165000000000"
     finally:
         down = _yzmon(env, "down")
     assert down.returncode == 0 and "stopped" in down.stdout

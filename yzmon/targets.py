@@ -58,7 +58,7 @@ def parse(path: Path) -> list[TargetRow]:
     rows, errors = [], []
     for line, r in raw:
         try:
-            rows.append(_row(r))
+            rows.append(parse_row(r))
         except ValueError as exc:
             errors.append(f"{path.name}:{line}: {exc}")
     keys = [(r.year, r.scope, r.metric) for r in rows]
@@ -68,7 +68,7 @@ def parse(path: Path) -> list[TargetRow]:
     return rows
 
 
-def _row(r: object) -> TargetRow:
+def parse_row(r: object) -> TargetRow:
     if not isinstance(r, dict):
         raise ValueError("each target is a mapping with " + ", ".join(FIELDS))
     missing = [f for f in FIELDS if str(r.get(f) or "").strip() == ""]
