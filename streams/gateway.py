@@ -36,6 +36,17 @@ def register_views(app: faust.App) -> None:
                 "last_landed_at": s.last_landed_at,
             })
 
+    @app.page("/admin/store-outage")
+    class StoreOutage(View):
+        """A drill: make every write fail for the given seconds (only with YZMON_FAULT_INJECTION=true)."""
+
+        async def post(self, request: Request) -> Response:
+            if not app.yz_settings.fault_injection:  # type: ignore[attr-defined]
+                return self.text("fault injection is off (YZMON_FAULT_INJECTION)", status=404)
+            seconds = float((await request.json()).get("seconds", 30))
+            sink.unavailable_until = time.time() + seconds
+            return self.json({"unavailable_for_s": seconds})
+
     @app.page("/targets")
     class Targets(View):
         """Target imports while the worker owns the embedded store (rows are validated again here)."""

@@ -39,6 +39,10 @@ class SinkStats:
     last_landed_at: float = 0.0
 
 
+class StoreUnavailable(RuntimeError):
+    """The store refused or could not take a write."""
+
+
 class ClickHouseSink:
     """Owns the worker's ClickHouse client; every call runs in one thread, serialised by a lock."""
 
@@ -49,6 +53,7 @@ class ClickHouseSink:
         self._client: Client | None = None
         self._reader: DirectReader | None = None
         self._lock = threading.Lock()
+        self.unavailable_until = 0.0  # a drill: writes fail until then (POST /admin/store-outage)
 
     # -- store access ---------------------------------------------------------------------------
     def _ensure(self) -> Client:
@@ -81,6 +86,8 @@ class ClickHouseSink:
 
     # -- landing --------------------------------------------------------------------------------
     def _write(self, client: Client, batch: Prepared) -> None:
+        if time.time() < self.unavailable_until:
+            raise StoreUnavailable("store unavailable (outage drill)")
         feed = batch.feed
         if batch.accepted:
             client.insert(feed.raw_table, batch.columns, column_names=batch.column_names, column_oriented=True)

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     allowed_lateness_s: int = Field(600, ge=0, description="Events older than a partition's latest event time by "
                                     "more than this are counted as late (still landed and aggregated).")
     group_session_timeout_s: float = Field(10.0, gt=1)
+    fault_injection: bool = Field(False, description="Offer POST /admin/store-outage on the worker (tests, drills).")
     log_level: str = "info"
 
     @field_validator("clickhouse_dsn", "reader_dsn")

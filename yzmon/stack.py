@@ -40,6 +40,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "YZMON_LOG_LEVEL": settings.log_level,
         "YZMON_ALLOWED_LATENESS_S": str(settings.allowed_lateness_s),
         "YZMON_FUTURE_TOLERANCE_S": str(settings.future_tolerance_s),
+        "YZMON_FAULT_INJECTION": str(settings.fault_injection).lower(),
     })
     return env
 
