@@ -3,13 +3,8 @@ timings live in BENCHMARKS.md (`python -m benchmarks.pipeline`)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-# `benchmarks` is not an installed package: make the repository root importable under plain `pytest`
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.pipeline import BenchConfig, run
 
 pytestmark = pytest.mark.e2e

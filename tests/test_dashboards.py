@@ -253,7 +253,8 @@ def day(chdb_dir: Path) -> Day:
     """A fresh database in the session's chDB directory (one chDB path per process), loaded with the day."""
     name = "dashboards_day"
     connect(f"chdb://{chdb_dir}").command(f"CREATE DATABASE IF NOT EXISTS {name}")
-    client = connect(f"chdb://{chdb_dir}?database={name}")
+    dsn = f"chdb://{chdb_dir}?database={name}"
+    client = connect(dsn)
     migrate(client)
     events = day_events(load("baseline"), 7, DAY, list(MODELS))
     by_feed: dict[str, list[dict]] = defaultdict(list)
@@ -278,7 +279,7 @@ def day(chdb_dir: Path) -> Day:
                n, now64(6)
         FROM (SELECT toStartOfMinute(event_time) AS m, district, sum(entries) AS e, sum(exits) AS x, count() AS n
               FROM footfall_raw FINAL GROUP BY m, district)""")
-    return Day(client, events)
+    return Day(connect(dsn, readonly=True), events)  # panels run as Grafana's read-only user
 
 
 SELECTIONS = {"all": [ALL], "one": ["jiefangbei"], "two": ["jiefangbei", "daping"]}

@@ -89,7 +89,8 @@ def loaded_dsn(chdb_dir: Path) -> str:
 
 @pytest.fixture(scope="module")
 def engine(chdb_dir: Path) -> Client:
-    return connect(loaded_dsn(chdb_dir))
+    """A read-only client, as Grafana's datasource user is: a panel may not change settings."""
+    return connect(loaded_dsn(chdb_dir), readonly=True)
 
 
 # --- the dashboards --------------------------------------------------------------------------------------
