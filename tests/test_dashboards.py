@@ -7,24 +7,27 @@ panel needs and the numbers against totals computed in Python from the same even
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
-from schemas.contracts import RAW_COLUMNS, to_row
 from schemas.reference import districts
 from simulators.generate import day_events
 from simulators.model import MODELS
 from simulators.scenario import load
+from streams.batch import Record, prepare
+from streams.sink import ClickHouseSink
 from yzmon.feeds import FEEDS
 from yzmon.grafana_macros import ALL, MacroError, expand
 from yzmon.migrate import migrate
@@ -260,25 +263,12 @@ def day(chdb_dir: Path) -> Day:
     by_feed: dict[str, list[dict]] = defaultdict(list)
     for feed, ev in events:
         by_feed[feed].append(ev)
+    sink = ClickHouseSink(dsn)  # the worker's own write path: raw rows and every rollup level
+    now = datetime.now(UTC)
     for feed, evs in by_feed.items():
-        rows = [(*to_row(FEEDS[feed], ev), 0, i) for i, ev in enumerate(evs)]
-        client.insert(FEEDS[feed].raw_table, rows, column_names=[*RAW_COLUMNS[feed], "kafka_partition", "kafka_offset"])
-    client.command("""
-        INSERT INTO sales_agg_1m (minute, district, sector, amount, txn_count, events, computed_at)
-        SELECT toStartOfMinute(event_time) AS m, district, sector, sum(amount), sum(txn_count), count(), now64(6)
-        FROM sales_raw FINAL GROUP BY m, district, sector""")
-    client.command("""
-        INSERT INTO tourists_agg_1m (minute, district, origin, arrivals, events, computed_at)
-        SELECT toStartOfMinute(event_time) AS m, district, origin, sum(arrivals), count(), now64(6)
-        FROM tourists_raw FINAL GROUP BY m, district, origin""")
-    client.command("""
-        INSERT INTO footfall_agg_1m (minute, district, entries, exits, occupancy, events, computed_at)
-        SELECT m, district, e, x,
-               sum(toInt64(e) - toInt64(x)) OVER (PARTITION BY district, toDate(m, 'Asia/Shanghai') ORDER BY m
-                                                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
-               n, now64(6)
-        FROM (SELECT toStartOfMinute(event_time) AS m, district, sum(entries) AS e, sum(exits) AS x, count() AS n
-              FROM footfall_raw FINAL GROUP BY m, district)""")
+        for i in range(0, len(evs), 5000):
+            records = [Record(FEEDS[feed].topic, 0, i + j, orjson.dumps(ev)) for j, ev in enumerate(evs[i:i + 5000])]
+            asyncio.run(sink.land(prepare(FEEDS[feed], records, now, timedelta(minutes=5))))
     return Day(connect(dsn, readonly=True), events)  # panels run as Grafana's read-only user
 
 
