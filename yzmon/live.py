@@ -42,6 +42,15 @@ ORDER BY sales_today DESC
 """
 
 
+TODAY_TARGET_SQL = """
+SELECT (SELECT any(value) FROM v_targets WHERE year = toYear({day:Date}) AND scope = 'district'
+          AND metric = 'retail_sales')
+       * ((SELECT any(model_sales_share) FROM dim_calendar WHERE day = {day:Date})
+          - ifNull((SELECT any(model_sales_share) FROM dim_calendar
+                    WHERE day = {day:Date} - 1 AND year = toYear({day:Date})), 0)) AS expected
+"""
+
+
 def summary(reader: Reader, today: date) -> Table:
     """The live summary: today per 商圈, and the year against its targets."""
     table = Table(title=f"渝中商圈 · {today.isoformat()} · 实时", show_lines=False)
@@ -54,6 +63,10 @@ def summary(reader: Reader, today: date) -> Table:
         table.add_row(r["name"], f"{amount / 10**4:,.1f}", f"{int(r['visits_today']) / 10**4:,.2f}",
                       f"{int(r['occupancy']):,}")
     lines = [f"今日社零合计 {total / 10**8:,.3f} 亿元"]
+    today_share = rows(reader, TODAY_TARGET_SQL, {"day": today})
+    if today_share and today_share[0]["expected"] is not None:
+        expected = Decimal(str(today_share[0]["expected"])) / 10**8
+        lines[0] += f" · 按年度目标与季节曲线, 今日全天应达 {expected:,.2f} 亿元"
     for label, p in pace_rows(reader, today):
         lines.append(f"{today.year} {label}: {describe_pace(label, p)} (仅含已导入数据)")
     table.caption = "\n".join(lines)
