@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_max_poll_interval=300.0,
         broker_commit_interval=1.0,
         stream_buffer_maxsize=settings.batch_max * 2,
+        broker_max_poll_records=settings.poll_records,
         producer_acks=-1,
         logging_config=None,
     )

@@ -38,6 +38,7 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1, le=256)
     batch_max: int = Field(5000, ge=1, description="Most events the worker lands in one insert.")
     batch_seconds: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
+    poll_records: int | None = Field(None, ge=1, description="Most records per consumer poll (Kafka client default).")
     future_tolerance_s: int = Field(300, ge=0, description="Events further than this in the future are rejected.")
     allowed_lateness_s: int = Field(600, ge=0, description="Events older than a partition's latest event time by "
                                     "more than this are counted as late (still landed and aggregated).")
