@@ -220,7 +220,7 @@ def compose_schema() -> dict:
     """The Compose specification schema vendored by check-jsonschema (found without importing its CLI)."""
     spec = importlib.util.find_spec("check_jsonschema")
     if spec is None or not spec.submodule_search_locations:
-        pytest.skip("check-jsonschema is not installed (pip install 'check-jsonschema<0.38')")
+        pytest.fail("check-jsonschema is missing: `pip install -e '.[dev]'` installs it (it vendors the schema)")
     path = Path(next(iter(spec.submodule_search_locations))) / "builtin_schemas" / "vendor" / "compose-spec.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
