@@ -395,3 +395,18 @@ def test_ranking_table(day: Day):
     assert dict(zip(result["商圈"], result["交易笔数"], strict=True)) == txns
     assert all(isinstance(a, str) and a for a in result["片区"])
 
+
+
+@pytest.mark.parametrize("attack", ["jiefangbei') OR 1=1 OR district IN ('x", "x' OR '1'='1", "daping\\' OR 1=1 --"])
+def test_a_crafted_district_value_never_widens_a_query(day: Day, attack: str):
+    """Variables are rendered with ${var:sqlstring} (quotes doubled), so a value from a crafted
+    dashboard URL matches no 商圈 (or, with a backslash, fails to parse) instead of widening the
+    query; and the datasource user is read-only besides."""
+    sql = PANELS["今日客流"]["targets"][0]["rawSql"]
+    assert len(day.run(sql, ["jiefangbei"])[1]) == 1
+    try:
+        _, rows = day.run(sql, [attack])
+    except Exception as exc:  # noqa: BLE001 - a syntax error is a refusal too
+        assert "Syntax error" in str(exc)
+        return
+    assert rows == []
