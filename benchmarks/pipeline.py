@@ -37,7 +37,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
@@ -53,11 +52,10 @@ from streams.sink import ClickHouseSink
 from yzmon.broker import ensure_topics, start_broker
 from yzmon.feeds import BY_TOPIC, FEEDS
 from yzmon.replay import replay
-from yzmon.settings import Settings
+from yzmon.settings import ZONE, Settings
 from yzmon.stack import Stack
 from yzmon.store import DirectReader, GatewayReader, Reader, rows
 
-ZONE = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = "yzmon"
 FRESH_PREFIX = "fresh-"

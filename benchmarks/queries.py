@@ -18,7 +18,6 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from rich.console import Console
@@ -34,9 +33,9 @@ from streams.sink import ClickHouseSink
 from yzmon.feeds import FEEDS
 from yzmon.queries import library
 from yzmon.report import panel_queries
+from yzmon.settings import ZONE
 from yzmon.store import DirectReader, connect
 
-ZONE = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MS = 200.0
 

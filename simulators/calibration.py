@@ -1,7 +1,7 @@
 """Calibration: a simulated year's totals beside the seed figures they must reproduce.
 
 Totals come from the same arrays the events are made of (`simulators.generate.*_arrays`), so a
-year is summed in seconds without building 36M events.
+year is summed in seconds without building 35M events.
 """
 
 from __future__ import annotations

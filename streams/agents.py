@@ -8,6 +8,7 @@ committed by Faust; a crash before the ack replays the batch, which the tables a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -39,8 +40,7 @@ def _register(app: faust.App, settings: Settings, feed: Feed) -> None:
             records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"")
                        for e in events]
             batch = prepare(feed, records, datetime.now(UTC), tolerance, watermarks, lateness)
-            for record, why in batch.rejected:
-                await send_dead_letter(dlq, record, why.reason, why.detail)
+            await asyncio.gather(*(send_dead_letter(dlq, r, why.reason, why.detail) for r, why in batch.rejected))
             await sink.land(batch)
             for event in events:
                 await stream.ack(event)

@@ -10,13 +10,14 @@ import faust
 from streams.agents import register_agents
 from streams.gateway import register_views
 from streams.sink import ClickHouseSink
+from yzmon.feeds import GROUP_ID
 from yzmon.settings import Settings, get_settings
 
 
 def create_app(settings: Settings) -> faust.App:
     session = settings.group_session_timeout_s
     app = faust.App(
-        "yzmon",
+        GROUP_ID,
         broker=f"kafka://{settings.bootstrap}",
         store="memory://",
         datadir=str(settings.data_dir / "faust"),

@@ -13,11 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from yzmon.feeds import FOOTFALL, SALES, TOURISTS, Feed
+from yzmon.settings import ZONE
 
-_ZONE = ZoneInfo("Asia/Shanghai")
 _RANGE = ("district IN {districts:Array(String)} AND COL >= fromUnixTimestamp64Milli({lo:Int64}) "
           "AND COL < fromUnixTimestamp64Milli({hi:Int64})")
 
@@ -85,7 +84,7 @@ _PARAM = re.compile(r"\{(\w+):")
 
 
 def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=_ZONE)
+    return datetime(day.year, day.month, day.day, tzinfo=ZONE)
 
 
 def _next_month(day: date) -> date:
@@ -94,7 +93,7 @@ def _next_month(day: date) -> date:
 
 def touched_keys(touched: Iterable[tuple[str, datetime]]) -> dict | None:
     """Bind parameters naming every window that (district, aware event_time) pairs fall into."""
-    local = {(d, ts.astimezone(_ZONE)) for d, ts in touched}
+    local = {(d, ts.astimezone(ZONE)) for d, ts in touched}
     if not local:
         return None
     minutes = {(d, int(ts.timestamp()) // 60 * 60) for d, ts in local}

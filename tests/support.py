@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from kafka import KafkaAdminClient, KafkaConsumer
 
-from yzmon.feeds import FEEDS
+from yzmon.feeds import FEEDS, GROUP_ID
 from yzmon.settings import Settings
 from yzmon.status import consumer_lag
 from yzmon.store import rows
@@ -54,7 +54,7 @@ def _committed(settings: Settings) -> int:
 
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
     try:
-        offsets = admin.list_group_offsets("yzmon").get("yzmon", {})
+        offsets = admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {})
         return sum(meta.offset for tp, meta in offsets.items() if tp.topic in {f.topic for f in FEEDS.values()})
     finally:
         admin.close()

@@ -30,5 +30,7 @@ FOOTFALL = Feed("footfall", "footfall.counts.v1", "footfall.counts.v1.schema.jso
 TOURISTS = Feed("tourists", "tourism.arrivals.v1", "tourism.arrivals.v1.schema.json", "tourists_raw",
                 "tourists_agg_1m", ("origin",), ("arrivals",))
 
+GROUP_ID = "yzmon"  # the Faust app id, which is the workers' consumer group
+
 FEEDS: dict[str, Feed] = {f.name: f for f in (SALES, FOOTFALL, TOURISTS)}
 BY_TOPIC: dict[str, Feed] = {f.topic: f for f in FEEDS.values()}

@@ -10,7 +10,6 @@ import threading
 import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -21,12 +20,10 @@ from simulators.run import RunSpec
 from simulators.scenario import load
 from yzmon.broker import StackError
 from yzmon.replay import Interrupted, Pacer, replay
-from yzmon.settings import Settings
+from yzmon.settings import ZONE, Settings
 from yzmon.stack import Stack
 from yzmon.status import describe_pace, pace_rows
 from yzmon.store import GatewayReader, Reader, query_reader, rows
-
-ZONE = ZoneInfo("Asia/Shanghai")
 
 NOW_SQL = """
 SELECT d.name_zh AS name,

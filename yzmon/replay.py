@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from simulators.run import RunSpec, records
+from yzmon.settings import ZONE
 
-ZONE = ZoneInfo("Asia/Shanghai")
 CHECKPOINT_EVERY = 10_000  # records between confirmed checkpoints
 
 

@@ -20,14 +20,13 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from yzmon.grafana_macros import ALL, expand
+from yzmon.settings import ZONE
 from yzmon.store import Reader
 
 __all__ = ["BRIEFING", "ReportError", "evaluate", "render_report", "screenshot"]
 
-ZONE = ZoneInfo("Asia/Shanghai")
 BRIEFING = ["sales_targets.json", "footfall_live.json", "tourist_origins.json", "holiday_compare.json"]
 PALETTE = ["#3274d9", "#ff9830", "#56a64b", "#e02f44", "#a352cc", "#8ab8ff", "#fade2a", "#37872d", "#c4162a"]
 CHROMIUM_INSTALL = "apt-get update && apt-get install -y chromium fonts-noto-cjk"

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 
 from yzmon.broker import port_open
-from yzmon.feeds import FEEDS
+from yzmon.feeds import FEEDS, GROUP_ID
 from yzmon.queries import get
-from yzmon.settings import Settings
+from yzmon.settings import ZONE, Settings
 from yzmon.store import Reader, StoreError, query_reader, rows
-
-ZONE = ZoneInfo("Asia/Shanghai")
-GROUP = "yzmon"
 
 
 def consumer_lag(settings: Settings) -> dict[str, int] | None:
@@ -25,13 +21,12 @@ def consumer_lag(settings: Settings) -> dict[str, int] | None:
     from kafka import KafkaAdminClient, KafkaConsumer
     from kafka.structs import TopicPartition
 
-    host, _, port = settings.bootstrap.split(",")[0].rpartition(":")
-    if not port_open(host, int(port)):
+    if not port_open(*_host_port(settings.bootstrap)):
         return None
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=5000)
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, request_timeout_ms=5000)
     try:
-        committed = {tp: meta.offset for tp, meta in admin.list_group_offsets(GROUP).get(GROUP, {}).items()}
+        committed = {tp: meta.offset for tp, meta in admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {}).items()}
         tps = [TopicPartition(f.topic, p) for f in FEEDS.values()
                for p in (consumer.partitions_for_topic(f.topic) or ())]
         ends = consumer.end_offsets(tps) if tps else {}
