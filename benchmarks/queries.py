@@ -64,7 +64,7 @@ def day_batch(feed: str, day: date, seed: int = 7) -> Prepared:
                            Decimal(int(s.values["spend"][m])) / 100, "bench")
                 for column, value in zip(columns, (*row, 0, 0), strict=True):
                     column.append(value)
-                touched.add((district, ts))
+                touched.add((district, int(ts.timestamp()) // 60 * 60))
     return Prepared(FEEDS[feed], columns, touched=touched)
 
 

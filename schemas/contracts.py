@@ -1,31 +1,37 @@
 """Validate events against the contract files: on produce (a dict) and on consume (raw bytes).
 
-Every refusal carries a reason code from REASONS and a human-readable detail; the stream worker
-stores both with the original payload.
+A Kafka record's value is one event (a JSON object) or a *bundle*: a JSON array of events of the
+same feed, as our producers send them (one record per 商圈 and up to a few hundred events, so
+that Kafka and the worker pay their per-record cost once per bundle). Every event of a bundle is
+validated on its own; a refused one is refused alone, with its own reason.
+
+Validation runs the JSON Schema files themselves (jsonschema-rs, compiled once; the district
+enumeration is added from schemas/reference/districts.json). Every refusal carries a reason code
+from REASONS and a human-readable detail; the stream worker stores both with the payload.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-import fastjsonschema
+import jsonschema_rs
 import orjson
 
 from schemas import SCHEMA_DIR
 from schemas.reference import districts
 from yzmon.feeds import Feed
 
-MAX_PAYLOAD_BYTES = 64 * 1024
+MAX_PAYLOAD_BYTES = 64 * 1024  # a record holding one event
+MAX_BUNDLE_BYTES = 1024 * 1024  # a record holding a bundle (Kafka's default message size limit)
 
 REASONS = {
-    "oversized": "payload larger than 64 KiB",
-    "malformed_json": "payload is not a JSON object",
+    "oversized": "payload larger than 64 KiB (1 MiB for a bundle)",
+    "malformed_json": "payload is not a JSON object or a non-empty array of them",
     "schema_violation": "does not match the feed's JSON Schema",
     "negative_amount": "sales amount below zero",
     "unknown_district": "district id not in schemas/reference/districts.json",
@@ -47,43 +53,68 @@ class InvalidEvent(ValueError):
         self.rejection = rejection
 
 
+@dataclass(slots=True)
+class Decoded:
+    """The events of one record: valid ones with their parsed event time, refused ones with their bytes.
+
+    ``index`` of a refusal is the event's position in the bundle, or -1 when the whole record is refused.
+    """
+
+    events: list[dict[str, Any]]
+    times: list[datetime]
+    rejected: list[tuple[int, bytes, Rejection]]
+
+
 def load_schema(feed: Feed) -> dict[str, Any]:
     return json.loads((SCHEMA_DIR / feed.schema_file).read_text(encoding="utf-8"))
 
 
 @lru_cache
-def _validator(feed: Feed) -> Callable[[Any], Any]:
-    return fastjsonschema.compile(load_schema(feed), formats={"date-time": _is_datetime})
+def _validators(feed: Feed) -> tuple[Any, Any]:
+    """(one event, a bundle of events) validators of the feed's schema with the known 商圈 enumerated."""
+    schema = load_schema(feed)
+    schema["properties"]["district"] = {**schema["properties"]["district"], "enum": sorted(districts())}
+    bundle = {"type": "array", "minItems": 1, "items": schema}
+    return (jsonschema_rs.validator_for(schema, validate_formats=True),
+            jsonschema_rs.validator_for(bundle, validate_formats=True))
 
 
-def _is_datetime(value: str) -> bool:
+def _reason(feed: Feed, event: Any) -> Rejection:
+    """Why the schema refuses ``event``: money below zero and unknown 商圈 first, else the first error."""
+    errors = list(_validators(feed)[0].iter_errors(event))
+    for err in errors:
+        field = err.instance_path[0] if len(err.instance_path) == 1 else None
+        if field in ("amount", "spend") and isinstance(err.instance, str) and err.instance.lstrip().startswith("-"):
+            return Rejection("negative_amount", f"{field} {err.instance[:40]!r} is negative")
+    for err in errors:
+        if list(err.instance_path) == ["district"] and isinstance(err.instance, str):
+            return Rejection("unknown_district", f"district {err.instance[:40]!r} is not a known 商圈")
+    err = errors[0]
+    where = ".".join(str(p) for p in err.instance_path) or "event"
+    return Rejection("schema_violation", f"{where}: {err.message}"[:500])
+
+
+def _event_time(event: dict[str, Any], now: datetime, future_tolerance: timedelta) -> datetime | Rejection:
+    """The parsed event time of a schema-valid event, or why it is refused."""
     try:
-        return datetime.fromisoformat(value).tzinfo is not None
-    except ValueError:
-        return False
+        when = datetime.fromisoformat(event["event_time"])
+    except ValueError as exc:
+        return Rejection("schema_violation", f"event_time: {exc}"[:500])
+    if when - now > future_tolerance:
+        return Rejection("future_timestamp", f"event_time {event['event_time']} is after {now.isoformat()}")
+    return when
 
 
 def check(feed: Feed, event: Any, now: datetime, future_tolerance: timedelta) -> Rejection | None:
     """Return why ``event`` (a decoded JSON value) is refused, or None when it is valid."""
-    try:
-        _validator(feed)(event)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        money = exc.name in ("data.amount", "data.spend") and isinstance(exc.value, str)
-        if money and exc.value.lstrip().startswith("-"):
-            return Rejection("negative_amount", f"{exc.name[5:]} {exc.value[:40]!r} is negative")
-        if exc.name == "data.district" and isinstance(exc.value, str):
-            return Rejection("unknown_district", f"district {exc.value[:40]!r} is not a known 商圈")
-        return Rejection("schema_violation", f"{exc.name}: {exc.message}"[:500])
-    if event["district"] not in districts():
-        return Rejection("unknown_district", f"district {event['district']!r} is not a known 商圈")
-    when = datetime.fromisoformat(event["event_time"])
-    if when - now > future_tolerance:
-        return Rejection("future_timestamp", f"event_time {event['event_time']} is after {now.isoformat()}")
-    return None
+    if not _validators(feed)[0].is_valid(event):
+        return _reason(feed, event)
+    when = _event_time(event, now, future_tolerance)
+    return when if isinstance(when, Rejection) else None
 
 
 def decode(feed: Feed, payload: bytes, now: datetime, future_tolerance: timedelta) -> dict[str, Any] | Rejection:
-    """Decode and validate one Kafka record value. Returns the event dict or a Rejection."""
+    """Decode and validate a record holding one event. Returns the event dict or a Rejection."""
     if len(payload) > MAX_PAYLOAD_BYTES:
         return Rejection("oversized", f"{len(payload)} bytes")
     try:
@@ -96,9 +127,42 @@ def decode(feed: Feed, payload: bytes, now: datetime, future_tolerance: timedelt
     return rejection if rejection is not None else event
 
 
-def to_row(feed: Feed, event: dict[str, Any]) -> tuple:
-    """The raw-table row of a valid event, without the Kafka position columns."""
-    when = datetime.fromisoformat(event["event_time"])
+def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: timedelta) -> Decoded:
+    """Decode and validate one record: a single event or a bundle. A valid bundle is checked in one call."""
+    if not payload.startswith(b"["):
+        result = decode(feed, payload, now, future_tolerance)
+        if isinstance(result, Rejection):
+            return Decoded([], [], [(-1, payload, result)])
+        return Decoded([result], [datetime.fromisoformat(result["event_time"])], [])
+    if len(payload) > MAX_BUNDLE_BYTES:
+        return Decoded([], [], [(-1, payload, Rejection("oversized", f"bundle of {len(payload)} bytes"))])
+    try:
+        bundle = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        return Decoded([], [], [(-1, payload, Rejection("malformed_json", str(exc)[:500]))])
+    if not bundle:
+        return Decoded([], [], [(-1, payload, Rejection("malformed_json", "empty bundle"))])
+    out = Decoded([], [], [])
+    valid = _validators(feed)[1].is_valid(bundle)
+    for index, event in enumerate(bundle):
+        if not valid and not isinstance(event, dict):
+            why: Rejection | datetime = Rejection("malformed_json", f"bundle item {type(event).__name__}, "
+                                                                    "expected an object")
+        elif not valid and not _validators(feed)[0].is_valid(event):
+            why = _reason(feed, event)
+        else:
+            why = _event_time(event, now, future_tolerance)
+        if isinstance(why, Rejection):
+            out.rejected.append((index, orjson.dumps(event), why))
+        else:
+            out.events.append(event)
+            out.times.append(why)
+    return out
+
+
+def to_row(feed: Feed, event: dict[str, Any], when: datetime | None = None) -> tuple:
+    """The raw-table row of a valid event (``when``: its parsed event time), without the Kafka position columns."""
+    when = datetime.fromisoformat(event["event_time"]) if when is None else when
     source = event.get("source", "")
     if feed.name == "sales":
         return (event["event_id"], when, event["district"], event["sector"], event["merchant_group"],

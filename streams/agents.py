@@ -1,8 +1,9 @@
 """One landing agent per feed topic.
 
 Each agent takes batches of up to ``batch_max`` records (or whatever arrived within
-``batch_seconds``), decodes and validates them, sends refused records to the feed's dead-letter
-topic, lands the batch in ClickHouse, and only then acknowledges it. Acknowledged offsets are
+``batch_seconds``; a record holds one event or a bundle of them), decodes and validates them,
+sends refused events to the feed's dead-letter topic, lands the batch in ClickHouse, and only
+then acknowledges it. Acknowledged offsets are
 committed by Faust; a crash before the ack replays the batch, which the tables absorb.
 """
 
@@ -14,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 
-from streams.batch import Record, prepare
+from streams.batch import Record, Refused, prepare
 from streams.sink import ClickHouseSink
 from yzmon.feeds import FEEDS, Feed
 from yzmon.settings import Settings
@@ -40,7 +41,7 @@ def _register(app: faust.App, settings: Settings, feed: Feed) -> None:
             records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"")
                        for e in events]
             batch = prepare(feed, records, datetime.now(UTC), tolerance, watermarks, lateness)
-            await asyncio.gather(*(send_dead_letter(dlq, r, why.reason, why.detail) for r, why in batch.rejected))
+            await asyncio.gather(*(send_dead_letter(dlq, refused) for refused in batch.rejected))
             await sink.land(batch)
             for event in events:
                 await stream.ack(event)
@@ -49,14 +50,20 @@ def _register(app: faust.App, settings: Settings, feed: Feed) -> None:
     app.agent(source, name=f"streams.agents.land_{feed.name}")(land)
 
 
-async def send_dead_letter(dlq: faust.TopicT, record: Record, reason: str, detail: str) -> None:
-    """Publish the original bytes with the error in headers (as Kafka Connect does) and wait for the broker."""
+async def send_dead_letter(dlq: faust.TopicT, refused: Refused) -> None:
+    """Publish the refused bytes with the error in headers (as Kafka Connect does) and wait for the broker.
+
+    A refused event of a bundle goes alone, with its position in the bundle (``yzmon.error.index``).
+    """
+    record, why = refused.record, refused.why
     headers = [
-        ("yzmon.error.reason", reason.encode()),
-        ("yzmon.error.detail", detail.encode("utf-8", "replace")[:1000]),
+        ("yzmon.error.reason", why.reason.encode()),
+        ("yzmon.error.detail", why.detail.encode("utf-8", "replace")[:1000]),
         ("yzmon.error.topic", record.topic.encode()),
         ("yzmon.error.partition", str(record.partition).encode()),
         ("yzmon.error.offset", str(record.offset).encode()),
     ]
-    future = await dlq.send(value=record.value, headers=headers)
+    if refused.index >= 0:
+        headers.append(("yzmon.error.index", str(refused.index).encode()))
+    future = await dlq.send(value=refused.payload, headers=headers)
     await future

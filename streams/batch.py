@@ -1,5 +1,5 @@
-"""Pure batch preparation: decode a batch of Kafka records into raw-table columns, rejections,
-touched windows and per-partition ingest statistics (including late events)."""
+"""Pure batch preparation: decode a batch of Kafka records (single events or bundles) into raw-table
+columns, rejections, touched minutes and per-partition ingest statistics (including late events)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.contracts import RAW_COLUMNS, Rejection, decode, to_row
+from schemas.contracts import RAW_COLUMNS, Rejection, decode_record, to_row
 from yzmon.feeds import Feed
 
 
@@ -21,12 +21,22 @@ class Record:
     value: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A refused event (or whole record, ``index`` -1) with the bytes that go to the dead-letter topic."""
+
+    record: Record
+    index: int
+    payload: bytes
+    why: Rejection
+
+
 @dataclass
 class PartitionStats:
     first_offset: int
     last_offset: int
-    records: int = 0
-    accepted: int = 0
+    records: int = 0  # Kafka records
+    accepted: int = 0  # events
     rejected: int = 0
     late: int = 0
     min_event_time: datetime | None = None
@@ -47,8 +57,8 @@ INGEST_COLUMNS = ["topic", "kafka_partition", "first_offset", "last_offset", "re
 class Prepared:
     feed: Feed
     columns: list[list[Any]]  # column-oriented raw rows, RAW_COLUMNS + kafka_partition, kafka_offset
-    rejected: list[tuple[Record, Rejection]] = field(default_factory=list)
-    touched: set[tuple[str, datetime]] = field(default_factory=set)
+    rejected: list[Refused] = field(default_factory=list)
+    touched: set[tuple[str, int]] = field(default_factory=set)  # (district, start of the minute in epoch seconds)
     partitions: dict[int, PartitionStats] = field(default_factory=dict)
 
     @property
@@ -69,7 +79,7 @@ class Prepared:
 
 def prepare(feed: Feed, records: list[Record], now: datetime, future_tolerance: timedelta,
             watermarks: dict[int, datetime] | None = None, lateness: timedelta = timedelta(minutes=10)) -> Prepared:
-    """Split a batch into accepted rows (column-oriented) and rejected records with their reasons.
+    """Split a batch into accepted rows (column-oriented) and refused events with their reasons.
 
     ``watermarks`` (the latest event time seen per partition, updated in place) marks as late any
     event older than its partition's watermark minus ``lateness``. Late events are still landed
@@ -79,6 +89,7 @@ def prepare(feed: Feed, records: list[Record], now: datetime, future_tolerance: 
     width = len(RAW_COLUMNS[feed.name]) + 2
     columns: list[list[Any]] = [[] for _ in range(width)]
     out = Prepared(feed, columns)
+    district_column = columns[2]
     for record in records:
         stats = out.partitions.get(record.partition)
         if stats is None:
@@ -86,22 +97,31 @@ def prepare(feed: Feed, records: list[Record], now: datetime, future_tolerance: 
         stats.first_offset = min(stats.first_offset, record.offset)
         stats.last_offset = max(stats.last_offset, record.offset)
         stats.records += 1
-        result = decode(feed, record.value, now, future_tolerance)
-        if isinstance(result, Rejection):
-            out.rejected.append((record, result))
-            stats.rejected += 1
+        decoded = decode_record(feed, record.value, now, future_tolerance)
+        for index, payload, why in decoded.rejected:
+            out.rejected.append(Refused(record, index, payload, why))
+        stats.rejected += len(decoded.rejected)
+        if not decoded.events:
             continue
-        row = (*to_row(feed, result), record.partition, record.offset)
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-        when: datetime = row[1]
-        out.touched.add((row[2], when))  # (district, event_time)
-        stats.accepted += 1
+        start = len(district_column)
+        for event, when in zip(decoded.events, decoded.times, strict=True):
+            for column, value in zip(columns, to_row(feed, event, when), strict=False):
+                column.append(value)
+        n = len(decoded.events)
+        columns[-2].extend([record.partition] * n)
+        columns[-1].extend([record.offset] * n)
+        stats.accepted += n
+        times = decoded.times
+        out.touched.update(zip(district_column[start:], [int(t.timestamp()) // 60 * 60 for t in times], strict=True))
         mark = watermarks.get(record.partition)
-        if mark is not None and when < mark - lateness:
-            stats.late += 1
-        if mark is None or when > mark:
-            watermarks[record.partition] = when
-        stats.min_event_time = when if stats.min_event_time is None else min(stats.min_event_time, when)
-        stats.max_event_time = when if stats.max_event_time is None else max(stats.max_event_time, when)
+        for when in times:  # the partition's running watermark, event by event
+            if mark is None or when > mark:
+                mark = when
+            elif when < mark - lateness:
+                stats.late += 1
+        if mark is not None:
+            watermarks[record.partition] = mark
+        lo, hi = min(times), max(times)
+        stats.min_event_time = lo if stats.min_event_time is None else min(stats.min_event_time, lo)
+        stats.max_event_time = hi if stats.max_event_time is None else max(stats.max_event_time, hi)
     return out

@@ -91,17 +91,17 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def touched_keys(touched: Iterable[tuple[str, datetime]]) -> dict | None:
-    """Bind parameters naming every window that (district, aware event_time) pairs fall into."""
-    local = {(d, ts.astimezone(ZONE)) for d, ts in touched}
-    if not local:
+def touched_keys(touched: Iterable[tuple[str, int]]) -> dict | None:
+    """Bind parameters naming every window that (district, minute start in epoch seconds) pairs fall into."""
+    minutes = set(touched)
+    if not minutes:
         return None
-    minutes = {(d, int(ts.timestamp()) // 60 * 60) for d, ts in local}
-    days = {(d, ts.date()) for d, ts in local}
+    local = {m: datetime.fromtimestamp(m, ZONE) for m in {m for _, m in minutes}}
+    days = {(d, local[m].date()) for d, m in minutes}
     months = {(d, day.replace(day=1)) for d, day in days}
     first, last = min(day for _, day in days), max(day for _, day in days)
     return {
-        "districts": sorted({d for d, _ in local}),
+        "districts": sorted({d for d, _ in minutes}),
         "lo": int(_midnight(first).timestamp() * 1000),
         "hi": int(_midnight(last + timedelta(days=1)).timestamp() * 1000),
         "minutes": sorted(minutes),
@@ -113,7 +113,7 @@ def touched_keys(touched: Iterable[tuple[str, datetime]]) -> dict | None:
     }
 
 
-def recompute_statements(feed: Feed, touched: Iterable[tuple[str, datetime]]) -> list[tuple[str, dict]]:
+def recompute_statements(feed: Feed, touched: Iterable[tuple[str, int]]) -> list[tuple[str, dict]]:
     """The INSERT … SELECT statements, finest level first, that refresh every touched window."""
     keys = touched_keys(touched)
     if keys is None:

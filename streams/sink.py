@@ -94,8 +94,8 @@ class ClickHouseSink:
         if batch.rejected:
             client.insert(
                 "rejected_events",
-                [(r.topic, r.partition, r.offset, why.reason, why.detail, r.value.decode("utf-8", "replace"))
-                 for r, why in batch.rejected],
+                [(r.record.topic, r.record.partition, r.record.offset, r.why.reason, r.why.detail,
+                  r.payload.decode("utf-8", "replace")) for r in batch.rejected],
                 column_names=["topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload"])
         if batch.partitions:
             client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS)
@@ -120,6 +120,6 @@ class ClickHouseSink:
         self.stats.batches += 1
         self.stats.landed[batch.feed.name] += batch.accepted
         self.stats.late[batch.feed.name] += batch.late
-        for _, why in batch.rejected:
-            self.stats.rejected[(batch.feed.name, why.reason)] += 1
+        for r in batch.rejected:
+            self.stats.rejected[(batch.feed.name, r.why.reason)] += 1
         self.stats.last_landed_at = time.time()

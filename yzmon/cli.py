@@ -274,7 +274,7 @@ def _publish(feed: str, events: list[dict], speed: str) -> None:
         with Progress(console=console) as progress:
             task = progress.add_task(f"publish {feed}", total=len(events))
             for event in events:
-                pacer.wait_until(datetime.fromisoformat(event["event_time"]))
+                pacer.wait_until(datetime.fromisoformat(event["event_time"]), idle=producer.push)
                 producer.send(feed, event)
                 progress.advance(task)
         producer.close()

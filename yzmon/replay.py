@@ -12,6 +12,7 @@ import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -39,12 +40,16 @@ class Pacer:
         self.anchor_event = anchor_event.timestamp()
         self.anchor_wall = time.time() if anchor_wall is None else anchor_wall
 
-    def wait_until(self, event_time: datetime, stop: threading.Event | None = None) -> None:
+    def wait_until(self, event_time: datetime, stop: threading.Event | None = None,
+                   idle: Callable[[], None] | None = None) -> None:
+        """Sleep until ``event_time`` is due; ``idle`` runs first (a producer sends its waiting bundles)."""
         if self.speed is None:
             return
         due = self.anchor_wall + (event_time.timestamp() - self.anchor_event) / self.speed
         delay = due - time.time()
         if delay > 0:
+            if idle is not None:
+                idle()
             if stop is None:
                 time.sleep(delay)
             else:
@@ -110,6 +115,7 @@ def replay(spec: RunSpec, producer: Sink, speed: float | None, pacer: Pacer | No
                         TextColumn("days · 模拟时钟 {task.fields[clock]} · {task.fields[rate]} events/s"),
                         TimeElapsedColumn(), disable=not show_progress)
     sent_now, clock, started = 0, "—", time.monotonic()
+    idle = getattr(producer, "push", None)  # a bundling producer sends what waits before the pacer sleeps
 
     def confirm() -> None:
         producer.flush()
@@ -128,7 +134,7 @@ def replay(spec: RunSpec, producer: Sink, speed: float | None, pacer: Pacer | No
                         continue
                     if record.event is not None:
                         clock = record.event["event_time"][:16].replace("T", " ")
-                        pacer.wait_until(datetime.fromisoformat(record.event["event_time"]), stop)
+                        pacer.wait_until(datetime.fromisoformat(record.event["event_time"]), stop, idle)
                     if stop.is_set():
                         confirm()
                         raise Interrupted(pos, clock)
