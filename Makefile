@@ -33,7 +33,7 @@ lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-soak: $(STAMP)  ## 10-minute soak of the worker on the embedded broker
+soak: $(STAMP)  ## soak of the worker on the embedded broker (YZMON_SOAK_MINUTES, default 10)
 	$(BIN)/pytest -m soak -s tests/test_soak.py
 
 clean:  ## remove the venv and local state

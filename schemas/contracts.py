@@ -13,6 +13,7 @@ from REASONS and a human-readable detail; the stream worker stores both with the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -160,22 +161,38 @@ def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: t
     return out
 
 
-def to_row(feed: Feed, event: dict[str, Any], when: datetime | None = None) -> tuple:
-    """The raw-table row of a valid event (``when``: its parsed event time), without the Kafka position columns."""
-    when = datetime.fromisoformat(event["event_time"]) if when is None else when
-    source = event.get("source", "")
-    if feed.name == "sales":
-        return (event["event_id"], when, event["district"], event["sector"], event["merchant_group"],
-                event.get("channel", "in_store"), Decimal(event["amount"]), event["txn_count"], source)
-    if feed.name == "footfall":
-        return (event["event_id"], when, event["district"], event["gate"], event["entries"], event["exits"], source)
-    return (event["event_id"], when, event["district"], event["origin"], event["arrivals"],
-            Decimal(event.get("spend", "0")), source)
+_REQUIRED = object()
 
-
-RAW_COLUMNS: dict[str, tuple[str, ...]] = {
-    "sales": ("event_id", "event_time", "district", "sector", "merchant_group", "channel", "amount", "txn_count",
-              "source"),
-    "footfall": ("event_id", "event_time", "district", "gate", "entries", "exits", "source"),
-    "tourists": ("event_id", "event_time", "district", "origin", "arrivals", "spend", "source"),
+# Raw-table columns of each feed, in table order: (field, default when absent, conversion).
+COLUMN_FIELDS: dict[str, tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]] = {
+    "sales": (("event_id", _REQUIRED, None), ("event_time", _REQUIRED, None), ("district", _REQUIRED, None),
+              ("sector", _REQUIRED, None), ("merchant_group", _REQUIRED, None), ("channel", "in_store", None),
+              ("amount", _REQUIRED, Decimal), ("txn_count", _REQUIRED, None), ("source", "", None)),
+    "footfall": (("event_id", _REQUIRED, None), ("event_time", _REQUIRED, None), ("district", _REQUIRED, None),
+                 ("gate", _REQUIRED, None), ("entries", _REQUIRED, None), ("exits", _REQUIRED, None),
+                 ("source", "", None)),
+    "tourists": (("event_id", _REQUIRED, None), ("event_time", _REQUIRED, None), ("district", _REQUIRED, None),
+                 ("origin", _REQUIRED, None), ("arrivals", _REQUIRED, None), ("spend", "0", Decimal),
+                 ("source", "", None)),
 }
+RAW_COLUMNS: dict[str, tuple[str, ...]] = {feed: tuple(f for f, *_ in fields) for feed, fields in COLUMN_FIELDS.items()}
+
+
+def to_columns(feed: Feed, events: list[dict[str, Any]], times: list[datetime]) -> list[list[Any]]:
+    """Raw-table columns of valid events (``times``: their parsed event times), without the Kafka position."""
+    out: list[list[Any]] = []
+    for name, default, convert in COLUMN_FIELDS[feed.name]:
+        if name == "event_time":
+            values = list(times)
+        elif default is _REQUIRED:
+            values = [e[name] for e in events]
+        else:
+            values = [e.get(name, default) for e in events]
+        out.append(values if convert is None else list(map(convert, values)))
+    return out
+
+
+def to_row(feed: Feed, event: dict[str, Any], when: datetime | None = None) -> tuple:
+    """The raw-table row of one valid event, without the Kafka position columns."""
+    when = datetime.fromisoformat(event["event_time"]) if when is None else when
+    return tuple(column[0] for column in to_columns(feed, [event], [when]))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from schemas.contracts import RAW_COLUMNS, Rejection, decode_record, to_row
+from schemas.contracts import RAW_COLUMNS, Rejection, decode_record, to_columns
 from yzmon.feeds import Feed
 
 
@@ -104,9 +104,8 @@ def prepare(feed: Feed, records: list[Record], now: datetime, future_tolerance: 
         if not decoded.events:
             continue
         start = len(district_column)
-        for event, when in zip(decoded.events, decoded.times, strict=True):
-            for column, value in zip(columns, to_row(feed, event, when), strict=False):
-                column.append(value)
+        for column, values in zip(columns, to_columns(feed, decoded.events, decoded.times), strict=False):
+            column.extend(values)
         n = len(decoded.events)
         columns[-2].extend([record.partition] * n)
         columns[-1].extend([record.offset] * n)

@@ -11,7 +11,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from yzmon.feeds import FEEDS, GROUP_ID
 from yzmon.settings import Settings
 from yzmon.status import consumer_lag
-from yzmon.store import rows
+from yzmon.store import GatewayReader, rows
 
 SQL = {
     ("raw", "sales"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, sector AS dimension, "
@@ -39,15 +39,23 @@ def store_totals(reader, layer: str) -> dict[tuple, Decimal]:
     return out
 
 
-def wait_idle(settings: Settings, expected_records: int = 0, timeout_s: float = 300) -> None:
-    """Idle = every record committed by the worker's group (offsets are committed only after landing)."""
+def wait_idle(settings: Settings, expected_events: int = 0, timeout_s: float = 300) -> None:
+    """Idle = no consumer lag and at least ``expected_events`` distinct events in the store (raw rows plus
+    rejected records). A Kafka record may carry a bundle of events, so the store is what is counted."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         lag = consumer_lag(settings)
-        if lag is not None and sum(lag.values()) == 0 and _committed(settings) >= expected_records:
+        if lag is not None and sum(lag.values()) == 0 and _stored(settings) >= expected_events:
             return
         time.sleep(1)
-    raise AssertionError(f"worker not idle after {timeout_s} s: lag {consumer_lag(settings)}")
+    raise AssertionError(f"worker not idle after {timeout_s} s: lag {consumer_lag(settings)}, "
+                         f"{_stored(settings)} of {expected_events} events stored")
+
+
+def _stored(settings: Settings) -> int:
+    tables = [f.raw_table for f in FEEDS.values()] + ["rejected_events"]
+    sql = "SELECT " + " + ".join(f"(SELECT count() FROM {t} FINAL)" for t in tables) + " AS n"
+    return int(rows(GatewayReader(settings.worker_url), sql)[0]["n"])
 
 
 def _committed(settings: Settings) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.pipeline import BenchConfig, run
+from benchmarks.pipeline import HEADER, BenchConfig, record, run
+from benchmarks.year import run_year
 
 pytestmark = pytest.mark.e2e
 
@@ -28,3 +29,31 @@ def test_benchmark_runs_at_a_tiny_size(tmp_path, store_dsn):
     assert {"p50_ms", "p99_ms"} <= result["freshness"].keys()
     assert result["worker_memory_mb"]["VmHWM"] > 0
     assert result["year"]["extrapolated"] is True
+
+
+def test_year_replay_runs_at_a_tiny_size(tmp_path):
+    """The measured-year runner over two days of one small 商圈: counts, money and rejections match what was sent."""
+    result = run_year(2024, data_dir=tmp_path, days=2, districts=("eling",), bad_per_day=3, log=lambda *_: None,
+                      show_progress=False)
+    check = result["exactly_once"]
+    assert check["ok"], check["problems"]
+    assert result["days"] == 2 and result["records"] == sum(f["sent"] + f["bad_sent"] for f in check["feeds"].values())
+    assert check["feeds"]["sales"]["rows"] > 0 and check["feeds"]["sales"]["bad_sent"] > 0
+    assert result["worker_memory_mb"]["samples"] >= 1
+
+
+def test_rows_go_to_the_end_of_the_pipeline_table(tmp_path):
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text("# Benchmarks\n\n" + HEADER + "| old row |\n\n## Another table\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    phase = {"events_per_s": 1000.0}
+    result = {"date": "2026-11-23 12:00", "machine": {"nproc": 2, "cpu": "cpu", "ram_gb": 24},
+              "command": "python -m benchmarks.pipeline", "pipeline": {"mixed": phase, "sales": phase},
+              "baseline": {"mixed": phase, "sales": phase}, "ratio": {"mixed": 1.0, "sales": 1.0},
+              "freshness": {"p50_ms": 5, "p99_ms": 9}, "year": {"wall_s_for_365_days": 600},
+              "worker_memory_mb": {"VmHWM": 1}, "exactly_once": True}
+    record(result, tmp_path / "r.json", md)
+    lines = md.read_text().splitlines()
+    at = lines.index("| old row |")
+    assert lines[at + 1].startswith("| 2026-11-23 12:00 |") and "sales 1,000 (1.00)" in lines[at + 1]
+    assert "≈10 min extrapolated" in lines[at + 1] and lines[at + 2] == ""
+    assert lines[-1] == "| 1 | 2 |"

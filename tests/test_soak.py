@@ -1,14 +1,16 @@
 """Soak: continuous replay through the embedded stack for YZMON_SOAK_MINUTES (default 10).
 
-Not in the default suite: `pytest -m soak -s`. Checks that the Faust worker keeps its group
-membership on Tansu (one generation, no UnknownMemberId, no rebalance), that consumer lag never
-stalls, and that the totals equal the ground truth at the end.
+Not in the default suite: `pytest -m soak -s` (`make soak`). Checks that the Faust worker keeps its
+group membership on Tansu (one generation, no UnknownMemberId, no rebalance), that consumer lag
+never stalls, that the worker's memory does not grow (resident memory of the last quarter of the
+run against the second quarter, after warm-up), and that the totals equal the ground truth at the end.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import statistics
 import threading
 import time
 from datetime import date, timedelta
@@ -16,6 +18,7 @@ from decimal import Decimal
 
 import pytest
 
+from benchmarks.pipeline import proc_memory_mb
 from producers.kafka import FeedProducer
 from simulators.run import RunSpec, truth
 from simulators.scenario import load
@@ -52,12 +55,16 @@ def test_soak_continuous_replay(tmp_path, free_port):
     started = time.monotonic()
     thread.start()
     samples = []
+    rss: list[float] = []
     try:
         while time.monotonic() - started < minutes * 60:
             time.sleep(15)
             lag = sum((consumer_lag(settings) or {}).values())
             samples.append(lag)
-            print(f"{(time.monotonic() - started) / 60:5.1f} min  lag {lag:>7,}  days done {len(days)}", flush=True)
+            assert stack.worker is not None
+            rss.append(proc_memory_mb(stack.worker.pid)["VmRSS"])
+            print(f"{(time.monotonic() - started) / 60:5.1f} min  lag {lag:>7,}  days done {len(days)}  "
+                  f"worker RSS {rss[-1]:,.0f} MB", flush=True)
         stop.set()
         thread.join()
         deadline = time.monotonic() + 180
@@ -68,12 +75,19 @@ def test_soak_continuous_replay(tmp_path, free_port):
         assert "UnknownMemberId" not in log and "Heartbeat failed" not in log
         assert len(generations) == 1, f"group rebalanced: generations {generations}"
         assert max(samples) < 60_000, f"lag grew: {samples}"
+        quarter = max(1, len(rss) // 4)
+        second, last = statistics.median(rss[quarter:2 * quarter]), statistics.median(rss[-quarter:])
+        assert last <= second * 1.2, f"worker memory grew: {second:.0f} MB → {last:.0f} MB ({rss})"
         spec = RunSpec(load("baseline"), 7, days[0], days[-1] + timedelta(days=1))
         want = sum(Decimal(v) for *_, m, v in truth(spec).rows() if m == "amount")
-        got = rows(GatewayReader(settings.worker_url), "SELECT sum(amount) AS a FROM sales_raw FINAL")[0]["a"]
-        assert Decimal(str(got)) == want
+        reader = GatewayReader(settings.worker_url)
+        deadline = time.monotonic() + 120  # the broker's end offsets can run short of the last bundles
+        while (got := Decimal(str(rows(reader, "SELECT sum(amount) AS a FROM sales_raw FINAL")[0]["a"]))) != want:
+            assert time.monotonic() < deadline, f"store {got} != truth {want}"
+            time.sleep(2)
         print(f"soak: {minutes} min, {len(days)} simulated days, lag samples max {max(samples):,}, "
-              f"generations {generations}, 社零 {want} = store")
+              f"generations {generations}, worker RSS median 2nd quarter {second:.0f} MB, last quarter "
+              f"{last:.0f} MB (max {max(rss):.0f}), 社零 {want} = store")
     finally:
         stop.set()
         stack.stop()

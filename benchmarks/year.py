@@ -1,0 +1,186 @@
+"""A whole simulated year replayed end to end: `python -m benchmarks.year [--year 2024]`.
+
+On a private embedded stack (temp data dir, free ports, an empty store), `yzmon replay`'s code
+path sends every record of the year at full speed (all feeds, all 商圈, the scenario's injected
+bad records) while the worker lands them. The clock runs from the first record sent until the
+worker's committed offsets reach every partition's end. Meanwhile the worker's resident memory
+is sampled every few seconds. At the end, exactly once: per feed, the raw rows (FINAL), their
+distinct event ids and the monthly rollups equal what was sent (counts and money to the fen),
+and the rejected events equal the injected bad records.
+
+`python -m benchmarks.pipeline --year 2024` runs this after its own phases and reports both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from kafka.structs import TopicPartition
+
+from benchmarks.pipeline import Committed, TrackingProducer, free_port, machine, proc_memory_mb
+from simulators.model import MODELS
+from simulators.run import RunSpec
+from simulators.scenario import load
+from yzmon.feeds import FEEDS
+from yzmon.replay import replay
+from yzmon.settings import Settings
+from yzmon.stack import Stack
+from yzmon.store import GatewayReader, rows
+
+# The measure summed per feed, in the raw table and in its monthly rollup.
+MEASURE = {"sales": "amount", "footfall": "entries", "tourists": "spend"}
+MONTHLY = {"sales": "sales_monthly", "footfall": "footfall_monthly", "tourists": "tourists_monthly"}
+
+
+class CountingProducer(TrackingProducer):
+    """Counts what was sent per feed: valid events, their measure's total, and bad records."""
+
+    def __init__(self, bootstrap: str, ends: dict[TopicPartition, int], **kwargs: Any):
+        super().__init__(bootstrap, ends, **kwargs)
+        self.events: Counter = Counter()
+        self.totals: dict[str, Decimal] = defaultdict(Decimal)
+        self.bad: Counter = Counter()
+
+    def send(self, feed: str, event: dict) -> None:
+        super().send(feed, event)
+        self.events[feed] += 1
+        self.totals[feed] += Decimal(str(event[MEASURE[feed]]))
+
+    def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
+        super().send_raw(feed, key, value)
+        self.bad[feed] += 1
+
+
+class MemorySampler(threading.Thread):
+    """The worker's VmRSS every ``every_s`` seconds."""
+
+    def __init__(self, pid: int, every_s: float = 5.0):
+        super().__init__(daemon=True)
+        self.pid, self.every_s = pid, every_s
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self.stop = threading.Event()
+        self.t0 = time.monotonic()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.samples.append((round(time.monotonic() - self.t0, 1), proc_memory_mb(self.pid)["VmRSS"]))
+            except (OSError, KeyError):
+                return
+            self.stop.wait(self.every_s)
+
+    def summary(self) -> dict[str, Any]:
+        mb = [m for _, m in self.samples]
+        if not mb:
+            return {}
+        quarter = max(1, len(mb) // 4)
+        return {"samples": len(mb), "first_mb": mb[0], "max_mb": max(mb), "last_mb": mb[-1],
+                "median_first_quarter_mb": sorted(mb[:quarter])[quarter // 2],
+                "median_last_quarter_mb": sorted(mb[-quarter:])[quarter // 2]}
+
+
+def check(reader: GatewayReader, producer: CountingProducer) -> dict[str, Any]:
+    """Raw rows, distinct ids, monthly rollups and rejections against what the producer sent."""
+    problems: list[str] = []
+    per_feed: dict[str, Any] = {}
+    for name, feed in FEEDS.items():
+        m = MEASURE[name]
+        raw = rows(reader, f"SELECT count() AS n, uniqExact(event_id) AS ids, toString(sum({m})) AS total "
+                           f"FROM {feed.raw_table} FINAL")[0]
+        monthly = rows(reader, f"SELECT toString(sum({m})) AS total FROM {MONTHLY[name]} FINAL")[0]
+        rejected = rows(reader, "SELECT count() AS n FROM rejected_events FINAL WHERE topic = {t:String}",
+                        {"t": feed.topic})[0]
+        sent, total = producer.events[name], producer.totals[name]
+        per_feed[name] = {"sent": sent, "rows": int(raw["n"]), "ids": int(raw["ids"]), "sent_total": str(total),
+                          "raw_total": raw["total"], "monthly_total": monthly["total"],
+                          "bad_sent": producer.bad[name], "rejected": int(rejected["n"])}
+        if not (int(raw["n"]) == int(raw["ids"]) == sent):
+            problems.append(f"{name}: {raw['n']} rows, {raw['ids']} ids, {sent} sent")
+        if not (Decimal(raw["total"]) == Decimal(monthly["total"]) == total):
+            problems.append(f"{name}: {m} raw {raw['total']}, monthly {monthly['total']}, sent {total}")
+        if int(rejected["n"]) != producer.bad[name]:
+            problems.append(f"{name}: {rejected['n']} rejected, {producer.bad[name]} bad records sent")
+    return {"ok": not problems, "feeds": per_feed, "problems": problems}
+
+
+def run_year(year: int, data_dir: Path | None = None, scenario: str = "baseline", seed: int = 7,
+             settings: Settings | None = None, log=print, show_progress: bool = True, days: int | None = None,
+             districts: tuple[str, ...] = tuple(MODELS), bad_per_day: int = 0) -> dict[str, Any]:
+    """Replay ``year`` (or its first ``days``) on a fresh embedded stack; return wall times, memory samples
+    and the exactness check."""
+    tmp = None
+    if data_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="yzmon-year-")
+        data_dir = Path(tmp.name)
+    base = settings or Settings()
+    s = base.model_copy(update={"data_dir": data_dir, "broker_port": free_port(), "worker_port": free_port(),
+                                "kafka_bootstrap": None, "clickhouse_dsn": None, "reader_dsn": None})
+    stack = Stack(s)
+    first = date(year, 1, 1)
+    spec = RunSpec(load(scenario), seed, first, first + timedelta(days=days) if days else date(year + 1, 1, 1),
+                   districts=districts, bad_per_day=bad_per_day)
+    ends: dict[TopicPartition, int] = {}
+    try:
+        stack.start(wait_ready_s=120)
+        assert stack.worker is not None
+        sampler = MemorySampler(stack.worker.pid)
+        sampler.start()
+        producer = CountingProducer(s.bootstrap, ends, validate=False, bundle_events=s.bundle_events)
+        t0 = time.monotonic()
+        sent = replay(spec, producer, None, show_progress=show_progress)
+        producer.close()
+        produced_s = time.monotonic() - t0
+        log(f"sent {sent:,} records of {year} in {produced_s:.0f} s; waiting for the worker to commit them all")
+        committed = Committed(s.bootstrap)
+        try:
+            while not committed.reached(ends):
+                if stack.worker.poll() is not None:
+                    raise RuntimeError(f"the worker died; see {stack.logs['worker']}")
+                time.sleep(0.5)
+        finally:
+            committed.close()
+        wall_s = time.monotonic() - t0
+        sampler.stop.set()
+        sampler.join()
+        end = proc_memory_mb(stack.worker.pid)
+        memory = {**sampler.summary(), **{f"end_{k}": v for k, v in end.items()}}
+        result = {"year": year, "days": len(spec.days), "scenario": scenario, "records": sent,
+                  "produce_s": round(produced_s, 1),
+                  "wall_s": round(wall_s, 1), "events_per_s": round(sent / wall_s, 1), "worker_memory_mb": memory,
+                  "memory_samples": sampler.samples, "bundle_events": s.bundle_events, "batch_max": s.batch_max}
+        log(f"year {year}: {sent:,} records end to end in {wall_s / 60:.1f} min ({sent / wall_s:,.0f}/s); "
+            f"worker RSS {memory.get('first_mb')} → max {memory.get('max_mb')} → {memory.get('last_mb')} MB")
+        result["exactly_once"] = check(GatewayReader(s.worker_url, timeout=600), producer)
+        log(f"exactly once: {result['exactly_once']['ok']} {result['exactly_once']['problems']}")
+        return result
+    finally:
+        stack.stop()
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.year", description=__doc__.splitlines()[0])
+    p.add_argument("--year", type=int, default=2024)
+    p.add_argument("--scenario", default="baseline")
+    p.add_argument("--out", type=Path, help="results JSON (default results/year-<year>-<date>.json)")
+    a = p.parse_args(argv)
+    result = {"machine": machine(), **run_year(a.year, scenario=a.scenario)}
+    out = a.out or Path("results") / f"year-{a.year}-{time.strftime('%Y-%m-%d-%H%M')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"results: {out}")
+    return 0 if result["exactly_once"]["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
