@@ -56,13 +56,14 @@ class InvalidEvent(ValueError):
 
 @dataclass(slots=True)
 class Decoded:
-    """The events of one record: valid ones with their parsed event time, refused ones with their bytes.
-
-    ``index`` of a refusal is the event's position in the bundle, or -1 when the whole record is refused.
+    """The events of one record: valid ones with their parsed event time (and as epoch seconds), refused
+    ones with their bytes. ``index`` of a refusal is the event's position in the bundle, or -1 when the
+    whole record is refused.
     """
 
     events: list[dict[str, Any]]
     times: list[datetime]
+    stamps: list[float]
     rejected: list[tuple[int, bytes, Rejection]]
 
 
@@ -95,22 +96,25 @@ def _reason(feed: Feed, event: Any) -> Rejection:
     return Rejection("schema_violation", f"{where}: {err.message}"[:500])
 
 
-def _event_time(event: dict[str, Any], now: datetime, future_tolerance: timedelta) -> datetime | Rejection:
-    """The parsed event time of a schema-valid event, or why it is refused."""
+def _event_time(event: dict[str, Any], latest: float) -> tuple[datetime, float] | Rejection:
+    """The parsed event time of a schema-valid event and its epoch seconds, or why it is refused
+    (``latest``: the latest acceptable time, in epoch seconds)."""
     try:
         when = datetime.fromisoformat(event["event_time"])
     except ValueError as exc:
         return Rejection("schema_violation", f"event_time: {exc}"[:500])
-    if when - now > future_tolerance:
-        return Rejection("future_timestamp", f"event_time {event['event_time']} is after {now.isoformat()}")
-    return when
+    stamp = when.timestamp()
+    if stamp > latest:
+        return Rejection("future_timestamp", f"event_time {event['event_time']} is more than the tolerance after "
+                                             f"{datetime.fromtimestamp(latest).astimezone().isoformat()}")
+    return when, stamp
 
 
 def check(feed: Feed, event: Any, now: datetime, future_tolerance: timedelta) -> Rejection | None:
     """Return why ``event`` (a decoded JSON value) is refused, or None when it is valid."""
     if not _validators(feed)[0].is_valid(event):
         return _reason(feed, event)
-    when = _event_time(event, now, future_tolerance)
+    when = _event_time(event, (now + future_tolerance).timestamp())
     return when if isinstance(when, Rejection) else None
 
 
@@ -133,31 +137,34 @@ def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: t
     if not payload.startswith(b"["):
         result = decode(feed, payload, now, future_tolerance)
         if isinstance(result, Rejection):
-            return Decoded([], [], [(-1, payload, result)])
-        return Decoded([result], [datetime.fromisoformat(result["event_time"])], [])
+            return Decoded([], [], [], [(-1, payload, result)])
+        when = datetime.fromisoformat(result["event_time"])
+        return Decoded([result], [when], [when.timestamp()], [])
     if len(payload) > MAX_BUNDLE_BYTES:
-        return Decoded([], [], [(-1, payload, Rejection("oversized", f"bundle of {len(payload)} bytes"))])
+        return Decoded([], [], [], [(-1, payload, Rejection("oversized", f"bundle of {len(payload)} bytes"))])
     try:
         bundle = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        return Decoded([], [], [(-1, payload, Rejection("malformed_json", str(exc)[:500]))])
+        return Decoded([], [], [], [(-1, payload, Rejection("malformed_json", str(exc)[:500]))])
     if not bundle:
-        return Decoded([], [], [(-1, payload, Rejection("malformed_json", "empty bundle"))])
-    out = Decoded([], [], [])
+        return Decoded([], [], [], [(-1, payload, Rejection("malformed_json", "empty bundle"))])
+    out = Decoded([], [], [], [])
     valid = _validators(feed)[1].is_valid(bundle)
+    latest = (now + future_tolerance).timestamp()
     for index, event in enumerate(bundle):
         if not valid and not isinstance(event, dict):
-            why: Rejection | datetime = Rejection("malformed_json", f"bundle item {type(event).__name__}, "
-                                                                    "expected an object")
+            why: Rejection | tuple[datetime, float] = Rejection(
+                "malformed_json", f"bundle item {type(event).__name__}, expected an object")
         elif not valid and not _validators(feed)[0].is_valid(event):
             why = _reason(feed, event)
         else:
-            why = _event_time(event, now, future_tolerance)
+            why = _event_time(event, latest)
         if isinstance(why, Rejection):
             out.rejected.append((index, orjson.dumps(event), why))
         else:
             out.events.append(event)
-            out.times.append(why)
+            out.times.append(why[0])
+            out.stamps.append(why[1])
     return out
 
 

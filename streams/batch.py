@@ -110,17 +110,19 @@ def prepare(feed: Feed, records: list[Record], now: datetime, future_tolerance: 
         columns[-2].extend([record.partition] * n)
         columns[-1].extend([record.offset] * n)
         stats.accepted += n
-        times = decoded.times
-        out.touched.update(zip(district_column[start:], [int(t.timestamp()) // 60 * 60 for t in times], strict=True))
+        times, stamps = decoded.times, decoded.stamps
+        out.touched.update(zip(district_column[start:], [int(t) // 60 * 60 for t in stamps], strict=True))
         mark = watermarks.get(record.partition)
-        for when in times:  # the partition's running watermark, event by event
-            if mark is None or when > mark:
-                mark = when
-            elif when < mark - lateness:
+        mark_s = mark.timestamp() if mark is not None else None
+        behind = lateness.total_seconds()
+        for i, stamp in enumerate(stamps):  # the partition's running watermark, event by event
+            if mark_s is None or stamp > mark_s:
+                mark, mark_s = times[i], stamp
+            elif stamp < mark_s - behind:
                 stats.late += 1
         if mark is not None:
             watermarks[record.partition] = mark
-        lo, hi = min(times), max(times)
+        lo, hi = times[stamps.index(min(stamps))], times[stamps.index(max(stamps))]
         stats.min_event_time = lo if stats.min_event_time is None else min(stats.min_event_time, lo)
         stats.max_event_time = hi if stats.max_event_time is None else max(stats.max_event_time, hi)
     return out
