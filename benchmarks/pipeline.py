@@ -426,7 +426,7 @@ class Bench:
                   for k, v in phase.ranges.items()}
         tolerance = timedelta(seconds=self.settings.future_tolerance_s)
         lateness = timedelta(seconds=self.settings.allowed_lateness_s)
-        watermarks: dict[str, dict[int, datetime]] = defaultdict(dict)
+        watermarks: dict[str, dict[tuple[int, str], datetime]] = defaultdict(dict)
         buffers: dict[str, list[Record]] = defaultdict(list)
         since: dict[str, float] = {}
         out = Phase(phase.name, phase.records, phase.events, ranges=phase.ranges)

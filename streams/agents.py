@@ -34,7 +34,7 @@ def _register(app: faust.App, settings: Settings, feed: Feed) -> None:
     sink: ClickHouseSink = app.sink  # type: ignore[attr-defined]
     tolerance = timedelta(seconds=settings.future_tolerance_s)
     lateness = timedelta(seconds=settings.allowed_lateness_s)
-    watermarks: dict[int, datetime] = {}  # latest event time per partition, since this worker started
+    watermarks: dict[tuple[int, str], datetime] = {}  # latest event time per (partition, 商圈), since start
 
     async def land(stream: faust.StreamT) -> None:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):

@@ -78,18 +78,22 @@ class Prepared:
 
 
 def prepare(feed: Feed, records: list[Record], now: datetime, future_tolerance: timedelta,
-            watermarks: dict[int, datetime] | None = None, lateness: timedelta = timedelta(minutes=10)) -> Prepared:
+            watermarks: dict[tuple[int, str], datetime] | None = None,
+            lateness: timedelta = timedelta(minutes=10)) -> Prepared:
     """Split a batch into accepted rows (column-oriented) and refused events with their reasons.
 
-    ``watermarks`` (the latest event time seen per partition, updated in place) marks as late any
-    event older than its partition's watermark minus ``lateness``. Late events are still landed
-    and aggregated; they are counted so that lateness is visible.
+    ``watermarks`` (the latest event time seen per partition and 商圈, updated in place) marks as
+    late any event older than its 商圈's watermark in that partition minus ``lateness``. Per 商圈,
+    because a 商圈 is the record key: its events arrive in order, while bundles of different 商圈
+    sharing a partition may interleave hours apart during a fast replay. Late events are still
+    landed and aggregated; they are counted so that lateness is visible.
     """
     watermarks = {} if watermarks is None else watermarks
     width = len(RAW_COLUMNS[feed.name]) + 2
     columns: list[list[Any]] = [[] for _ in range(width)]
     out = Prepared(feed, columns)
     district_column = columns[2]
+    marks: dict[tuple[int, str], float] = {}  # the watermarks in epoch seconds, as this batch moves them
     for record in records:
         stats = out.partitions.get(record.partition)
         if stats is None:
@@ -112,16 +116,16 @@ def prepare(feed: Feed, records: list[Record], now: datetime, future_tolerance: 
         stats.accepted += n
         times, stamps = decoded.times, decoded.stamps
         out.touched.update(zip(district_column[start:], [int(t) // 60 * 60 for t in stamps], strict=True))
-        mark = watermarks.get(record.partition)
-        mark_s = mark.timestamp() if mark is not None else None
         behind = lateness.total_seconds()
-        for i, stamp in enumerate(stamps):  # the partition's running watermark, event by event
+        for i, (district, stamp) in enumerate(zip(district_column[start:], stamps, strict=True)):
+            key = (record.partition, district)
+            mark_s = marks.get(key)
+            if mark_s is None and key in watermarks:
+                mark_s = marks[key] = watermarks[key].timestamp()
             if mark_s is None or stamp > mark_s:
-                mark, mark_s = times[i], stamp
+                marks[key], watermarks[key] = stamp, times[i]
             elif stamp < mark_s - behind:
                 stats.late += 1
-        if mark is not None:
-            watermarks[record.partition] = mark
         lo, hi = times[stamps.index(min(stamps))], times[stamps.index(max(stamps))]
         stats.min_event_time = lo if stats.min_event_time is None else min(stats.min_event_time, lo)
         stats.max_event_time = hi if stats.max_event_time is None else max(stats.max_event_time, hi)

@@ -47,3 +47,32 @@ def test_touched_windows_become_minute_keys_and_footfall_days():
     footfall = recompute_statements(FOOTFALL, batch.touched)
     assert [str(d) for _, d in footfall[0][1]["days"]] == ["2024-10-01"]
     assert recompute_statements(SALES, set()) == []
+
+
+def test_bundles_of_two_districts_sharing_a_partition_are_not_late():
+    """Lateness is per 商圈: a full-speed replay interleaves bundles of different 商圈 hours apart."""
+    def bundle(offset: int, district: str, hours: range) -> Record:
+        events = [{"event_id": f"{district}-{h}", "event_time": f"2024-10-01T{h:02d}:00:00+08:00",
+                   "district": district, "sector": "retail", "merchant_group": "g", "amount": "1.00",
+                   "txn_count": 1} for h in hours]
+        return Record(SALES.topic, 0, offset, orjson.dumps(events))
+
+    marks: dict = {}
+    batch = prepare(SALES, [bundle(0, "daping", range(8, 20)), bundle(1, "eling", range(8, 12))], NOW, TOL, marks)
+    assert batch.accepted == 16 and batch.late == 0
+    again = prepare(SALES, [bundle(2, "eling", range(12, 13)), bundle(3, "daping", range(9, 10))], NOW, TOL, marks)
+    assert again.late == 1  # daping 09:00 after daping 19:00: late; eling 12:00 after eling 11:00: in order
+
+
+def test_a_refused_event_of_a_bundle_keeps_its_index_and_its_own_bytes():
+    good = {"event_id": "g", "event_time": "2024-10-01T12:00:00+08:00", "district": "daping", "sector": "retail",
+            "merchant_group": "g", "amount": "1.00", "txn_count": 1}
+    items = [good, {**good, "event_id": "x", "district": "atlantis"}, 7, {**good, "event_id": "h"}]
+    batch = prepare(SALES, [Record(SALES.topic, 0, 5, orjson.dumps(items))], NOW, TOL)
+    assert batch.accepted == 2 and batch.columns[0] == ["g", "h"]
+    assert [(r.index, r.why.reason, orjson.loads(r.payload)) for r in batch.rejected] == [
+        (1, "unknown_district", items[1]), (2, "malformed_json", 7)]
+    (row,) = batch.ingest_rows()
+    assert row[4:7] == (1, 2, 2)  # one record, two events accepted, two refused
+    empty = prepare(SALES, [Record(SALES.topic, 0, 6, b"[]")], NOW, TOL)
+    assert [(r.index, r.why.reason) for r in empty.rejected] == [(-1, "malformed_json")]

@@ -65,3 +65,33 @@ def test_gateway_is_read_only(stack):
     with pytest.raises(Exception, match="readonly"):
         reader.raw("INSERT INTO targets (year, scope, metric, value, unit, source) VALUES (1, 'a', 'b', 1, 'c', 'd')")
     assert rows(reader, "SELECT count() AS n FROM targets WHERE year = 1")[0]["n"] == 0
+
+
+def test_a_bad_event_inside_a_bundle_is_refused_alone(stack):
+    """A bundle with one negative amount: its neighbours land; the bad one reaches the dead-letter topic
+    alone, with its position in the bundle, and rejected_events with its own bytes."""
+    import orjson
+    from kafka import KafkaConsumer
+
+    settings = stack.settings
+    good = [{"event_id": f"bundle-{i}", "event_time": f"2024-10-03T10:0{i}:00+08:00", "district": "daping",
+             "sector": "retail", "merchant_group": "g", "amount": "10.00", "txn_count": 1} for i in range(3)]
+    bad = {**good[1], "event_id": "bundle-bad", "amount": "-5.00"}
+    producer = FeedProducer(settings.bootstrap)
+    producer.send_raw("sales", b"daping", orjson.dumps([good[0], bad, good[1], good[2]]))
+    producer.close()
+    reader = GatewayReader(settings.worker_url)
+    wait_idle(settings)
+    landed = rows(reader, "SELECT count() AS n, toString(sum(amount)) AS total FROM sales_raw FINAL "
+                          "WHERE event_id LIKE 'bundle-%'")[0]
+    assert (int(landed["n"]), landed["total"]) == (3, "30")
+    refused = rows(reader, "SELECT reason, payload FROM rejected_events FINAL WHERE payload LIKE '%bundle-bad%'")
+    assert [(r["reason"], orjson.loads(r["payload"])) for r in refused] == [("negative_amount", bad)]
+    consumer = KafkaConsumer(FEEDS["sales"].dlq_topic, bootstrap_servers=settings.bootstrap, group_id=None,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    letters = [(dict(m.headers), m.value) for m in consumer if b"bundle-bad" in m.value]
+    consumer.close()
+    assert len(letters) == 1
+    headers, value = letters[0]
+    assert orjson.loads(value) == bad and headers["yzmon.error.index"] == b"1"
+    assert headers["yzmon.error.reason"] == b"negative_amount"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import orjson
 from hypothesis import given, settings
@@ -72,7 +73,37 @@ def test_nan_infinity_duplicate_keys_and_huge_payloads():
 def test_accepted_plus_rejected_equals_produced(payloads):
     records = [Record(SALES.topic, 0, i, p) for i, p in enumerate(payloads)]
     batch = prepare(SALES, records, NOW, TOL)
-    assert batch.accepted + len(batch.rejected) == len(payloads)
+    events = sum(_events_in(p) for p in payloads)
+    assert batch.accepted + len(batch.rejected) == events
     stats = batch.partitions.get(0)
     if payloads:
         assert (stats.accepted, stats.rejected, stats.records) == (batch.accepted, len(batch.rejected), len(payloads))
+
+
+def _events_in(payload: bytes) -> int:
+    """Events a record carries: the items of a non-empty JSON array (a bundle), else one."""
+    try:
+        value = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return 1
+    return len(value) if payload.startswith(b"[") and isinstance(value, list) and value else 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(items=st.lists(st.one_of(json_values, st.builds(
+    lambda a, n: {**GOOD, "amount": a, "txn_count": n},
+    st.from_regex(r"-?\d{1,6}(\.\d{1,3})?", fullmatch=True), st.integers(-5, 5))), min_size=1, max_size=40))
+def test_every_event_of_a_bundle_is_accepted_or_refused_alone(items):
+    payload = json.dumps(items).encode()  # stdlib: also ints beyond 64 bits
+    batch = prepare(SALES, [Record(SALES.topic, 0, 0, payload)], NOW, TOL)
+    try:
+        orjson.loads(payload)
+    except orjson.JSONDecodeError:  # not parseable as a whole (an int beyond 64 bits): refused as one record
+        assert [(r.index, r.why.reason) for r in batch.rejected] == [(-1, "malformed_json")]
+        return
+    assert batch.accepted + len(batch.rejected) == len(items)
+    for refused in batch.rejected:
+        assert refused.why.reason in REASONS and orjson.loads(refused.payload) == items[refused.index]
+    refused_at = {r.index for r in batch.rejected}
+    accepted = [item for i, item in enumerate(items) if i not in refused_at]
+    assert [Decimal(item["amount"]) for item in accepted] == batch.columns[6]

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     batch_seconds: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
     poll_records: int | None = Field(None, ge=1, description="Most records per consumer poll (Kafka client default).")
     future_tolerance_s: int = Field(300, ge=0, description="Events further than this in the future are rejected.")
-    allowed_lateness_s: int = Field(600, ge=0, description="Events older than a partition's latest event time by "
+    allowed_lateness_s: int = Field(600, ge=0, description="Events older than their 商圈's latest event time by "
                                     "more than this are counted as late (still landed and aggregated).")
     group_session_timeout_s: float = Field(10.0, gt=1)
     fault_injection: bool = Field(False, description="Offer POST /admin/store-outage on the worker (tests, drills).")
