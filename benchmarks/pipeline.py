@@ -71,7 +71,7 @@ _TOTALS = {
 
 @dataclass
 class BenchConfig:
-    days: int = 1
+    days: int = 5
     start: date = date(2024, 10, 1)
     seed: int = 7
     scenario: str = "baseline"
@@ -614,7 +614,7 @@ def print_table(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.pipeline", description=__doc__.split("\n\n")[0])
-    p.add_argument("--days", type=int, default=1, help="simulated days per phase (default 1, ~100k records)")
+    p.add_argument("--days", type=int, default=5, help="simulated days per phase (default 5, ~520k events mixed)")
     p.add_argument("--freshness-seconds", type=float, default=60.0)
     p.add_argument("--freshness-rate", type=float, default=1000.0, help="live events per second")
     p.add_argument("--district", action="append", choices=list(MODELS), help="limit to these 商圈 (repeatable)")
@@ -622,6 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-per-feed", action="store_true", help="skip the one-feed-at-a-time phases")
     p.add_argument("--partitions", type=int, default=Settings().topic_partitions)
     p.add_argument("--batch-max", type=int, default=Settings().batch_max, help="Kafka records per worker batch")
+    p.add_argument("--batch-seconds", type=float, default=Settings().batch_seconds, help="longest batch fill time")
     p.add_argument("--bundle-events", type=int, default=Settings().bundle_events, help="events per Kafka record")
     p.add_argument("--profile", type=Path, help="py-spy raw stacks of the worker during the mixed drain")
     p.add_argument("--year", type=int, help="also replay this whole simulated year end to end (about half an hour)")
@@ -632,8 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     config = BenchConfig(days=a.days, freshness_seconds=a.freshness_seconds, freshness_rate=a.freshness_rate,
                          districts=tuple(a.district or MODELS), feeds=tuple(a.feed or FEEDS),
                          per_feed=not a.no_per_feed, partitions=a.partitions, batch_max=a.batch_max,
-                         bundle_events=a.bundle_events,
-                         profile=a.profile)
+                         batch_seconds=a.batch_seconds, bundle_events=a.bundle_events, profile=a.profile)
     started = datetime.now(UTC)
     result = {"date": started.astimezone(ZONE).strftime("%Y-%m-%d %H:%M"), "machine": machine(),
               "command": shlex.join(["python", "-m", "benchmarks.pipeline", *(argv if argv is not None
