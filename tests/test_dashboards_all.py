@@ -59,7 +59,7 @@ def _land(dsn: str) -> None:
     sink = ClickHouseSink(dsn)
     now = datetime.now(UTC)
     for feed_name, feed in FEEDS.items():
-        marks: dict[int, datetime] = {}
+        marks: dict[tuple[int, str], datetime] = {}  # watermarks per (partition, 商圈)
         offset = 0
         for day in DAYS:
             events = [e for _, e in day_events(load("baseline"), 7, day, DISTRICTS, [feed_name])]
@@ -70,7 +70,8 @@ def _land(dsn: str) -> None:
         # a redelivered hour of the first day: late against the watermark, deduplicated by the raw tables
         late = [e for _, e in day_events(load("baseline"), 7, DAYS[-2], DISTRICTS[:1], [feed_name])][:200]
         records = [Record(feed.topic, 1, 10**7 + i, orjson.dumps(e)) for i, e in enumerate(late)]
-        asyncio.run(sink.land(prepare(feed, records, now, timedelta(minutes=5), {1: marks[0]})))
+        moved = {(1, district): mark for (_, district), mark in marks.items()}  # partition 0's, on partition 1
+        asyncio.run(sink.land(prepare(feed, records, now, timedelta(minutes=5), moved)))
     bad = bad_events(load("baseline"), 7, DAYS[-1], "sales", 10)
     records = [Record(FEEDS["sales"].topic, 2, i, payload) for i, (_, payload) in enumerate(bad)]
     asyncio.run(sink.land(prepare(FEEDS["sales"], records, now, timedelta(minutes=5))))
