@@ -1,4 +1,4 @@
-"""The pipeline benchmark on the embedded stack: `python -m benchmarks.pipeline [--days N] [--freshness-seconds S]`.
+"""The pipeline benchmark on the embedded stack: `python -m benchmarks.pipeline [--days N] [--year YYYY]`.
 
 One run measures, on a private broker, worker and chDB directory (free ports, a temp data dir):
 
@@ -13,10 +13,12 @@ One run measures, on a private broker, worker and chDB directory (free ports, a 
   rejected counts equal the simulator's ground truth, in the pipeline's store and the baseline's.
 - freshness: live events (event_time = now, unique ids) at a steady rate; p50/p99 of
   ``ingested_at − event_time`` from the raw tables.
-- the worker's peak memory (VmHWM), and the year replay wall time *extrapolated* from the measured
-  events per second and events per simulated day.
+- the worker's peak memory (VmHWM);
+- the year: with ``--year``, a whole simulated year replayed end to end on a fresh stack and checked
+  (``benchmarks.year``); without it, the wall time *extrapolated* from the mixed rate.
 
-Writes ``results/bench-<date>.json``, appends a row to BENCHMARKS.md and prints a table.
+Events are sent as our producers send them: bundles of up to ``--bundle-events`` per Kafka record.
+Writes ``results/bench-<date>.json``, adds a row to BENCHMARKS.md's pipeline table and prints a table.
 """
 
 from __future__ import annotations
