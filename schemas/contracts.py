@@ -120,38 +120,42 @@ def check(feed: Feed, event: Any, now: datetime, future_tolerance: timedelta) ->
 
 def decode(feed: Feed, payload: bytes, now: datetime, future_tolerance: timedelta) -> dict[str, Any] | Rejection:
     """Decode and validate a record holding one event. Returns the event dict or a Rejection."""
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        return Rejection("oversized", f"{len(payload)} bytes")
-    try:
-        event = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        return Rejection("malformed_json", str(exc)[:500])
-    if not isinstance(event, dict):
-        return Rejection("malformed_json", f"top-level JSON {type(event).__name__}, expected an object")
-    rejection = check(feed, event, now, future_tolerance)
-    return rejection if rejection is not None else event
+    decoded = decode_record(feed, payload, now, future_tolerance)
+    if decoded.rejected:
+        return decoded.rejected[0][2]
+    if len(decoded.events) != 1:
+        return Rejection("malformed_json", f"a bundle of {len(decoded.events)} events, expected one event")
+    return decoded.events[0]
 
 
 def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: timedelta) -> Decoded:
-    """Decode and validate one record: a single event or a bundle. A valid bundle is checked in one call."""
-    if not payload.startswith(b"["):
-        result = decode(feed, payload, now, future_tolerance)
-        if isinstance(result, Rejection):
-            return Decoded([], [], [], [(-1, payload, result)])
-        when = datetime.fromisoformat(result["event_time"])
-        return Decoded([result], [when], [when.timestamp()], [])
-    if len(payload) > MAX_BUNDLE_BYTES:
-        return Decoded([], [], [], [(-1, payload, Rejection("oversized", f"bundle of {len(payload)} bytes"))])
+    """Decode and validate one record: a single event or a bundle. A valid bundle is checked in one call.
+
+    A refused single event, or a record refused as a whole, keeps the original bytes and index -1.
+    """
+    bundle = payload.startswith(b"[")
+    whole = Decoded([], [], [], [])
+    limit = MAX_BUNDLE_BYTES if bundle else MAX_PAYLOAD_BYTES
+    if len(payload) > limit:
+        whole.rejected.append((-1, payload, Rejection("oversized", f"{len(payload)} bytes")))
+        return whole
     try:
-        bundle = orjson.loads(payload)
+        value = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        return Decoded([], [], [], [(-1, payload, Rejection("malformed_json", str(exc)[:500]))])
-    if not bundle:
-        return Decoded([], [], [], [(-1, payload, Rejection("malformed_json", "empty bundle"))])
-    out = Decoded([], [], [], [])
-    valid = _validators(feed)[1].is_valid(bundle)
+        whole.rejected.append((-1, payload, Rejection("malformed_json", str(exc)[:500])))
+        return whole
+    if bundle and not value:
+        whole.rejected.append((-1, payload, Rejection("malformed_json", "empty bundle")))
+        return whole
+    if not bundle and not isinstance(value, dict):
+        detail = f"top-level JSON {type(value).__name__}, expected an object or an array of objects"
+        whole.rejected.append((-1, payload, Rejection("malformed_json", detail)))
+        return whole
+    items = value if bundle else [value]
+    valid = _validators(feed)[1 if bundle else 0].is_valid(value)
     latest = (now + future_tolerance).timestamp()
-    for index, event in enumerate(bundle):
+    out = Decoded([], [], [], [])
+    for index, event in enumerate(items):
         if not valid and not isinstance(event, dict):
             why: Rejection | tuple[datetime, float] = Rejection(
                 "malformed_json", f"bundle item {type(event).__name__}, expected an object")
@@ -160,7 +164,7 @@ def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: t
         else:
             why = _event_time(event, latest)
         if isinstance(why, Rejection):
-            out.rejected.append((index, orjson.dumps(event), why))
+            out.rejected.append((index, orjson.dumps(event), why) if bundle else (-1, payload, why))
         else:
             out.events.append(event)
             out.times.append(why[0])

@@ -114,6 +114,9 @@ class Collect:
         if self.stop_after is not None and len(self.confirmed) + len(self.pending) >= self.stop_after:
             self.stop.set()
 
+    def push(self) -> None:
+        pass  # nothing waits here: every event is pending until flush
+
     def flush(self) -> int:
         self.confirmed += self.pending
         n, self.pending = len(self.pending), []

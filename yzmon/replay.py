@@ -29,6 +29,7 @@ CHECKPOINT_EVERY = 10_000  # records between confirmed checkpoints
 class Sink(Protocol):
     def send(self, feed: str, event: dict) -> None: ...
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None: ...
+    def push(self) -> None: ...  # hand over whatever waits, without waiting for acknowledgements
     def flush(self) -> int: ...
 
 
@@ -115,7 +116,6 @@ def replay(spec: RunSpec, producer: Sink, speed: float | None, pacer: Pacer | No
                         TextColumn("days · 模拟时钟 {task.fields[clock]} · {task.fields[rate]} events/s"),
                         TimeElapsedColumn(), disable=not show_progress)
     sent_now, clock, started = 0, "—", time.monotonic()
-    idle = getattr(producer, "push", None)  # a bundling producer sends what waits before the pacer sleeps
 
     def confirm() -> None:
         producer.flush()
@@ -134,7 +134,7 @@ def replay(spec: RunSpec, producer: Sink, speed: float | None, pacer: Pacer | No
                         continue
                     if record.event is not None:
                         clock = record.event["event_time"][:16].replace("T", " ")
-                        pacer.wait_until(datetime.fromisoformat(record.event["event_time"]), stop, idle)
+                        pacer.wait_until(datetime.fromisoformat(record.event["event_time"]), stop, producer.push)
                     if stop.is_set():
                         confirm()
                         raise Interrupted(pos, clock)
