@@ -117,6 +117,7 @@ class Phase:
 
 # -- helpers --------------------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -224,8 +225,10 @@ def exactly_once(reader: Reader, expected: Expected) -> dict[str, Any]:
             else:
                 table, when, where = feed.agg_table, "minute", "WHERE toYear(minute) < 2025"
             sums = ", ".join(f"sum({m}) AS {m}" for m in measures)
-            sql = (f"SELECT toString(toDate({when}, 'Asia/Shanghai')) AS day, district, {dim} AS dimension, {sums} "
-                   f"FROM {table} FINAL {where} GROUP BY ALL")
+            sql = (
+                f"SELECT toString(toDate({when}, 'Asia/Shanghai')) AS day, district, {dim} AS dimension, {sums} "
+                f"FROM {table} FINAL {where} GROUP BY ALL"
+            )
             for r in rows(reader, sql):
                 for m in measures:
                     got[(r["day"], r["district"], name, r["dimension"], m)] = Decimal(str(r[m]))
@@ -236,12 +239,18 @@ def exactly_once(reader: Reader, expected: Expected) -> dict[str, Any]:
             problems.append(f"{layer} totals differ from the ground truth, e.g. {diff}")
     counts: dict[str, Any] = {}
     for name, feed in FEEDS.items():
-        r = rows(reader, f"SELECT count() AS n, uniqExact(event_id) AS ids FROM {feed.raw_table} FINAL "
-                         f"WHERE {fresh}")[0]
-        rej = rows(reader, "SELECT count() AS n FROM rejected_events FINAL WHERE topic = {t:String}",
-                   {"t": feed.topic})[0]
-        counts[name] = {"events": int(r["n"]), "expected": expected.events.get(name, 0),
-                        "rejected": int(rej["n"]), "expected_rejected": expected.rejected.get(name, 0)}
+        r = rows(reader, f"SELECT count() AS n, uniqExact(event_id) AS ids FROM {feed.raw_table} FINAL WHERE {fresh}")[
+            0
+        ]
+        rej = rows(
+            reader, "SELECT count() AS n FROM rejected_events FINAL WHERE topic = {t:String}", {"t": feed.topic}
+        )[0]
+        counts[name] = {
+            "events": int(r["n"]),
+            "expected": expected.events.get(name, 0),
+            "rejected": int(rej["n"]),
+            "expected_rejected": expected.rejected.get(name, 0),
+        }
         if int(r["n"]) != int(r["ids"]) or int(r["n"]) != expected.events.get(name, 0):
             problems.append(f"{name}: {r['n']} rows, {r['ids']} ids, {expected.events.get(name, 0)} sent")
         if int(rej["n"]) != expected.rejected.get(name, 0):
@@ -251,13 +260,19 @@ def exactly_once(reader: Reader, expected: Expected) -> dict[str, Any]:
 
 # -- the benchmark --------------------------------------------------------------------------------
 
+
 class Bench:
     def __init__(self, config: BenchConfig, data_dir: Path, log=print):
         self.config = config
         self.log = log
-        self.settings = Settings(data_dir=data_dir, broker_port=free_port(), worker_port=free_port(),
-                                 topic_partitions=config.partitions, batch_max=config.batch_max,
-                                 batch_seconds=config.batch_seconds)
+        self.settings = Settings(
+            data_dir=data_dir,
+            broker_port=free_port(),
+            worker_port=free_port(),
+            topic_partitions=config.partitions,
+            batch_max=config.batch_max,
+            batch_seconds=config.batch_seconds,
+        )
         self.stack = Stack(self.settings)
         self.expected = Expected()
         self.scenario = load(config.scenario)
@@ -298,23 +313,36 @@ class Bench:
     def produce(self, feeds: tuple[str, ...], name: str) -> tuple[Phase, dict[TopicPartition, int]]:
         """Replay the next ``days`` simulated days of ``feeds`` at full speed; return the phase and its end offsets."""
         c = self.config
-        spec = RunSpec(self.scenario, c.seed, self.next_day, self.next_day + timedelta(days=c.days),
-                       districts=c.districts, feeds=feeds)
+        spec = RunSpec(
+            self.scenario,
+            c.seed,
+            self.next_day,
+            self.next_day + timedelta(days=c.days),
+            districts=c.districts,
+            feeds=feeds,
+        )
         self.next_day = spec.end
         n_records, n_events = self.expected.add(spec)
         before = dict(self.ends)
         t = time.monotonic()
-        producer = TrackingProducer(self.settings.bootstrap, self.ends, validate=False,
-                                    bundle_events=c.bundle_events)
+        producer = TrackingProducer(self.settings.bootstrap, self.ends, validate=False, bundle_events=c.bundle_events)
         sent = replay(spec, producer, None, show_progress=False)
         producer.close()
         produce_s = time.monotonic() - t
         after = dict(self.ends)
         if sent != n_records or producer.sent != n_records:
             raise RuntimeError(f"produced {sent} events ({producer.sent} confirmed), expected {n_records}")
-        phase = Phase(name, n_records, n_events, produce_s=round(produce_s, 2),
-                      ranges={f"{tp.topic}:{tp.partition}": [before.get(tp, 0), end] for tp, end in after.items()
-                              if end > before.get(tp, 0)})
+        phase = Phase(
+            name,
+            n_records,
+            n_events,
+            produce_s=round(produce_s, 2),
+            ranges={
+                f"{tp.topic}:{tp.partition}": [before.get(tp, 0), end]
+                for tp, end in after.items()
+                if end > before.get(tp, 0)
+            },
+        )
         return phase, after
 
     # the pipeline
@@ -339,16 +367,22 @@ class Bench:
         finally:
             committed.close()
         self._stop_profile()
-        r = rows(self.reader, "SELECT toUnixTimestamp64Milli(min(landed_at)) AS first, "
-                              "toUnixTimestamp64Milli(max(landed_at)) AS last FROM ingest_batches "
-                              "WHERE toUnixTimestamp64Milli(landed_at) >= {t:Int64}", {"t": int(spawn * 1000)})[0]
+        r = rows(
+            self.reader,
+            "SELECT toUnixTimestamp64Milli(min(landed_at)) AS first, "
+            "toUnixTimestamp64Milli(max(landed_at)) AS last FROM ingest_batches "
+            "WHERE toUnixTimestamp64Milli(landed_at) >= {t:Int64}",
+            {"t": int(spawn * 1000)},
+        )[0]
         # a batch may land before wait_ready notices the assignment: start at whichever came first
         start = min(t0, int(r["first"]) / 1000) if int(r["first"]) else t0
         phase.landed_s = round(int(r["last"]) / 1000 - start, 3)
         phase.committed_s = round(t_committed - start, 3)
         self.pipeline.append(phase)
-        self.log(f"pipeline {phase.name}: {phase.records:,} events in {phase.landed_s:.1f} s "
-                 f"= {phase.events_per_s:,.0f}/s (worker startup {phase.startup_s:.1f} s)")
+        self.log(
+            f"pipeline {phase.name}: {phase.records:,} events in {phase.landed_s:.1f} s "
+            f"= {phase.events_per_s:,.0f}/s (worker startup {phase.startup_s:.1f} s)"
+        )
         return phase
 
     @property
@@ -360,10 +394,24 @@ class Bench:
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.profile_proc = subprocess.Popen(
-                [shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")), "record",
-                 "--pid", str(self.stack.worker.pid), "--format", "raw", "--rate", "100",
-                 "--nonblocking", "-o", str(out), "--duration", "1800"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy")),
+                    "record",
+                    "--pid",
+                    str(self.stack.worker.pid),
+                    "--format",
+                    "raw",
+                    "--rate",
+                    "100",
+                    "--nonblocking",
+                    "-o",
+                    str(out),
+                    "--duration",
+                    "1800",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         except FileNotFoundError:
             self.log("py-spy not installed: no profile")
 
@@ -391,8 +439,11 @@ class Bench:
             due = min(total, int((time.monotonic() - t0) * c.freshness_rate) + 1)
             while sent < due:
                 feed, event = pool[sent % len(pool)]
-                event = dict(event, event_id=f"{FRESH_PREFIX}{run}-{sent}",
-                             event_time=datetime.now(ZONE).isoformat(timespec="milliseconds"))
+                event = dict(
+                    event,
+                    event_id=f"{FRESH_PREFIX}{run}-{sent}",
+                    event_time=datetime.now(ZONE).isoformat(timespec="milliseconds"),
+                )
                 producer.send(feed, event)
                 sent += 1
             if time.monotonic() - last_flush >= 1.0:
@@ -411,12 +462,23 @@ class Bench:
             committed.close()
         per_event = " UNION ALL ".join(
             f"SELECT toUnixTimestamp64Milli(min(ingested_at)) - toUnixTimestamp64Milli(any(event_time)) AS d "
-            f"FROM {f.raw_table} WHERE event_id LIKE '{FRESH_PREFIX}{run}-%' GROUP BY event_id" for f in FEEDS.values())
-        r = rows(self.reader, f"SELECT count() AS n, quantileExact(0.5)(d) AS p50, quantileExact(0.99)(d) AS p99, "
-                              f"max(d) AS max FROM ({per_event})")[0]
-        out = {"events": int(r["n"]), "sent": sent, "rate_per_s": round(sent / produce_s, 1),
-               "p50_ms": int(r["p50"]), "p99_ms": int(r["p99"]), "max_ms": int(r["max"]),
-               "measure": "raw ingested_at - event_time"}
+            f"FROM {f.raw_table} WHERE event_id LIKE '{FRESH_PREFIX}{run}-%' GROUP BY event_id"
+            for f in FEEDS.values()
+        )
+        r = rows(
+            self.reader,
+            f"SELECT count() AS n, quantileExact(0.5)(d) AS p50, quantileExact(0.99)(d) AS p99, "
+            f"max(d) AS max FROM ({per_event})",
+        )[0]
+        out = {
+            "events": int(r["n"]),
+            "sent": sent,
+            "rate_per_s": round(sent / produce_s, 1),
+            "p50_ms": int(r["p50"]),
+            "p99_ms": int(r["p99"]),
+            "max_ms": int(r["max"]),
+            "measure": "raw ingested_at - event_time",
+        }
         self.log(f"freshness: {out}")
         return out
 
@@ -424,8 +486,9 @@ class Bench:
     def drain_baseline(self, phase: Phase, sink: ClickHouseSink) -> Phase:
         """The same records through kafka-python + prepare + ClickHouseSink._write, no Faust."""
         c = self.config
-        ranges = {TopicPartition(k.rpartition(":")[0], int(k.rpartition(":")[2])): tuple(v)
-                  for k, v in phase.ranges.items()}
+        ranges = {
+            TopicPartition(k.rpartition(":")[0], int(k.rpartition(":")[2])): tuple(v) for k, v in phase.ranges.items()
+        }
         tolerance = timedelta(seconds=self.settings.future_tolerance_s)
         lateness = timedelta(seconds=self.settings.allowed_lateness_s)
         watermarks: dict[str, dict[tuple[int, str], datetime]] = defaultdict(dict)
@@ -433,9 +496,15 @@ class Bench:
         since: dict[str, float] = {}
         out = Phase(phase.name, phase.records, phase.events, ranges=phase.ranges)
         t0 = time.time()
-        consumer = KafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=None, enable_auto_commit=False,
-                                 max_poll_records=c.batch_max, fetch_max_bytes=16 * 1024 * 1024,
-                                 max_partition_fetch_bytes=4 * 1024 * 1024, request_timeout_ms=30000)
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            max_poll_records=c.batch_max,
+            fetch_max_bytes=16 * 1024 * 1024,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            request_timeout_ms=30000,
+        )
         consumer.assign(list(ranges))
         for tp, (first, _) in ranges.items():
             consumer.seek(tp, first)
@@ -444,8 +513,9 @@ class Bench:
 
         def flush(topic: str) -> None:
             nonlocal landed
-            batch = prepare(BY_TOPIC[topic], buffers.pop(topic), datetime.now(UTC), tolerance, watermarks[topic],
-                            lateness)
+            batch = prepare(
+                BY_TOPIC[topic], buffers.pop(topic), datetime.now(UTC), tolerance, watermarks[topic], lateness
+            )
             sink.call(lambda client: sink._write(client, batch))
             landed += batch.accepted + len(batch.rejected)
             since.pop(topic, None)
@@ -457,8 +527,9 @@ class Bench:
                     end = ranges[tp][1]
                     buf = buffers[tp.topic]
                     since.setdefault(tp.topic, time.monotonic())
-                    buf.extend(Record(m.topic, m.partition, m.offset, m.value or b"") for m in messages
-                               if m.offset < end)
+                    buf.extend(
+                        Record(m.topic, m.partition, m.offset, m.value or b"") for m in messages if m.offset < end
+                    )
                     if tp in remaining and consumer.position(tp) >= end:
                         del remaining[tp]
                         consumer.pause(tp)
@@ -485,8 +556,9 @@ def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[st
         tmp = tempfile.TemporaryDirectory(prefix="yzmon-bench-")
         data_dir = Path(tmp.name)
     bench = Bench(config, data_dir, log)
-    result: dict[str, Any] = {"config": {k: str(v) if isinstance(v, (date, Path)) else v
-                                         for k, v in asdict(config).items()}}
+    result: dict[str, Any] = {
+        "config": {k: str(v) if isinstance(v, (date, Path)) else v for k, v in asdict(config).items()}
+    }
     try:
         bench.start_broker()
         # 1. throughput: mixed, then each feed alone
@@ -518,8 +590,10 @@ def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[st
             tmp.cleanup()
     result["pipeline"] = {p.name: p.summary() for p in bench.pipeline}
     result["baseline"] = {p.name: p.summary() for p in baseline}
-    result["ratio"] = {p.name: round(p.events_per_s / b.events_per_s, 3) if b.events_per_s else None
-                       for p, b in zip(bench.pipeline, baseline, strict=True)}
+    result["ratio"] = {
+        p.name: round(p.events_per_s / b.events_per_s, 3) if b.events_per_s else None
+        for p, b in zip(bench.pipeline, baseline, strict=True)
+    }
     result["exactly_once"] = result["exactly_once_pipeline"]["ok"] and result["exactly_once_baseline"]["ok"]
     per_day = mixed.records / config.days
     rate = bench.pipeline[0].events_per_s
@@ -536,9 +610,11 @@ def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[st
 
 # -- reporting ------------------------------------------------------------------------------------
 
-HEADER = ("| date | machine | command | pipeline ev/s | baseline ev/s | ratio | per feed ev/s (ratio) | "
-          "freshness p50/p99 ms | year replay | worker peak MB | exactly once |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|\n")
+HEADER = (
+    "| date | machine | command | pipeline ev/s | baseline ev/s | ratio | per feed ev/s (ratio) | "
+    "freshness p50/p99 ms | year replay | worker peak MB | exactly once |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|\n"
+)
 
 
 def _year_cell(result: dict[str, Any]) -> str:
@@ -555,17 +631,27 @@ def record(result: dict[str, Any], out: Path, bench_md: Path) -> None:
     out.write_text(json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n")
     m = result["machine"]
     fresh = result.get("freshness") or {}
-    per_feed = " · ".join(f"{name} {p['events_per_s']:,.0f} ({result['ratio'][name]:.2f})"
-                          for name, p in result["pipeline"].items() if name != "mixed") or "–"
+    per_feed = (
+        " · ".join(
+            f"{name} {p['events_per_s']:,.0f} ({result['ratio'][name]:.2f})"
+            for name, p in result["pipeline"].items()
+            if name != "mixed"
+        )
+        or "–"
+    )
     ok = result["exactly_once"] and (result.get("year_replay") or {}).get("exactly_once", {}).get("ok", True)
-    row = (f"| {result['date']} | {m['nproc']} cores, {m['cpu']}, {m['ram_gb']} GB | `{result['command']}` | "
-           f"{result['pipeline']['mixed']['events_per_s']:,.0f} | {result['baseline']['mixed']['events_per_s']:,.0f} | "
-           f"{result['ratio']['mixed']:.2f} | {per_feed} | {fresh.get('p50_ms', '–')} / {fresh.get('p99_ms', '–')} | "
-           f"{_year_cell(result)} | {result['worker_memory_mb'].get('VmHWM', '–')} | {'pass' if ok else 'FAIL'} |\n")
+    row = (
+        f"| {result['date']} | {m['nproc']} cores, {m['cpu']}, {m['ram_gb']} GB | `{result['command']}` | "
+        f"{result['pipeline']['mixed']['events_per_s']:,.0f} | {result['baseline']['mixed']['events_per_s']:,.0f} | "
+        f"{result['ratio']['mixed']:.2f} | {per_feed} | {fresh.get('p50_ms', '–')} / {fresh.get('p99_ms', '–')} | "
+        f"{_year_cell(result)} | {result['worker_memory_mb'].get('VmHWM', '–')} | {'pass' if ok else 'FAIL'} |\n"
+    )
     if not bench_md.exists():
-        bench_md.write_text("# Benchmarks\n\nRows added by `python -m benchmarks.pipeline` (see its docstring for "
-                            "the method). Rates are events from Kafka to queryable in ClickHouse, in one run on "
-                            "a shared machine: compare rows, not single numbers.\n\n" + HEADER)
+        bench_md.write_text(
+            "# Benchmarks\n\nRows added by `python -m benchmarks.pipeline` (see its docstring for "
+            "the method). Rates are events from Kafka to queryable in ClickHouse, in one run on "
+            "a shared machine: compare rows, not single numbers.\n\n" + HEADER
+        )
     lines = bench_md.read_text().splitlines(keepends=True)
     first = HEADER.splitlines()[0]
     at = next((i for i, line in enumerate(lines) if line.rstrip("\n") == first), None)
@@ -588,29 +674,52 @@ def print_table(result: dict[str, Any]) -> None:
         t.add_column(col, justify="right" if col != "phase" else "left")
     for name, p in result["pipeline"].items():
         b = result["baseline"][name]
-        t.add_row(name, f"{p['records']:,}", f"{p['events_per_s']:,.0f}", f"{p.get('events_per_s_committed', 0):,.0f}",
-                  f"{b['events_per_s']:,.0f}", f"{result['ratio'][name]:.2f}", f"{p['startup_s']:.1f}")
+        t.add_row(
+            name,
+            f"{p['records']:,}",
+            f"{p['events_per_s']:,.0f}",
+            f"{p.get('events_per_s_committed', 0):,.0f}",
+            f"{b['events_per_s']:,.0f}",
+            f"{result['ratio'][name]:.2f}",
+            f"{p['startup_s']:.1f}",
+        )
     console = Console()
     console.print(t)
     fresh = result.get("freshness") or {}
     y = result["year"]
     s = Table(show_header=False)
-    s.add_row("freshness", f"p50 {fresh.get('p50_ms')} ms · p99 {fresh.get('p99_ms')} ms · max {fresh.get('max_ms')} "
-                           f"ms at {fresh.get('rate_per_s')} events/s ({fresh.get('events')} events)")
-    s.add_row("worker memory", f"peak (VmHWM) {result['worker_memory_mb'].get('VmHWM')} MB · "
-                               f"RSS at end {result['worker_memory_mb'].get('VmRSS')} MB")
+    s.add_row(
+        "freshness",
+        f"p50 {fresh.get('p50_ms')} ms · p99 {fresh.get('p99_ms')} ms · max {fresh.get('max_ms')} "
+        f"ms at {fresh.get('rate_per_s')} events/s ({fresh.get('events')} events)",
+    )
+    s.add_row(
+        "worker memory",
+        f"peak (VmHWM) {result['worker_memory_mb'].get('VmHWM')} MB · "
+        f"RSS at end {result['worker_memory_mb'].get('VmRSS')} MB",
+    )
     if result.get("year_replay"):
         r = result["year_replay"]
-        s.add_row("year (MEASURED)", f"{r['year']}: {r['records']:,} records end to end in {r['wall_s'] / 60:.1f} min "
-                                     f"({r['events_per_s']:,.0f}/s); worker RSS max "
-                                     f"{r['worker_memory_mb'].get('max_mb')} MB; exactly once "
-                                     f"{'pass' if r['exactly_once']['ok'] else 'FAIL'}")
+        s.add_row(
+            "year (MEASURED)",
+            f"{r['year']}: {r['records']:,} records end to end in {r['wall_s'] / 60:.1f} min "
+            f"({r['events_per_s']:,.0f}/s); worker RSS max "
+            f"{r['worker_memory_mb'].get('max_mb')} MB; exactly once "
+            f"{'pass' if r['exactly_once']['ok'] else 'FAIL'}",
+        )
     else:
-        s.add_row("year (EXTRAPOLATED)", f"{y['events_per_simulated_day']:,} events/day × 365 → "
-                                         f"{y['wall_s_for_365_days'] / 60:.1f} min (measure it: --year 2024)")
-    s.add_row("exactly once", "[green]pass[/]" if result["exactly_once"] else
-              "[red]FAIL[/] " + "; ".join(result["exactly_once_pipeline"]["problems"]
-                                          + result["exactly_once_baseline"]["problems"])[:500])
+        s.add_row(
+            "year (EXTRAPOLATED)",
+            f"{y['events_per_simulated_day']:,} events/day × 365 → "
+            f"{y['wall_s_for_365_days'] / 60:.1f} min (measure it: --year 2024)",
+        )
+    s.add_row(
+        "exactly once",
+        "[green]pass[/]"
+        if result["exactly_once"]
+        else "[red]FAIL[/] "
+        + "; ".join(result["exactly_once_pipeline"]["problems"] + result["exactly_once_baseline"]["problems"])[:500],
+    )
     console.print(s)
 
 
@@ -632,20 +741,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bench-md", type=Path, default=ROOT / "BENCHMARKS.md")
     p.add_argument("--no-record", action="store_true", help="write neither the JSON nor the BENCHMARKS.md row")
     a = p.parse_args(argv)
-    config = BenchConfig(days=a.days, freshness_seconds=a.freshness_seconds, freshness_rate=a.freshness_rate,
-                         districts=tuple(a.district or MODELS), feeds=tuple(a.feed or FEEDS),
-                         per_feed=not a.no_per_feed, partitions=a.partitions, batch_max=a.batch_max,
-                         batch_seconds=a.batch_seconds, bundle_events=a.bundle_events, profile=a.profile)
+    config = BenchConfig(
+        days=a.days,
+        freshness_seconds=a.freshness_seconds,
+        freshness_rate=a.freshness_rate,
+        districts=tuple(a.district or MODELS),
+        feeds=tuple(a.feed or FEEDS),
+        per_feed=not a.no_per_feed,
+        partitions=a.partitions,
+        batch_max=a.batch_max,
+        batch_seconds=a.batch_seconds,
+        bundle_events=a.bundle_events,
+        profile=a.profile,
+    )
     started = datetime.now(UTC)
-    result = {"date": started.astimezone(ZONE).strftime("%Y-%m-%d %H:%M"), "machine": machine(),
-              "command": shlex.join(["python", "-m", "benchmarks.pipeline", *(argv if argv is not None
-                                                                               else sys.argv[1:])])}
+    result = {
+        "date": started.astimezone(ZONE).strftime("%Y-%m-%d %H:%M"),
+        "machine": machine(),
+        "command": shlex.join(["python", "-m", "benchmarks.pipeline", *(argv if argv is not None else sys.argv[1:])]),
+    }
     result.update(run(config))
     if a.year:
         from benchmarks.year import run_year
 
-        result["year_replay"] = run_year(a.year, settings=Settings(batch_max=a.batch_max,
-                                                                   bundle_events=a.bundle_events))
+        result["year_replay"] = run_year(
+            a.year, settings=Settings(batch_max=a.batch_max, bundle_events=a.bundle_events)
+        )
     result["wall_s"] = round((datetime.now(UTC) - started).total_seconds(), 1)
     if not a.no_record:
         out = a.out or ROOT / "results" / f"bench-{started.astimezone(ZONE):%Y-%m-%d-%H%M}.json"

@@ -55,13 +55,29 @@ def day_batch(feed: str, day: date, seed: int = 7) -> Prepared:
                 ts = stamps[m]
                 eid = event_id(scenario, seed, feed, s.unit, ts.isoformat())
                 if feed == "sales":
-                    row = (eid, ts, district, s.attrs["sector"], s.unit, s.attrs["channel"],
-                           Decimal(int(s.values["amount"][m])) / 100, int(s.values["txn_count"][m]), "bench")
+                    row = (
+                        eid,
+                        ts,
+                        district,
+                        s.attrs["sector"],
+                        s.unit,
+                        s.attrs["channel"],
+                        Decimal(int(s.values["amount"][m])) / 100,
+                        int(s.values["txn_count"][m]),
+                        "bench",
+                    )
                 elif feed == "footfall":
                     row = (eid, ts, district, s.unit, int(s.values["entries"][m]), int(s.values["exits"][m]), "bench")
                 else:
-                    row = (eid, ts, district, s.attrs["origin"], int(s.values["arrivals"][m]),
-                           Decimal(int(s.values["spend"][m])) / 100, "bench")
+                    row = (
+                        eid,
+                        ts,
+                        district,
+                        s.attrs["origin"],
+                        int(s.values["arrivals"][m]),
+                        Decimal(int(s.values["spend"][m])) / 100,
+                        "bench",
+                    )
                 for column, value in zip(columns, (*row, 0, 0), strict=True):
                     column.append(value)
                 touched.add((district, int(ts.timestamp()) // 60 * 60))
@@ -71,8 +87,14 @@ def day_batch(feed: str, day: date, seed: int = 7) -> Prepared:
 def load_year(sink: ClickHouseSink, year: int, console: Console) -> int:
     days = [date(year, 1, 1) + timedelta(days=i) for i in range((date(year + 1, 1, 1) - date(year, 1, 1)).days)]
     rows = 0
-    with Progress(TextColumn("load {task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]} rows/s"), TimeRemainingColumn(), console=console) as progress:
+    with Progress(
+        TextColumn("load {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
         task = progress.add_task(str(year), total=len(days), rate="0")
         started = time.monotonic()
         for day in days:
@@ -119,16 +141,25 @@ def main() -> None:
     sink = ClickHouseSink(dsn)
     sink.call(lambda c: None)  # migrate
     reader = DirectReader(connect(dsn, readonly=True))
-    have = json.loads(reader.raw("SELECT count() AS n FROM sales_daily FINAL WHERE toYear(day) = {y:UInt16}",
-                                 {"y": args.year}, "JSON"))["data"][0]["n"]
+    have = json.loads(
+        reader.raw(
+            "SELECT count() AS n FROM sales_daily FINAL WHERE toYear(day) = {y:UInt16}", {"y": args.year}, "JSON"
+        )
+    )["data"][0]["n"]
     load_s = None
     if args.reload or int(have) == 0:
         started = time.monotonic()
         rows = load_year(sink, args.year, console)
         load_s = time.monotonic() - started
         console.print(f"loaded {rows:,} events in {load_s:,.0f} s")
-    raw_rows = json.loads(reader.raw("SELECT (SELECT count() FROM sales_raw) + (SELECT count() FROM footfall_raw) + "
-                                     "(SELECT count() FROM tourists_raw) AS n", None, "JSON"))["data"][0]["n"]
+    raw_rows = json.loads(
+        reader.raw(
+            "SELECT (SELECT count() FROM sales_raw) + (SELECT count() FROM footfall_raw) + "
+            "(SELECT count() FROM tourists_raw) AS n",
+            None,
+            "JSON",
+        )
+    )["data"][0]["n"]
     results = []
     day = date(args.year, 10, 7)
     for board, panel, sql in panel_queries(reader, day, sorted((ROOT / "dashboards").glob("*.json"))):
@@ -146,15 +177,24 @@ def main() -> None:
         table.add_row(r["name"], f"{r['p50']:.1f}", f"{r['p95']:.1f}", "✓" if r["p95"] <= GOAL_MS else "✗")
     console.print(table)
     worst = max(results, key=lambda r: r["p95"])
-    summary = {"date": datetime.now(UTC).date().isoformat(), "year": args.year, "raw_rows": int(raw_rows),
-               "load_seconds": load_s, "queries": len(results), "worst": worst["name"], "worst_p95_ms": worst["p95"],
-               "over_goal": [r["name"] for r in results if r["p95"] > GOAL_MS],
-               "machine": f"{platform.machine()} {_cpu()} · {_cores()} cores", "results": results}
+    summary = {
+        "date": datetime.now(UTC).date().isoformat(),
+        "year": args.year,
+        "raw_rows": int(raw_rows),
+        "load_seconds": load_s,
+        "queries": len(results),
+        "worst": worst["name"],
+        "worst_p95_ms": worst["p95"],
+        "over_goal": [r["name"] for r in results if r["p95"] > GOAL_MS],
+        "machine": f"{platform.machine()} {_cpu()} · {_cores()} cores",
+        "results": results,
+    }
     out = ROOT / "results" / f"query-bench-{summary['date']}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(summary, ensure_ascii=False, indent=1))
-    console.print(f"worst p95 {worst['p95']:.1f} ms ({worst['name']}); {len(summary['over_goal'])} over 200 ms; "
-                  f"results in {out}")
+    console.print(
+        f"worst p95 {worst['p95']:.1f} ms ({worst['name']}); {len(summary['over_goal'])} over 200 ms; results in {out}"
+    )
 
 
 def _cpu() -> str:

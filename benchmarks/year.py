@@ -83,9 +83,14 @@ class MemorySampler(threading.Thread):
         if not mb:
             return {}
         quarter = max(1, len(mb) // 4)
-        return {"samples": len(mb), "first_mb": mb[0], "max_mb": max(mb), "last_mb": mb[-1],
-                "median_first_quarter_mb": sorted(mb[:quarter])[quarter // 2],
-                "median_last_quarter_mb": sorted(mb[-quarter:])[quarter // 2]}
+        return {
+            "samples": len(mb),
+            "first_mb": mb[0],
+            "max_mb": max(mb),
+            "last_mb": mb[-1],
+            "median_first_quarter_mb": sorted(mb[:quarter])[quarter // 2],
+            "median_last_quarter_mb": sorted(mb[-quarter:])[quarter // 2],
+        }
 
 
 def check(reader: GatewayReader, producer: CountingProducer) -> dict[str, Any]:
@@ -94,15 +99,25 @@ def check(reader: GatewayReader, producer: CountingProducer) -> dict[str, Any]:
     per_feed: dict[str, Any] = {}
     for name, feed in FEEDS.items():
         m = MEASURE[name]
-        raw = rows(reader, f"SELECT count() AS n, uniqExact(event_id) AS ids, toString(sum({m})) AS total "
-                           f"FROM {feed.raw_table} FINAL")[0]
+        raw = rows(
+            reader,
+            f"SELECT count() AS n, uniqExact(event_id) AS ids, toString(sum({m})) AS total FROM {feed.raw_table} FINAL",
+        )[0]
         monthly = rows(reader, f"SELECT toString(sum({m})) AS total FROM {MONTHLY[name]} FINAL")[0]
-        rejected = rows(reader, "SELECT count() AS n FROM rejected_events FINAL WHERE topic = {t:String}",
-                        {"t": feed.topic})[0]
+        rejected = rows(
+            reader, "SELECT count() AS n FROM rejected_events FINAL WHERE topic = {t:String}", {"t": feed.topic}
+        )[0]
         sent, total = producer.events[name], producer.totals[name]
-        per_feed[name] = {"sent": sent, "rows": int(raw["n"]), "ids": int(raw["ids"]), "sent_total": str(total),
-                          "raw_total": raw["total"], "monthly_total": monthly["total"],
-                          "bad_sent": producer.bad[name], "rejected": int(rejected["n"])}
+        per_feed[name] = {
+            "sent": sent,
+            "rows": int(raw["n"]),
+            "ids": int(raw["ids"]),
+            "sent_total": str(total),
+            "raw_total": raw["total"],
+            "monthly_total": monthly["total"],
+            "bad_sent": producer.bad[name],
+            "rejected": int(rejected["n"]),
+        }
         if not (int(raw["n"]) == int(raw["ids"]) == sent):
             problems.append(f"{name}: {raw['n']} rows, {raw['ids']} ids, {sent} sent")
         if not (Decimal(raw["total"]) == Decimal(monthly["total"]) == total):
@@ -112,9 +127,18 @@ def check(reader: GatewayReader, producer: CountingProducer) -> dict[str, Any]:
     return {"ok": not problems, "feeds": per_feed, "problems": problems}
 
 
-def run_year(year: int, data_dir: Path | None = None, scenario: str = "baseline", seed: int = 7,
-             settings: Settings | None = None, log=print, show_progress: bool = True, days: int | None = None,
-             districts: tuple[str, ...] = tuple(MODELS), bad_per_day: int = 0) -> dict[str, Any]:
+def run_year(
+    year: int,
+    data_dir: Path | None = None,
+    scenario: str = "baseline",
+    seed: int = 7,
+    settings: Settings | None = None,
+    log=print,
+    show_progress: bool = True,
+    days: int | None = None,
+    districts: tuple[str, ...] = tuple(MODELS),
+    bad_per_day: int = 0,
+) -> dict[str, Any]:
     """Replay ``year`` (or its first ``days``) on a fresh embedded stack; return wall times, memory samples
     and the exactness check."""
     tmp = None
@@ -122,12 +146,26 @@ def run_year(year: int, data_dir: Path | None = None, scenario: str = "baseline"
         tmp = tempfile.TemporaryDirectory(prefix="yzmon-year-")
         data_dir = Path(tmp.name)
     base = settings or Settings()
-    s = base.model_copy(update={"data_dir": data_dir, "broker_port": free_port(), "worker_port": free_port(),
-                                "kafka_bootstrap": None, "clickhouse_dsn": None, "reader_dsn": None})
+    s = base.model_copy(
+        update={
+            "data_dir": data_dir,
+            "broker_port": free_port(),
+            "worker_port": free_port(),
+            "kafka_bootstrap": None,
+            "clickhouse_dsn": None,
+            "reader_dsn": None,
+        }
+    )
     stack = Stack(s)
     first = date(year, 1, 1)
-    spec = RunSpec(load(scenario), seed, first, first + timedelta(days=days) if days else date(year + 1, 1, 1),
-                   districts=districts, bad_per_day=bad_per_day)
+    spec = RunSpec(
+        load(scenario),
+        seed,
+        first,
+        first + timedelta(days=days) if days else date(year + 1, 1, 1),
+        districts=districts,
+        bad_per_day=bad_per_day,
+    )
     ends: dict[TopicPartition, int] = {}
     try:
         stack.start(wait_ready_s=120)
@@ -153,12 +191,23 @@ def run_year(year: int, data_dir: Path | None = None, scenario: str = "baseline"
         sampler.join()
         end = proc_memory_mb(stack.worker.pid)
         memory = {**sampler.summary(), **{f"end_{k}": v for k, v in end.items()}}
-        result = {"year": year, "days": len(spec.days), "scenario": scenario, "records": sent,
-                  "produce_s": round(produced_s, 1),
-                  "wall_s": round(wall_s, 1), "events_per_s": round(sent / wall_s, 1), "worker_memory_mb": memory,
-                  "memory_samples": sampler.samples, "bundle_events": s.bundle_events, "batch_max": s.batch_max}
-        log(f"year {year}: {sent:,} records end to end in {wall_s / 60:.1f} min ({sent / wall_s:,.0f}/s); "
-            f"worker RSS {memory.get('first_mb')} → max {memory.get('max_mb')} → {memory.get('last_mb')} MB")
+        result = {
+            "year": year,
+            "days": len(spec.days),
+            "scenario": scenario,
+            "records": sent,
+            "produce_s": round(produced_s, 1),
+            "wall_s": round(wall_s, 1),
+            "events_per_s": round(sent / wall_s, 1),
+            "worker_memory_mb": memory,
+            "memory_samples": sampler.samples,
+            "bundle_events": s.bundle_events,
+            "batch_max": s.batch_max,
+        }
+        log(
+            f"year {year}: {sent:,} records end to end in {wall_s / 60:.1f} min ({sent / wall_s:,.0f}/s); "
+            f"worker RSS {memory.get('first_mb')} → max {memory.get('max_mb')} → {memory.get('last_mb')} MB"
+        )
         result["exactly_once"] = check(GatewayReader(s.worker_url, timeout=600), producer)
         log(f"exactly once: {result['exactly_once']['ok']} {result['exactly_once']['problems']}")
         return result

@@ -68,9 +68,14 @@ class Mapping:
         bad = (set(raw.get("columns") or {}) | set(raw.get("constants") or {})) - fields
         if bad:
             raise MappingError(f"{path}: {sorted(bad)} are not fields of {feed}; fields: {sorted(fields)}")
-        return cls(feed=feed, columns=raw.get("columns") or {}, constants=raw.get("constants") or {},
-                   values=raw.get("values") or {}, timezone=raw.get("timezone", "Asia/Shanghai"),
-                   amount_unit=raw.get("amount_unit", "yuan"))
+        return cls(
+            feed=feed,
+            columns=raw.get("columns") or {},
+            constants=raw.get("constants") or {},
+            values=raw.get("values") or {},
+            timezone=raw.get("timezone", "Asia/Shanghai"),
+            amount_unit=raw.get("amount_unit", "yuan"),
+        )
 
 
 @dataclass(frozen=True)

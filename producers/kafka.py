@@ -31,8 +31,15 @@ class ProducerError(RuntimeError):
 
 
 class FeedProducer:
-    def __init__(self, bootstrap: str, validate: bool = True, linger_ms: int = 20, delivery_timeout_s: float = 60,
-                 connect_timeout_s: float = 10, bundle_events: int | None = None):
+    def __init__(
+        self,
+        bootstrap: str,
+        validate: bool = True,
+        linger_ms: int = 20,
+        delivery_timeout_s: float = 60,
+        connect_timeout_s: float = 10,
+        bundle_events: int | None = None,
+    ):
         self.validate = validate
         self.delivery_timeout_s = delivery_timeout_s
         self.bundle_events = bundle_events or get_settings().bundle_events
@@ -43,10 +50,19 @@ class FeedProducer:
         self._oldest = 0.0  # when the oldest waiting event was queued (monotonic)
         try:
             self._producer = KafkaProducer(
-                bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, retries=10,
-                retry_backoff_ms=200, linger_ms=linger_ms, batch_size=256 * 1024, compression_type=None,
-                max_in_flight_requests_per_connection=5, request_timeout_ms=15000,
-                max_block_ms=int(delivery_timeout_s * 1000), bootstrap_timeout_ms=int(connect_timeout_s * 1000))
+                bootstrap_servers=bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                retries=10,
+                retry_backoff_ms=200,
+                linger_ms=linger_ms,
+                batch_size=256 * 1024,
+                compression_type=None,
+                max_in_flight_requests_per_connection=5,
+                request_timeout_ms=15000,
+                max_block_ms=int(delivery_timeout_s * 1000),
+                bootstrap_timeout_ms=int(connect_timeout_s * 1000),
+            )
         except KafkaError as exc:
             raise ProducerError(f"cannot reach Kafka at {bootstrap} ({exc}); start it with `yzmon up`") from exc
         self._pending: list[tuple[Any, int]] = []  # (record future, events it carries)
@@ -106,8 +122,10 @@ class FeedProducer:
         self._pending.clear()
         self._queued = 0
         if failed:
-            raise ProducerError(f"{failed} events were not acknowledged by Kafka; replay the range again "
-                                "(event ids make the replay idempotent)")
+            raise ProducerError(
+                f"{failed} events were not acknowledged by Kafka; replay the range again "
+                "(event ids make the replay idempotent)"
+            )
         return confirmed
 
     def close(self) -> None:

@@ -77,8 +77,10 @@ def _validators(feed: Feed) -> tuple[Any, Any]:
     schema = load_schema(feed)
     schema["properties"]["district"] = {**schema["properties"]["district"], "enum": sorted(districts())}
     bundle = {"type": "array", "minItems": 1, "items": schema}
-    return (jsonschema_rs.validator_for(schema, validate_formats=True),
-            jsonschema_rs.validator_for(bundle, validate_formats=True))
+    return (
+        jsonschema_rs.validator_for(schema, validate_formats=True),
+        jsonschema_rs.validator_for(bundle, validate_formats=True),
+    )
 
 
 def _reason(feed: Feed, event: Any) -> Rejection:
@@ -105,8 +107,11 @@ def _event_time(event: dict[str, Any], latest: float) -> tuple[datetime, float] 
         return Rejection("schema_violation", f"event_time: {exc}"[:500])
     stamp = when.timestamp()
     if stamp > latest:
-        return Rejection("future_timestamp", f"event_time {event['event_time']} is more than the tolerance after "
-                                             f"{datetime.fromtimestamp(latest).astimezone().isoformat()}")
+        return Rejection(
+            "future_timestamp",
+            f"event_time {event['event_time']} is more than the tolerance after "
+            f"{datetime.fromtimestamp(latest).astimezone().isoformat()}",
+        )
     return when, stamp
 
 
@@ -158,7 +163,8 @@ def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: t
     for index, event in enumerate(items):
         if not valid and not isinstance(event, dict):
             why: Rejection | tuple[datetime, float] = Rejection(
-                "malformed_json", f"bundle item {type(event).__name__}, expected an object")
+                "malformed_json", f"bundle item {type(event).__name__}, expected an object"
+            )
         elif not valid and not _validators(feed)[0].is_valid(event):
             why = _reason(feed, event)
         else:
@@ -176,15 +182,35 @@ _REQUIRED = object()
 
 # Raw-table columns of each feed, in table order: (field, default when absent, conversion).
 COLUMN_FIELDS: dict[str, tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]] = {
-    "sales": (("event_id", _REQUIRED, None), ("event_time", _REQUIRED, None), ("district", _REQUIRED, None),
-              ("sector", _REQUIRED, None), ("merchant_group", _REQUIRED, None), ("channel", "in_store", None),
-              ("amount", _REQUIRED, Decimal), ("txn_count", _REQUIRED, None), ("source", "", None)),
-    "footfall": (("event_id", _REQUIRED, None), ("event_time", _REQUIRED, None), ("district", _REQUIRED, None),
-                 ("gate", _REQUIRED, None), ("entries", _REQUIRED, None), ("exits", _REQUIRED, None),
-                 ("source", "", None)),
-    "tourists": (("event_id", _REQUIRED, None), ("event_time", _REQUIRED, None), ("district", _REQUIRED, None),
-                 ("origin", _REQUIRED, None), ("arrivals", _REQUIRED, None), ("spend", "0", Decimal),
-                 ("source", "", None)),
+    "sales": (
+        ("event_id", _REQUIRED, None),
+        ("event_time", _REQUIRED, None),
+        ("district", _REQUIRED, None),
+        ("sector", _REQUIRED, None),
+        ("merchant_group", _REQUIRED, None),
+        ("channel", "in_store", None),
+        ("amount", _REQUIRED, Decimal),
+        ("txn_count", _REQUIRED, None),
+        ("source", "", None),
+    ),
+    "footfall": (
+        ("event_id", _REQUIRED, None),
+        ("event_time", _REQUIRED, None),
+        ("district", _REQUIRED, None),
+        ("gate", _REQUIRED, None),
+        ("entries", _REQUIRED, None),
+        ("exits", _REQUIRED, None),
+        ("source", "", None),
+    ),
+    "tourists": (
+        ("event_id", _REQUIRED, None),
+        ("event_time", _REQUIRED, None),
+        ("district", _REQUIRED, None),
+        ("origin", _REQUIRED, None),
+        ("arrivals", _REQUIRED, None),
+        ("spend", "0", Decimal),
+        ("source", "", None),
+    ),
 }
 RAW_COLUMNS: dict[str, tuple[str, ...]] = {feed: tuple(f for f, *_ in fields) for feed, fields in COLUMN_FIELDS.items()}
 

@@ -59,10 +59,22 @@ def anchors(y2024: dict[str, float], y2025: dict[str, float]) -> list[Anchor]:
     """The calibration anchors of ../shared/DOMAIN.md with the simulated values."""
     rows = [
         ("渝中 社零 2024", "≈1430亿 (1500/1.05, seed 002)", 1430 * YI, YI, "亿元", y2024["sales"]),
-        ("解放碑—朝天门 社零 2024", "超1100亿 (seed 002); calibrated to 1120亿", 1120 * YI, YI, "亿元",
-         y2024["sales:jiefangbei_area"]),
-        ("解放碑—朝天门 客流 2024", "超2亿人次 (seed 002); calibrated to 2.05亿", 2.05 * YI, 1e4, "万人次",
-         y2024["visits:jiefangbei_area"]),
+        (
+            "解放碑—朝天门 社零 2024",
+            "超1100亿 (seed 002); calibrated to 1120亿",
+            1120 * YI,
+            YI,
+            "亿元",
+            y2024["sales:jiefangbei_area"],
+        ),
+        (
+            "解放碑—朝天门 客流 2024",
+            "超2亿人次 (seed 002); calibrated to 2.05亿",
+            2.05 * YI,
+            1e4,
+            "万人次",
+            y2024["visits:jiefangbei_area"],
+        ),
         ("渝中 接待游客 2024", "8900万人次 (seed 002)", 8.9e7, 1e4, "万人次", y2024["tourists"]),
         ("渝中 游客花费 2024", "800亿元 (seed 002)", 800 * YI, YI, "亿元", y2024["tourist_spend"]),
         ("渝中 社零 2025", "突破1500亿、增长5%左右 (seed 002)", 1500 * YI, YI, "亿元", y2025["sales"]),

@@ -66,7 +66,7 @@ def _nye(district: str, day: date, feed: str) -> np.ndarray:
     curve = np.ones(1440)
     if district == "jiefangbei" and day.month == 12 and day.day == 31 and feed in model.NYE_SURGE:
         lo, hi = model.NYE_SURGE["hours"]
-        curve[lo * 60: hi * 60] *= model.NYE_SURGE[feed]
+        curve[lo * 60 : hi * 60] *= model.NYE_SURGE[feed]
         curve *= 1440 / curve.sum()  # keep the day total; move the crowd into the evening
     return curve
 
@@ -86,7 +86,8 @@ def sales_arrays(scenario: Scenario, seed: int, day: date, district: str) -> lis
         yuan = _daily(district, day, "sales", seed, m.sales_yuan * share, sector) * shape
         ticket = model.SECTOR_TICKET_YUAN[sector]
         groups: list[tuple[str, str, float]] = [
-            (f"{district}-{sector}-{g + 1:02d}", "in_store", 1.0 / m.merchant_groups) for g in range(m.merchant_groups)]
+            (f"{district}-{sector}-{g + 1:02d}", "in_store", 1.0 / m.merchant_groups) for g in range(m.merchant_groups)
+        ]
         if sector == "catering":
             delivery = model.DELIVERY_SHARE * (2.0 if rain else 1.0)  # rain moves meals to delivery
             groups = [(u, c, w * (1 - delivery)) for u, c, w in groups]
@@ -170,18 +171,29 @@ def events_of(feed: str, scenario: Scenario, seed: int, day: date, district: str
         active = s.values[key] if key else s.values["entries"] + s.values["exits"]
         for minute in np.flatnonzero(active):
             stamp = stamps[minute]
-            event = {"event_id": event_id(scenario, seed, feed, s.unit, stamp), "event_time": stamp,
-                     "district": district}
+            event = {
+                "event_id": event_id(scenario, seed, feed, s.unit, stamp),
+                "event_time": stamp,
+                "district": district,
+            }
             if feed == "sales":
-                event.update(sector=s.attrs["sector"], merchant_group=s.unit, channel=s.attrs["channel"],
-                             amount=_yuan(int(s.values["amount"][minute])),
-                             txn_count=int(s.values["txn_count"][minute]))
+                event.update(
+                    sector=s.attrs["sector"],
+                    merchant_group=s.unit,
+                    channel=s.attrs["channel"],
+                    amount=_yuan(int(s.values["amount"][minute])),
+                    txn_count=int(s.values["txn_count"][minute]),
+                )
             elif feed == "footfall":
-                event.update(gate=s.unit, entries=int(s.values["entries"][minute]),
-                             exits=int(s.values["exits"][minute]))
+                event.update(
+                    gate=s.unit, entries=int(s.values["entries"][minute]), exits=int(s.values["exits"][minute])
+                )
             else:
-                event.update(origin=s.attrs["origin"], arrivals=int(s.values["arrivals"][minute]),
-                             spend=_yuan(int(s.values["spend"][minute])))
+                event.update(
+                    origin=s.attrs["origin"],
+                    arrivals=int(s.values["arrivals"][minute]),
+                    spend=_yuan(int(s.values["spend"][minute])),
+                )
             event["source"] = source
             yield event
 
@@ -220,8 +232,9 @@ def bad_events(scenario: Scenario, seed: int, day: date, feed: str, count: int) 
     return out
 
 
-def day_events(scenario: Scenario, seed: int, day: date, districts: Iterable[str],
-               feeds: Iterable[str] = FEEDS) -> list[tuple[str, dict]]:
+def day_events(
+    scenario: Scenario, seed: int, day: date, districts: Iterable[str], feeds: Iterable[str] = FEEDS
+) -> list[tuple[str, dict]]:
     """All (feed, event) of one day for the given 商圈 and feeds, ordered by event time."""
     events = [(feed, ev) for feed in feeds for d in districts for ev in events_of(feed, scenario, seed, day, d)]
     events.sort(key=lambda fe: fe[1]["event_time"])  # stable: ties keep feed/district order

@@ -27,8 +27,13 @@ DELIVERY_SHARE = 0.15  # of catering sales, ordered for delivery on an ordinary 
 
 # 正月初一 of each year: the 春节 golden week starts the day before (除夕).
 SPRING_FESTIVAL = {
-    2022: date(2022, 2, 1), 2023: date(2023, 1, 22), 2024: date(2024, 2, 10), 2025: date(2025, 1, 29),
-    2026: date(2026, 2, 17), 2027: date(2027, 2, 6), 2028: date(2028, 1, 26),
+    2022: date(2022, 2, 1),
+    2023: date(2023, 1, 22),
+    2024: date(2024, 2, 10),
+    2025: date(2025, 1, 29),
+    2026: date(2026, 2, 17),
+    2027: date(2027, 2, 6),
+    2028: date(2028, 1, 26),
 }
 
 
@@ -51,29 +56,91 @@ class DistrictModel:
 
 
 MODELS: dict[str, DistrictModel] = {
-    "jiefangbei": DistrictModel(960 * YI, {"wholesale": 0.22, "retail": 0.60, "catering": 0.14, "lodging": 0.04},
-                                4, 1.46e8, 8, 95, 0.40 * 8.9e7),
-    "hongyadong": DistrictModel(90 * YI, {"retail": 0.35, "catering": 0.55, "lodging": 0.10},
-                                2, 0.40e8, 4, 70, 0.25 * 8.9e7, weekend_factor=1.45, night=True,
-                                footfall_profile="scenic_night", rain_visits=0.7),
-    "shibati": DistrictModel(70 * YI, {"retail": 0.40, "catering": 0.50, "lodging": 0.10},
-                             2, 0.20e8, 3, 75, 0.12 * 8.9e7, weekend_factor=1.45, night=True,
-                             footfall_profile="scenic_night", rain_visits=0.7),
-    "daping": DistrictModel(150 * YI, {"wholesale": 0.12, "retail": 0.64, "catering": 0.19, "lodging": 0.05},
-                            3, 0.55e8, 4, 80, 0.06 * 8.9e7, weekend_factor=1.05, rain_visits=0.88),
-    "hualongqiao": DistrictModel(90 * YI, {"wholesale": 0.08, "retail": 0.60, "catering": 0.27, "lodging": 0.05},
-                                 2, 0.30e8, 3, 85, 0.05 * 8.9e7, weekend_factor=1.35, extra_growth=0.10),
-    "eling": DistrictModel(10 * YI, {"retail": 0.45, "catering": 0.55},
-                           1, 0.10e8, 2, 60, 0.07 * 8.9e7, weekend_factor=1.6, footfall_profile="park",
-                           rain_visits=0.5),
-    "other": DistrictModel(60 * YI, {"wholesale": 0.40, "retail": 0.45, "catering": 0.10, "lodging": 0.05},
-                           2, 0.08e8, 2, 60, 0.05 * 8.9e7, weekend_factor=1.0, rain_visits=0.9),
+    "jiefangbei": DistrictModel(
+        960 * YI, {"wholesale": 0.22, "retail": 0.60, "catering": 0.14, "lodging": 0.04}, 4, 1.46e8, 8, 95, 0.40 * 8.9e7
+    ),
+    "hongyadong": DistrictModel(
+        90 * YI,
+        {"retail": 0.35, "catering": 0.55, "lodging": 0.10},
+        2,
+        0.40e8,
+        4,
+        70,
+        0.25 * 8.9e7,
+        weekend_factor=1.45,
+        night=True,
+        footfall_profile="scenic_night",
+        rain_visits=0.7,
+    ),
+    "shibati": DistrictModel(
+        70 * YI,
+        {"retail": 0.40, "catering": 0.50, "lodging": 0.10},
+        2,
+        0.20e8,
+        3,
+        75,
+        0.12 * 8.9e7,
+        weekend_factor=1.45,
+        night=True,
+        footfall_profile="scenic_night",
+        rain_visits=0.7,
+    ),
+    "daping": DistrictModel(
+        150 * YI,
+        {"wholesale": 0.12, "retail": 0.64, "catering": 0.19, "lodging": 0.05},
+        3,
+        0.55e8,
+        4,
+        80,
+        0.06 * 8.9e7,
+        weekend_factor=1.05,
+        rain_visits=0.88,
+    ),
+    "hualongqiao": DistrictModel(
+        90 * YI,
+        {"wholesale": 0.08, "retail": 0.60, "catering": 0.27, "lodging": 0.05},
+        2,
+        0.30e8,
+        3,
+        85,
+        0.05 * 8.9e7,
+        weekend_factor=1.35,
+        extra_growth=0.10,
+    ),
+    "eling": DistrictModel(
+        10 * YI,
+        {"retail": 0.45, "catering": 0.55},
+        1,
+        0.10e8,
+        2,
+        60,
+        0.07 * 8.9e7,
+        weekend_factor=1.6,
+        footfall_profile="park",
+        rain_visits=0.5,
+    ),
+    "other": DistrictModel(
+        60 * YI,
+        {"wholesale": 0.40, "retail": 0.45, "catering": 0.10, "lodging": 0.05},
+        2,
+        0.08e8,
+        2,
+        60,
+        0.05 * 8.9e7,
+        weekend_factor=1.0,
+        rain_visits=0.9,
+    ),
 }
 
 ORIGIN_MIX = {"chongqing": 0.38, "chengdu": 0.17, "sichuan_other": 0.12, "other_province": 0.28, "overseas": 0.05}
 # Average spend per tourist by origin (元), calibrated so that 8900万 tourists spend ≈ 800亿 (seed 002).
-TOURIST_SPEND_YUAN = {"chongqing": 393.0, "chengdu": 917.0, "sichuan_other": 805.0, "other_province": 1356.0,
-                      "overseas": 2058.0}
+TOURIST_SPEND_YUAN = {
+    "chongqing": 393.0,
+    "chengdu": 917.0,
+    "sichuan_other": 805.0,
+    "other_province": 1356.0,
+    "overseas": 2058.0,
+}
 
 # Month-of-year factors (Jan..Dec), mean ≈ 1.
 SEASON = np.array([1.08, 1.06, 0.92, 0.95, 1.0, 0.96, 1.02, 1.04, 0.95, 1.06, 0.96, 1.1])
@@ -133,9 +200,12 @@ def holiday_day_index(day: date) -> tuple[str, int] | None:
     name = golden_week(day)
     if name is None:
         return None
-    first = {"spring_festival": (SPRING_FESTIVAL[day.year] - timedelta(days=1)) if day.year in SPRING_FESTIVAL
-             else day, "labour_day": date(day.year, 5, 1), "national_day": date(day.year, 10, 1),
-             "new_years_eve": date(day.year, 12, 31)}[name]
+    first = {
+        "spring_festival": (SPRING_FESTIVAL[day.year] - timedelta(days=1)) if day.year in SPRING_FESTIVAL else day,
+        "labour_day": date(day.year, 5, 1),
+        "national_day": date(day.year, 10, 1),
+        "new_years_eve": date(day.year, 12, 31),
+    }[name]
     return name, (day - first).days + 1
 
 

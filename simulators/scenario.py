@@ -48,9 +48,14 @@ class Effect:
     hours: tuple[int, int] = (0, 24)
 
     def applies(self, feed: str, district: str, day: date, unit: str = "", channel: str = "") -> bool:
-        return (feed in self.feeds and (not self.districts or district in self.districts)
-                and (not self.units or unit in self.units) and (not self.channels or channel in self.channels)
-                and (self.start is None or day >= self.start) and (self.end is None or day <= self.end))
+        return (
+            feed in self.feeds
+            and (not self.districts or district in self.districts)
+            and (not self.units or unit in self.units)
+            and (not self.channels or channel in self.channels)
+            and (self.start is None or day >= self.start)
+            and (self.end is None or day <= self.end)
+        )
 
     def minutes(self, day: date) -> tuple[int, int]:
         return self.hours[0] * 60, self.hours[1] * 60
@@ -82,10 +87,17 @@ def _effect(raw: dict, where: str) -> Effect:
     feeds = tuple(raw.get("feeds", _ALL_FEEDS))
     if set(feeds) - set(_ALL_FEEDS):
         raise ScenarioError(f"{where}: feeds must be among {_ALL_FEEDS}")
-    return Effect(factor=float(raw["factor"]), what=str(raw.get("what", "")), feeds=feeds,
-                  districts=tuple(raw.get("districts", ())), units=tuple(raw.get("units", ())),
-                  channels=tuple(raw.get("channels", ())), start=raw.get("start"), end=raw.get("end"),
-                  hours=(int(hours[0]), int(hours[1])))
+    return Effect(
+        factor=float(raw["factor"]),
+        what=str(raw.get("what", "")),
+        feeds=feeds,
+        districts=tuple(raw.get("districts", ())),
+        units=tuple(raw.get("units", ())),
+        channels=tuple(raw.get("channels", ())),
+        start=raw.get("start"),
+        end=raw.get("end"),
+        hours=(int(hours[0]), int(hours[1])),
+    )
 
 
 def load(name_or_path: str) -> Scenario:
@@ -98,6 +110,11 @@ def load(name_or_path: str) -> Scenario:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     effects = tuple(_effect(e, f"{path.name} effect {i + 1}") for i, e in enumerate(raw.get("effects") or []))
     dates = raw.get("dates") or {}
-    return Scenario(name=raw.get("name", path.stem), description=raw.get("description", ""), effects=effects,
-                    bad_events_per_day=int(raw.get("bad_events_per_day", 0)), start=dates.get("start"),
-                    end=dates.get("end"))
+    return Scenario(
+        name=raw.get("name", path.stem),
+        description=raw.get("description", ""),
+        effects=effects,
+        bad_events_per_day=int(raw.get("bad_events_per_day", 0)),
+        start=dates.get("start"),
+        end=dates.get("end"),
+    )

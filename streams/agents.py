@@ -38,8 +38,9 @@ def _register(app: faust.App, settings: Settings, feed: Feed) -> None:
 
     async def land(stream: faust.StreamT) -> None:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
-            records = [Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"")
-                       for e in events]
+            records = [
+                Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"") for e in events
+            ]
             batch = prepare(feed, records, datetime.now(UTC), tolerance, watermarks, lateness)
             await asyncio.gather(*(send_dead_letter(dlq, refused) for refused in batch.rejected))
             await sink.land(batch)

@@ -45,12 +45,32 @@ class PartitionStats:
     def row(self, topic: str, partition: int) -> tuple:
         lo = self.min_event_time or datetime.fromtimestamp(0).astimezone()
         hi = self.max_event_time or lo
-        return (topic, partition, self.first_offset, self.last_offset, self.records, self.accepted, self.rejected,
-                self.late, lo, hi)
+        return (
+            topic,
+            partition,
+            self.first_offset,
+            self.last_offset,
+            self.records,
+            self.accepted,
+            self.rejected,
+            self.late,
+            lo,
+            hi,
+        )
 
 
-INGEST_COLUMNS = ["topic", "kafka_partition", "first_offset", "last_offset", "records", "accepted", "rejected",
-                  "late", "min_event_time", "max_event_time"]
+INGEST_COLUMNS = [
+    "topic",
+    "kafka_partition",
+    "first_offset",
+    "last_offset",
+    "records",
+    "accepted",
+    "rejected",
+    "late",
+    "min_event_time",
+    "max_event_time",
+]
 
 
 @dataclass
@@ -77,9 +97,14 @@ class Prepared:
         return [s.row(self.feed.topic, p) for p, s in sorted(self.partitions.items())]
 
 
-def prepare(feed: Feed, records: list[Record], now: datetime, future_tolerance: timedelta,
-            watermarks: dict[tuple[int, str], datetime] | None = None,
-            lateness: timedelta = timedelta(minutes=10)) -> Prepared:
+def prepare(
+    feed: Feed,
+    records: list[Record],
+    now: datetime,
+    future_tolerance: timedelta,
+    watermarks: dict[tuple[int, str], datetime] | None = None,
+    lateness: timedelta = timedelta(minutes=10),
+) -> Prepared:
     """Split a batch into accepted rows (column-oriented) and refused events with their reasons.
 
     ``watermarks`` (the latest event time seen per partition and 商圈, updated in place) marks as

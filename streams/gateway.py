@@ -10,8 +10,17 @@ from typing import Any
 import faust
 from faust.web import Request, Response, View
 
-ALLOWED_FORMATS = {"JSON", "JSONEachRow", "JSONCompact", "CSVWithNames", "TSVWithNames", "PrettyCompactMonoBlock",
-                   "PrettyCompact", "Markdown", "Native"}
+ALLOWED_FORMATS = {
+    "JSON",
+    "JSONEachRow",
+    "JSONCompact",
+    "CSVWithNames",
+    "TSVWithNames",
+    "PrettyCompactMonoBlock",
+    "PrettyCompact",
+    "Markdown",
+    "Native",
+}
 
 
 def register_views(app: faust.App) -> None:
@@ -28,13 +37,21 @@ def register_views(app: faust.App) -> None:
         async def get(self, request: Request) -> Response:
             s = sink.stats
             assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.consumer.assignment())
-            return self.json({
-                "pid": os.getpid(), "uptime_s": round(time.time() - started, 1), "assigned": assigned,
-                "batches": s.batches, "landed": dict(s.landed), "late": dict(s.late),
-                "rejected": [{"feed": f, "reason": r, "count": n} for (f, r), n in sorted(s.rejected.items())],
-                "write_errors": s.write_errors, "retrying": s.retrying, "last_error": s.last_error,
-                "last_landed_at": s.last_landed_at,
-            })
+            return self.json(
+                {
+                    "pid": os.getpid(),
+                    "uptime_s": round(time.time() - started, 1),
+                    "assigned": assigned,
+                    "batches": s.batches,
+                    "landed": dict(s.landed),
+                    "late": dict(s.late),
+                    "rejected": [{"feed": f, "reason": r, "count": n} for (f, r), n in sorted(s.rejected.items())],
+                    "write_errors": s.write_errors,
+                    "retrying": s.retrying,
+                    "last_error": s.last_error,
+                    "last_landed_at": s.last_landed_at,
+                }
+            )
 
     @app.page("/admin/store-outage")
     class StoreOutage(View):
@@ -75,4 +92,3 @@ def register_views(app: faust.App) -> None:
             except Exception as exc:  # noqa: BLE001 - report the engine's message to the caller
                 return self.text(str(exc), status=400)
             return self.bytes(data, content_type="application/octet-stream")
-

@@ -17,16 +17,20 @@ from datetime import date, datetime, timedelta
 from yzmon.feeds import FOOTFALL, SALES, TOURISTS, Feed
 from yzmon.settings import ZONE
 
-_RANGE = ("district IN {districts:Array(String)} AND COL >= fromUnixTimestamp64Milli({lo:Int64}) "
-          "AND COL < fromUnixTimestamp64Milli({hi:Int64})")
+_RANGE = (
+    "district IN {districts:Array(String)} AND COL >= fromUnixTimestamp64Milli({lo:Int64}) "
+    "AND COL < fromUnixTimestamp64Milli({hi:Int64})"
+)
 
 
 def _where(col: str, key_expr: str, keys: str, key_type: str) -> str:
-    return (_RANGE.replace("COL", col) + f" AND (district, {key_expr}) IN {{{keys}:Array(Tuple(String, {key_type}))}}")
+    return _RANGE.replace("COL", col) + f" AND (district, {key_expr}) IN {{{keys}:Array(Tuple(String, {key_type}))}}"
 
 
-_MONTH_RANGE = ("district IN {districts:Array(String)} AND day >= {month_lo:Date} AND day < {month_hi:Date} "
-                "AND (district, toStartOfMonth(day)) IN {months:Array(Tuple(String, Date))}")
+_MONTH_RANGE = (
+    "district IN {districts:Array(String)} AND day >= {month_lo:Date} AND day < {month_hi:Date} "
+    "AND (district, toStartOfMonth(day)) IN {months:Array(Tuple(String, Date))}"
+)
 
 STATEMENTS: dict[str, list[str]] = {
     SALES.name: [
@@ -37,11 +41,13 @@ STATEMENTS: dict[str, list[str]] = {
         + " GROUP BY b, district, sector",
         "INSERT INTO sales_hourly (hour, district, sector, amount, txn_count, computed_at) "
         "SELECT toStartOfHour(minute) AS b, district, sector, sum(amount), sum(txn_count), now64(6) "
-        "FROM sales_agg_1m FINAL WHERE " + _where("minute", "toUnixTimestamp(toStartOfHour(minute))", "hours", "UInt32")
+        "FROM sales_agg_1m FINAL WHERE "
+        + _where("minute", "toUnixTimestamp(toStartOfHour(minute))", "hours", "UInt32")
         + " GROUP BY b, district, sector",
         "INSERT INTO sales_daily (day, district, sector, amount, txn_count, computed_at) "
         "SELECT toDate(hour) AS b, district, sector, sum(amount), sum(txn_count), now64(6) "
-        "FROM sales_hourly FINAL WHERE " + _where("hour", "toDate(hour)", "days", "Date")
+        "FROM sales_hourly FINAL WHERE "
+        + _where("hour", "toDate(hour)", "days", "Date")
         + " GROUP BY b, district, sector",
         "INSERT INTO sales_monthly (month, district, sector, amount, txn_count, computed_at) "
         "SELECT toStartOfMonth(day) AS b, district, sector, sum(amount), sum(txn_count), now64(6) "
@@ -52,11 +58,13 @@ STATEMENTS: dict[str, list[str]] = {
         "SELECT b, district, e, x, sum(toInt64(e) - toInt64(x)) OVER (PARTITION BY district, toDate(b) ORDER BY b "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), n, now64(6) FROM ("
         "SELECT toStartOfMinute(event_time) AS b, district, sum(entries) AS e, sum(exits) AS x, count() AS n "
-        "FROM footfall_raw FINAL WHERE " + _where("event_time", "toDate(event_time, 'Asia/Shanghai')", "days", "Date")
+        "FROM footfall_raw FINAL WHERE "
+        + _where("event_time", "toDate(event_time, 'Asia/Shanghai')", "days", "Date")
         + " GROUP BY b, district)",
         "INSERT INTO footfall_hourly (hour, district, entries, exits, peak_occupancy, computed_at) "
         "SELECT toStartOfHour(minute) AS b, district, sum(entries), sum(exits), max(occupancy), now64(6) "
-        "FROM footfall_agg_1m FINAL WHERE " + _where("minute", "toDate(minute)", "days", "Date")
+        "FROM footfall_agg_1m FINAL WHERE "
+        + _where("minute", "toDate(minute)", "days", "Date")
         + " GROUP BY b, district",
         "INSERT INTO footfall_daily (day, district, entries, exits, peak_occupancy, computed_at) "
         "SELECT toDate(hour) AS b, district, sum(entries), sum(exits), max(peak_occupancy), now64(6) "
@@ -73,7 +81,8 @@ STATEMENTS: dict[str, list[str]] = {
         + " GROUP BY b, district, origin",
         "INSERT INTO tourists_daily (day, district, origin, arrivals, spend, computed_at) "
         "SELECT toDate(minute) AS b, district, origin, sum(arrivals), sum(spend), now64(6) "
-        "FROM tourists_agg_1m FINAL WHERE " + _where("minute", "toDate(minute)", "days", "Date")
+        "FROM tourists_agg_1m FINAL WHERE "
+        + _where("minute", "toDate(minute)", "days", "Date")
         + " GROUP BY b, district, origin",
         "INSERT INTO tourists_monthly (month, district, origin, arrivals, spend, computed_at) "
         "SELECT toStartOfMonth(day) AS b, district, origin, sum(arrivals), sum(spend), now64(6) "

@@ -94,9 +94,19 @@ class ClickHouseSink:
         if batch.rejected:
             client.insert(
                 "rejected_events",
-                [(r.record.topic, r.record.partition, r.record.offset, r.why.reason, r.why.detail,
-                  r.payload.decode("utf-8", "replace")) for r in batch.rejected],
-                column_names=["topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload"])
+                [
+                    (
+                        r.record.topic,
+                        r.record.partition,
+                        r.record.offset,
+                        r.why.reason,
+                        r.why.detail,
+                        r.payload.decode("utf-8", "replace"),
+                    )
+                    for r in batch.rejected
+                ],
+                column_names=["topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload"],
+            )
         if batch.partitions:
             client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS)
         for sql, params in recompute_statements(feed, batch.touched):

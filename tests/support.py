@@ -15,17 +15,17 @@ from yzmon.store import GatewayReader, rows
 
 SQL = {
     ("raw", "sales"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, sector AS dimension, "
-                      "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_raw FINAL GROUP BY ALL",
+    "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_raw FINAL GROUP BY ALL",
     ("raw", "footfall"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, '' AS dimension, "
-                         "sum(entries) AS entries, sum(exits) AS exits FROM footfall_raw FINAL GROUP BY ALL",
+    "sum(entries) AS entries, sum(exits) AS exits FROM footfall_raw FINAL GROUP BY ALL",
     ("raw", "tourists"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, origin AS dimension, "
-                         "sum(arrivals) AS arrivals, sum(spend) AS spend FROM tourists_raw FINAL GROUP BY ALL",
+    "sum(arrivals) AS arrivals, sum(spend) AS spend FROM tourists_raw FINAL GROUP BY ALL",
     ("agg", "sales"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, sector AS dimension, "
-                      "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_agg_1m FINAL GROUP BY ALL",
+    "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_agg_1m FINAL GROUP BY ALL",
     ("agg", "footfall"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, '' AS dimension, "
-                         "sum(entries) AS entries, sum(exits) AS exits FROM footfall_agg_1m FINAL GROUP BY ALL",
+    "sum(entries) AS entries, sum(exits) AS exits FROM footfall_agg_1m FINAL GROUP BY ALL",
     ("agg", "tourists"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, origin AS dimension, "
-                         "sum(arrivals) AS arrivals, sum(spend) AS spend FROM tourists_agg_1m FINAL GROUP BY ALL",
+    "sum(arrivals) AS arrivals, sum(spend) AS spend FROM tourists_agg_1m FINAL GROUP BY ALL",
 }
 
 
@@ -48,8 +48,10 @@ def wait_idle(settings: Settings, expected_events: int = 0, timeout_s: float = 3
         if lag is not None and sum(lag.values()) == 0 and _stored(settings) >= expected_events:
             return
         time.sleep(1)
-    raise AssertionError(f"worker not idle after {timeout_s} s: lag {consumer_lag(settings)}, "
-                         f"{_stored(settings)} of {expected_events} events stored")
+    raise AssertionError(
+        f"worker not idle after {timeout_s} s: lag {consumer_lag(settings)}, "
+        f"{_stored(settings)} of {expected_events} events stored"
+    )
 
 
 def _stored(settings: Settings) -> int:
@@ -72,13 +74,16 @@ FEEDS_BY_TOPIC = {f.topic: f.name for f in FEEDS.values()}
 
 
 def dead_letters(settings: Settings) -> Counter:
-    consumer = KafkaConsumer(*[f.dlq_topic for f in FEEDS.values()], bootstrap_servers=settings.bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5000, group_id=None)
+    consumer = KafkaConsumer(
+        *[f.dlq_topic for f in FEEDS.values()],
+        bootstrap_servers=settings.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+        group_id=None,
+    )
     got: Counter = Counter()
     for msg in consumer:
         headers = dict(msg.headers)
         got[(FEEDS_BY_TOPIC[msg.topic.removesuffix(".dlq")], headers["yzmon.error.reason"].decode())] += 1
     consumer.close()
     return got
-
-

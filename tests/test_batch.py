@@ -11,8 +11,15 @@ TOL = timedelta(minutes=5)
 
 
 def sale(i: int, hhmm: str) -> Record:
-    event = {"event_id": f"e{i}", "event_time": f"2024-10-01T{hhmm}:00+08:00", "district": "daping",
-             "sector": "retail", "merchant_group": "g", "amount": "1.00", "txn_count": 1}
+    event = {
+        "event_id": f"e{i}",
+        "event_time": f"2024-10-01T{hhmm}:00+08:00",
+        "district": "daping",
+        "sector": "retail",
+        "merchant_group": "g",
+        "amount": "1.00",
+        "txn_count": 1,
+    }
     return Record(SALES.topic, i % 2, 100 + i, orjson.dumps(event))
 
 
@@ -20,8 +27,9 @@ def test_late_events_are_counted_per_partition_and_still_accepted():
     marks: dict[int, datetime] = {}
     first = prepare(SALES, [sale(0, "12:00"), sale(1, "12:30")], NOW, TOL, marks, timedelta(minutes=10))
     assert first.late == 0 and len(marks) == 2
-    second = prepare(SALES, [sale(2, "11:55"), sale(3, "12:25"), sale(4, "12:31")], NOW, TOL, marks,
-                     timedelta(minutes=10))
+    second = prepare(
+        SALES, [sale(2, "11:55"), sale(3, "12:25"), sale(4, "12:31")], NOW, TOL, marks, timedelta(minutes=10)
+    )
     # partition 0: watermark 12:00, 11:55 is within 10 min; 12:31 moves it. partition 1: 12:25 is 5 min behind 12:30
     assert second.late == 0
     third = prepare(SALES, [sale(6, "12:00")], NOW, TOL, marks, timedelta(minutes=10))
@@ -51,10 +59,20 @@ def test_touched_windows_become_minute_keys_and_footfall_days():
 
 def test_bundles_of_two_districts_sharing_a_partition_are_not_late():
     """Lateness is per 商圈: a full-speed replay interleaves bundles of different 商圈 hours apart."""
+
     def bundle(offset: int, district: str, hours: range) -> Record:
-        events = [{"event_id": f"{district}-{h}", "event_time": f"2024-10-01T{h:02d}:00:00+08:00",
-                   "district": district, "sector": "retail", "merchant_group": "g", "amount": "1.00",
-                   "txn_count": 1} for h in hours]
+        events = [
+            {
+                "event_id": f"{district}-{h}",
+                "event_time": f"2024-10-01T{h:02d}:00:00+08:00",
+                "district": district,
+                "sector": "retail",
+                "merchant_group": "g",
+                "amount": "1.00",
+                "txn_count": 1,
+            }
+            for h in hours
+        ]
         return Record(SALES.topic, 0, offset, orjson.dumps(events))
 
     marks: dict = {}
@@ -65,13 +83,22 @@ def test_bundles_of_two_districts_sharing_a_partition_are_not_late():
 
 
 def test_a_refused_event_of_a_bundle_keeps_its_index_and_its_own_bytes():
-    good = {"event_id": "g", "event_time": "2024-10-01T12:00:00+08:00", "district": "daping", "sector": "retail",
-            "merchant_group": "g", "amount": "1.00", "txn_count": 1}
+    good = {
+        "event_id": "g",
+        "event_time": "2024-10-01T12:00:00+08:00",
+        "district": "daping",
+        "sector": "retail",
+        "merchant_group": "g",
+        "amount": "1.00",
+        "txn_count": 1,
+    }
     items = [good, {**good, "event_id": "x", "district": "atlantis"}, 7, {**good, "event_id": "h"}]
     batch = prepare(SALES, [Record(SALES.topic, 0, 5, orjson.dumps(items))], NOW, TOL)
     assert batch.accepted == 2 and batch.columns[0] == ["g", "h"]
     assert [(r.index, r.why.reason, orjson.loads(r.payload)) for r in batch.rejected] == [
-        (1, "unknown_district", items[1]), (2, "malformed_json", 7)]
+        (1, "unknown_district", items[1]),
+        (2, "malformed_json", 7),
+    ]
     (row,) = batch.ingest_rows()
     assert row[4:7] == (1, 2, 2)  # one record, two events accepted, two refused
     empty = prepare(SALES, [Record(SALES.topic, 0, 6, b"[]")], NOW, TOL)

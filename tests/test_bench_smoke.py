@@ -14,14 +14,33 @@ pytestmark = pytest.mark.e2e
 def test_benchmark_runs_at_a_tiny_size(tmp_path, store_dsn):
     # one small 商圈 (~5.5k records of the three feeds), a 5 s freshness run; the baseline lands in a
     # database of this process's shared chDB directory (chDB allows one directory per process)
-    config = BenchConfig(days=1, districts=("eling",), per_feed=False, freshness_seconds=5, freshness_rate=200,
-                         partitions=2, batch_max=2000, baseline_dsn=store_dsn)
+    config = BenchConfig(
+        days=1,
+        districts=("eling",),
+        per_feed=False,
+        freshness_seconds=5,
+        freshness_rate=200,
+        partitions=2,
+        batch_max=2000,
+        baseline_dsn=store_dsn,
+    )
     result = run(config, data_dir=tmp_path, log=lambda *_: None)
 
-    assert result["exactly_once"], (result["exactly_once_pipeline"]["problems"],
-                                    result["exactly_once_baseline"]["problems"])
-    assert {"config", "pipeline", "baseline", "ratio", "freshness", "worker_memory_mb", "year",
-            "exactly_once_pipeline", "exactly_once_baseline"} <= result.keys()
+    assert result["exactly_once"], (
+        result["exactly_once_pipeline"]["problems"],
+        result["exactly_once_baseline"]["problems"],
+    )
+    assert {
+        "config",
+        "pipeline",
+        "baseline",
+        "ratio",
+        "freshness",
+        "worker_memory_mb",
+        "year",
+        "exactly_once_pipeline",
+        "exactly_once_baseline",
+    } <= result.keys()
     mixed = result["pipeline"]["mixed"]
     assert mixed["records"] == result["baseline"]["mixed"]["records"] > 2000
     assert {"events_per_s", "landed_s", "committed_s", "startup_s"} <= mixed.keys()
@@ -33,8 +52,9 @@ def test_benchmark_runs_at_a_tiny_size(tmp_path, store_dsn):
 
 def test_year_replay_runs_at_a_tiny_size(tmp_path):
     """The measured-year runner over two days of one small 商圈: counts, money and rejections match what was sent."""
-    result = run_year(2024, data_dir=tmp_path, days=2, districts=("eling",), bad_per_day=3, log=lambda *_: None,
-                      show_progress=False)
+    result = run_year(
+        2024, data_dir=tmp_path, days=2, districts=("eling",), bad_per_day=3, log=lambda *_: None, show_progress=False
+    )
     check = result["exactly_once"]
     assert check["ok"], check["problems"]
     assert result["days"] == 2 and result["records"] == sum(f["sent"] + f["bad_sent"] for f in check["feeds"].values())
@@ -46,11 +66,18 @@ def test_rows_go_to_the_end_of_the_pipeline_table(tmp_path):
     md = tmp_path / "BENCHMARKS.md"
     md.write_text("# Benchmarks\n\n" + HEADER + "| old row |\n\n## Another table\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     phase = {"events_per_s": 1000.0}
-    result = {"date": "2026-11-23 12:00", "machine": {"nproc": 2, "cpu": "cpu", "ram_gb": 24},
-              "command": "python -m benchmarks.pipeline", "pipeline": {"mixed": phase, "sales": phase},
-              "baseline": {"mixed": phase, "sales": phase}, "ratio": {"mixed": 1.0, "sales": 1.0},
-              "freshness": {"p50_ms": 5, "p99_ms": 9}, "year": {"wall_s_for_365_days": 600},
-              "worker_memory_mb": {"VmHWM": 1}, "exactly_once": True}
+    result = {
+        "date": "2026-11-23 12:00",
+        "machine": {"nproc": 2, "cpu": "cpu", "ram_gb": 24},
+        "command": "python -m benchmarks.pipeline",
+        "pipeline": {"mixed": phase, "sales": phase},
+        "baseline": {"mixed": phase, "sales": phase},
+        "ratio": {"mixed": 1.0, "sales": 1.0},
+        "freshness": {"p50_ms": 5, "p99_ms": 9},
+        "year": {"wall_s_for_365_days": 600},
+        "worker_memory_mb": {"VmHWM": 1},
+        "exactly_once": True,
+    }
     record(result, tmp_path / "r.json", md)
     lines = md.read_text().splitlines()
     at = lines.index("| old row |")

@@ -32,8 +32,7 @@ KILLS = int(os.environ.get("YZMON_CHAOS_KILLS", "25"))
 @pytest.mark.timeout(3600 * 3)
 def test_random_kills_over_a_simulated_week(tmp_path, free_port):
     settings = Settings(data_dir=tmp_path, broker_port=free_port(), worker_port=free_port(), batch_max=2000)
-    spec = RunSpec(load("national_day"), 11, date(2024, 10, 1), date(2024, 10, 1) + timedelta(days=DAYS),
-                   bad_per_day=5)
+    spec = RunSpec(load("national_day"), 11, date(2024, 10, 1), date(2024, 10, 1) + timedelta(days=DAYS), bad_per_day=5)
     stack = Stack(settings)
     stack.start(wait_ready_s=120)
     try:
@@ -64,7 +63,9 @@ def test_random_kills_over_a_simulated_week(tmp_path, free_port):
         reader = GatewayReader(settings.worker_url)
         assert store_totals(reader, "raw") == want
         assert store_totals(reader, "agg") == want
-        print(f"chaos: {KILLS} kills over {DAYS} simulated days, {sent[0]:,} records, "
-              f"{time.monotonic() - started:.0f} s; raw and minute aggregates equal the truth")
+        print(
+            f"chaos: {KILLS} kills over {DAYS} simulated days, {sent[0]:,} records, "
+            f"{time.monotonic() - started:.0f} s; raw and minute aggregates equal the truth"
+        )
     finally:
         stack.stop()

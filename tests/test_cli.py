@@ -19,8 +19,9 @@ from yzmon.stack import Stack
 
 
 def _yzmon(env: dict, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "yzmon.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "yzmon.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _alive(pid: int) -> bool:
@@ -33,22 +34,34 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.e2e
 def test_detached_stack_status_sql_and_down_leave_no_process(tmp_path, free_port):
-    env = {**os.environ, "YZMON_DATA_DIR": str(tmp_path), "YZMON_BROKER_PORT": str(free_port()),
-           "YZMON_WORKER_PORT": str(free_port())}
+    env = {
+        **os.environ,
+        "YZMON_DATA_DIR": str(tmp_path),
+        "YZMON_BROKER_PORT": str(free_port()),
+        "YZMON_WORKER_PORT": str(free_port()),
+    }
     up = _yzmon(env, "up", "--detach")
     assert up.returncode == 0, up.stderr + up.stdout
     state = json.loads((tmp_path / "stack.json").read_text())
     try:
         status = _yzmon(env, "status")
         assert "up pid" in status.stdout and "consumer lag" in status.stdout, status.stdout
-        out = _yzmon(env, "sql", "SELECT name_zh FROM dim_district WHERE district = {d:String}",
-                     "--param", "d=daping", "--format", "csv")
+        out = _yzmon(
+            env,
+            "sql",
+            "SELECT name_zh FROM dim_district WHERE district = {d:String}",
+            "--param",
+            "d=daping",
+            "--format",
+            "csv",
+        )
         assert out.returncode == 0 and out.stdout.splitlines() == ['"name_zh"', '"大坪"'], out.stderr
         bad = _yzmon(env, "sql", "DROP TABLE sales_raw")
         assert bad.returncode == 1 and "readonly" in bad.stderr.lower()
         targets = tmp_path / "targets.csv"
-        targets.write_text("year,scope,metric,value,unit,source\n2027,district,retail_sales,1650,亿元,规划\n",
-                           encoding="utf-8")
+        targets.write_text(
+            "year,scope,metric,value,unit,source\n2027,district,retail_sales,1650,亿元,规划\n", encoding="utf-8"
+        )
         imported = _yzmon(env, "targets", "import", str(targets))  # through the worker, which owns the store
         assert imported.returncode == 0 and "1 added" in imported.stdout, imported.stderr
         again = _yzmon(env, "targets", "import", str(targets))

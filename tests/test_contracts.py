@@ -11,8 +11,15 @@ from yzmon.feeds import FEEDS, SALES
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TOL = timedelta(minutes=5)
-GOOD = {"event_id": "e1", "event_time": "2024-10-01T12:00:00+08:00", "district": "jiefangbei", "sector": "retail",
-        "merchant_group": "g1", "amount": "12.30", "txn_count": 2}
+GOOD = {
+    "event_id": "e1",
+    "event_time": "2024-10-01T12:00:00+08:00",
+    "district": "jiefangbei",
+    "sector": "retail",
+    "merchant_group": "g1",
+    "amount": "12.30",
+    "txn_count": 2,
+}
 
 
 @pytest.mark.parametrize("feed", list(FEEDS.values()), ids=list(FEEDS))

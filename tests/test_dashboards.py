@@ -41,12 +41,26 @@ DAY = date(2024, 10, 1)
 DAY_FROM = datetime(2024, 10, 1, tzinfo=ZONE)  # Grafana "today": now/d .. now/d
 DAY_TO = datetime(2024, 10, 1, 23, 59, 59, 999000, tzinfo=ZONE)
 AFTERNOON = datetime(2024, 10, 1, 15, 0, tzinfo=ZONE)
-BACKEND_MACROS = ("timeFilter", "timeFilter_ms", "dateFilter", "dateTimeFilter", "dt", "timeInterval",
-                  "timeInterval_ms", "fromTime", "toTime", "fromTime_ms", "toTime_ms", "interval_s")
+BACKEND_MACROS = (
+    "timeFilter",
+    "timeFilter_ms",
+    "dateFilter",
+    "dateTimeFilter",
+    "dt",
+    "timeInterval",
+    "timeInterval_ms",
+    "fromTime",
+    "toTime",
+    "fromTime_ms",
+    "toTime_ms",
+    "interval_s",
+)
 NUMBER = (int, float, Decimal)
 # a calendar function and its arguments (one level of nested brackets): each must name the Beijing zone
-DAY_FUNCTION = re.compile(r"\b(toStartOfDay|toDate|toStartOfYear|toYear|toStartOfMonth|toStartOfWeek)"
-                          r"\(([^()]*(?:\([^()]*\))?[^()]*)\)")
+DAY_FUNCTION = re.compile(
+    r"\b(toStartOfDay|toDate|toStartOfYear|toYear|toStartOfMonth|toStartOfWeek)"
+    r"\(([^()]*(?:\([^()]*\))?[^()]*)\)"
+)
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -75,6 +89,7 @@ PANELS = {p["title"]: p for p in _panels(OVERVIEW["panels"]) if p.get("targets")
 
 
 # --- the dashboard JSON ------------------------------------------------------------------------------------
+
 
 def test_there_are_dashboards_with_unique_uids():
     assert DASHBOARDS, "no dashboards/*.json"
@@ -112,8 +127,16 @@ def test_queries_keep_commas_out_of_macro_arguments_and_days_in_beijing(path: Pa
         assert "$__dateFilter" not in sql and "$__dt(" not in sql, f"{where}: day boundaries must be Asia/Shanghai"
         for func, args in DAY_FUNCTION.findall(sql):
             assert "'Asia/Shanghai'" in args, f"{where}: {func}({args}) needs the Asia/Shanghai zone"
-        for table in ("sales_agg_1m", "footfall_agg_1m", "tourists_agg_1m", "sales_raw", "footfall_raw",
-                      "tourists_raw", "targets", "dim_district"):
+        for table in (
+            "sales_agg_1m",
+            "footfall_agg_1m",
+            "tourists_agg_1m",
+            "sales_raw",
+            "footfall_raw",
+            "tourists_raw",
+            "targets",
+            "dim_district",
+        ):
             for tail in re.findall(rf"\b{table}\b(\s+\w+)?", sql):
                 assert tail.strip() == "FINAL", f"{where}: read {table} with FINAL (or a v_* view)"
 
@@ -137,23 +160,30 @@ def _x(sql: str, interval_s: int = 300, **kw: Any) -> str:
     return expand(sql, time_from=DAY_FROM, time_to=DAY_TO, interval_s=interval_s, variables=variables, **kw)
 
 
-@pytest.mark.parametrize(("sql", "expected"), [
-    ("$__timeFilter(minute)", f"minute >= toDateTime({F}) AND minute <= toDateTime({T})"),
-    ("$__timeFilter( minute )", f"minute >= toDateTime({F}) AND minute <= toDateTime({T})"),
-    ("$__timeFilter_ms(event_time)",
-     f"event_time >= fromUnixTimestamp64Milli({F}000) AND event_time <= fromUnixTimestamp64Milli({T}999)"),
-    ("$__dateFilter(day)", "day >= toDate('2024-09-30') AND day <= toDate('2024-10-01')"),  # the UTC trap
-    ("$__fromTime", f"toDateTime({F})"),
-    ("$__toTime", f"toDateTime({T})"),
-    ("$__fromTime_ms < $__toTime_ms", f"fromUnixTimestamp64Milli({F}000) < fromUnixTimestamp64Milli({T}999)"),
-    ("$__timeInterval(minute)", "toStartOfInterval(toDateTime(minute), INTERVAL 300 second)"),
-    ("$__interval_s", "300"),
-    ("$__timeFilter(toDateTime(x))", f"toDateTime(x) >= toDateTime({F}) AND toDateTime(x) <= toDateTime({T})"),
-    ("$__timeFilter(a) OR $__timeFilter_ms(a)",
-     f"a >= toDateTime({F}) AND a <= toDateTime({T}) OR "
-     f"a >= fromUnixTimestamp64Milli({F}000) AND a <= fromUnixTimestamp64Milli({T}999)"),
-    ("$__unknownMacro(x)", "$__unknownMacro(x)"),
-])
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("$__timeFilter(minute)", f"minute >= toDateTime({F}) AND minute <= toDateTime({T})"),
+        ("$__timeFilter( minute )", f"minute >= toDateTime({F}) AND minute <= toDateTime({T})"),
+        (
+            "$__timeFilter_ms(event_time)",
+            f"event_time >= fromUnixTimestamp64Milli({F}000) AND event_time <= fromUnixTimestamp64Milli({T}999)",
+        ),
+        ("$__dateFilter(day)", "day >= toDate('2024-09-30') AND day <= toDate('2024-10-01')"),  # the UTC trap
+        ("$__fromTime", f"toDateTime({F})"),
+        ("$__toTime", f"toDateTime({T})"),
+        ("$__fromTime_ms < $__toTime_ms", f"fromUnixTimestamp64Milli({F}000) < fromUnixTimestamp64Milli({T}999)"),
+        ("$__timeInterval(minute)", "toStartOfInterval(toDateTime(minute), INTERVAL 300 second)"),
+        ("$__interval_s", "300"),
+        ("$__timeFilter(toDateTime(x))", f"toDateTime(x) >= toDateTime({F}) AND toDateTime(x) <= toDateTime({T})"),
+        (
+            "$__timeFilter(a) OR $__timeFilter_ms(a)",
+            f"a >= toDateTime({F}) AND a <= toDateTime({T}) OR "
+            f"a >= fromUnixTimestamp64Milli({F}000) AND a <= fromUnixTimestamp64Milli({T}999)",
+        ),
+        ("$__unknownMacro(x)", "$__unknownMacro(x)"),
+    ],
+)
 def test_backend_macros(sql: str, expected: str):
     assert _x(sql) == expected
 
@@ -167,13 +197,16 @@ def test_interval_is_at_least_one_second():
     assert _x("$__interval_s $__timeInterval(m)", interval_s=0) == expected
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (["$__all"], "WHERE 1=1"),
-    ("$__all", "WHERE 1=1"),
-    ([], "WHERE 1=1"),
-    (["jiefangbei"], "WHERE district IN ('jiefangbei')"),
-    (["jiefangbei", "daping"], "WHERE district IN ('jiefangbei','daping')"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (["$__all"], "WHERE 1=1"),
+        ("$__all", "WHERE 1=1"),
+        ([], "WHERE 1=1"),
+        (["jiefangbei"], "WHERE district IN ('jiefangbei')"),
+        (["jiefangbei", "daping"], "WHERE district IN ('jiefangbei','daping')"),
+    ],
+)
 def test_conditional_all(value: Any, expected: str):
     sql = "WHERE $__conditionalAll(district IN ($district), $district)"
     assert _x(sql, variables={"district": value}, all_values={"district": ["x"]}) == expected
@@ -187,18 +220,25 @@ def test_conditional_all_of_an_unknown_variable_keeps_the_condition():
         _x("$__conditionalAll(a = 1)")
 
 
-@pytest.mark.parametrize(("sql", "variables", "all_values", "expected"), [
-    ("IN ($district)", {"district": ["a", "b"]}, None, "IN ('a','b')"),
-    ("IN (${district})", {"district": ["a"]}, None, "IN ('a')"),
-    ("IN ([[district]])", {"district": ["a"]}, None, "IN ('a')"),
-    ("= '$district'", {"district": "a"}, None, "= 'a'"),  # a single-value variable is inserted as it is
-    ("IN (${district:csv})", {"district": ["a", "b"]}, None, "IN (a,b)"),
-    ("IN (${district:sqlstring})", {"district": ["o'k"]}, None, "IN ('o''k')"),
-    ("IN ($district)", {"district": [ALL]}, {"district": ["a", "b", "c"]}, "IN ('a','b','c')"),
-    ("IN ($district)", {"district": [ALL]}, {"district": "SELECT district FROM dim_district"},
-     "IN (SELECT district FROM dim_district)"),  # a custom all value is not formatted
-    ("$districts $__timeFilter_x $other", {"district": ["a"]}, None, "$districts $__timeFilter_x $other"),
-])
+@pytest.mark.parametrize(
+    ("sql", "variables", "all_values", "expected"),
+    [
+        ("IN ($district)", {"district": ["a", "b"]}, None, "IN ('a','b')"),
+        ("IN (${district})", {"district": ["a"]}, None, "IN ('a')"),
+        ("IN ([[district]])", {"district": ["a"]}, None, "IN ('a')"),
+        ("= '$district'", {"district": "a"}, None, "= 'a'"),  # a single-value variable is inserted as it is
+        ("IN (${district:csv})", {"district": ["a", "b"]}, None, "IN (a,b)"),
+        ("IN (${district:sqlstring})", {"district": ["o'k"]}, None, "IN ('o''k')"),
+        ("IN ($district)", {"district": [ALL]}, {"district": ["a", "b", "c"]}, "IN ('a','b','c')"),
+        (
+            "IN ($district)",
+            {"district": [ALL]},
+            {"district": "SELECT district FROM dim_district"},
+            "IN (SELECT district FROM dim_district)",
+        ),  # a custom all value is not formatted
+        ("$districts $__timeFilter_x $other", {"district": ["a"]}, None, "$districts $__timeFilter_x $other"),
+    ],
+)
 def test_template_variables(sql: str, variables: dict, all_values: dict | None, expected: str):
     assert _x(sql, variables=variables, all_values=all_values) == expected
 
@@ -217,6 +257,7 @@ def test_all_without_its_values_and_naive_times_are_refused():
 
 
 # --- every query on the engine -----------------------------------------------------------------------------
+
 
 class Day:
     """One simulated day loaded into a migrated store, with the truth computed from the events."""
@@ -240,10 +281,23 @@ class Day:
         self.ids = [r[0] for r in client.query(DISTRICT_VARIABLE["query"]["rawSql"]).result_rows]
         self.names = {r[0]: r[1] for r in client.query("SELECT district, name_zh FROM dim_district FINAL").result_rows}
 
-    def run(self, sql: str, selection: list[str], *, time_from: datetime = DAY_FROM, time_to: datetime = DAY_TO,
-            interval_s: int = 300) -> tuple[list[str], list[tuple]]:
-        expanded = expand(sql, time_from=time_from, time_to=time_to, interval_s=interval_s,
-                          variables={"district": selection}, all_values={"district": self.ids})
+    def run(
+        self,
+        sql: str,
+        selection: list[str],
+        *,
+        time_from: datetime = DAY_FROM,
+        time_to: datetime = DAY_TO,
+        interval_s: int = 300,
+    ) -> tuple[list[str], list[tuple]]:
+        expanded = expand(
+            sql,
+            time_from=time_from,
+            time_to=time_to,
+            interval_s=interval_s,
+            variables={"district": selection},
+            all_values={"district": self.ids},
+        )
         result = self.client.query(expanded)
         return list(result.column_names), [tuple(r) for r in result.result_rows]
 
@@ -267,7 +321,7 @@ def day(chdb_dir: Path) -> Day:
     now = datetime.now(UTC)
     for feed, evs in by_feed.items():
         for i in range(0, len(evs), 5000):
-            records = [Record(FEEDS[feed].topic, 0, i + j, orjson.dumps(ev)) for j, ev in enumerate(evs[i:i + 5000])]
+            records = [Record(FEEDS[feed].topic, 0, i + j, orjson.dumps(ev)) for j, ev in enumerate(evs[i : i + 5000])]
             asyncio.run(sink.land(prepare(FEEDS[feed], records, now, timedelta(minutes=5))))
     return Day(connect(dsn, readonly=True), events)  # panels run as Grafana's read-only user
 
@@ -364,8 +418,9 @@ def test_footfall_of_the_day_in_10k_visits(day: Day):
 def test_the_next_beijing_day_is_empty(day: Day):
     """A range that is 'today' in UTC but the next day in Beijing sees none of the 2024-10-01 data."""
     start = datetime(2024, 10, 2, tzinfo=ZONE)
-    _, rows = day.run(PANELS["今日客流"]["targets"][0]["rawSql"], [ALL], time_from=start,
-                      time_to=start + timedelta(hours=6))
+    _, rows = day.run(
+        PANELS["今日客流"]["targets"][0]["rawSql"], [ALL], time_from=start, time_to=start + timedelta(hours=6)
+    )
     assert rows == []
 
 
@@ -394,7 +449,6 @@ def test_ranking_table(day: Day):
     txns = {day.names[d]: n for d, n in day.txns.items()}
     assert dict(zip(result["商圈"], result["交易笔数"], strict=True)) == txns
     assert all(isinstance(a, str) and a for a in result["片区"])
-
 
 
 @pytest.mark.parametrize("attack", ["jiefangbei') OR 1=1 OR district IN ('x", "x' OR '1'='1", "daping\\' OR 1=1 --"])

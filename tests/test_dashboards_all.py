@@ -48,12 +48,15 @@ NUMBER = (int, float, Decimal)
 # the newest dashboard schemaVersion each Grafana major writes (10.x: 39, 11.x: 39-40, 12.x: 41)
 MAX_SCHEMA = {10: 39, 11: 40, 12: 41}
 PANEL_TYPES = {"stat", "timeseries", "barchart", "bargauge", "table", "piechart", "row", "gauge", "heatmap"}
-SELECTIONS = {"district": [[ALL], ["jiefangbei"], ["jiefangbei", "daping"]],
-              "sector": [[ALL], ["retail"], ["catering", "lodging"]]}
+SELECTIONS = {
+    "district": [[ALL], ["jiefangbei"], ["jiefangbei", "daping"]],
+    "sector": [[ALL], ["retail"], ["catering", "lodging"]],
+}
 DEFAULTS: dict[str, Any] = {"district": [ALL], "sector": [ALL], "holiday": "national_day"}
 
 
 # --- test data, shared by the modules that need a loaded store (one per chDB directory) -------------------
+
 
 def _land(dsn: str) -> None:
     sink = ClickHouseSink(dsn)
@@ -66,7 +69,7 @@ def _land(dsn: str) -> None:
             records = [Record(feed.topic, 0, offset + i, orjson.dumps(e)) for i, e in enumerate(events)]
             offset += len(records)
             for i in range(0, len(records), 20000):
-                asyncio.run(sink.land(prepare(feed, records[i:i + 20000], now, timedelta(minutes=5), marks)))
+                asyncio.run(sink.land(prepare(feed, records[i : i + 20000], now, timedelta(minutes=5), marks)))
         # a redelivered hour of the first day: late against the watermark, deduplicated by the raw tables
         late = [e for _, e in day_events(load("baseline"), 7, DAYS[-2], DISTRICTS[:1], [feed_name])][:200]
         records = [Record(feed.topic, 1, 10**7 + i, orjson.dumps(e)) for i, e in enumerate(late)]
@@ -96,6 +99,7 @@ def engine(chdb_dir: Path) -> Client:
 
 # --- the dashboards --------------------------------------------------------------------------------------
 
+
 def _load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -115,8 +119,14 @@ def _grafana_major() -> int | None:
 
 def test_dashboards_have_unique_uids_and_titles():
     boards = [_load(p) for p in DASHBOARDS]
-    expected = {"yzmon-overview", "yzmon-sales-targets", "yzmon-footfall-live", "yzmon-tourist-origins",
-                "yzmon-holiday-compare", "yzmon-pipeline"}
+    expected = {
+        "yzmon-overview",
+        "yzmon-sales-targets",
+        "yzmon-footfall-live",
+        "yzmon-tourist-origins",
+        "yzmon-holiday-compare",
+        "yzmon-pipeline",
+    }
     uids = [b["uid"] for b in boards]
     assert len(uids) == len(set(uids)) and expected <= set(uids)
     assert len({b["title"] for b in boards}) == len(boards)
@@ -184,6 +194,7 @@ def test_crowd_bands_for_jiefangbei_are_stated_and_configured():
 
 # --- queries on the engine ---------------------------------------------------------------------------------
 
+
 def _variable_options(engine: Client, board: dict[str, Any]) -> dict[str, list[str]]:
     out = {}
     for var in board["templating"]["list"]:
@@ -214,10 +225,18 @@ def _range(panel: dict[str, Any], sql: str) -> tuple[datetime, datetime]:
     return start, RANGE_TO
 
 
-def run(engine: Client, sql: str, variables: dict[str, Any], options: dict[str, list[str]],
-        time_from: datetime, time_to: datetime, interval_s: int = 300) -> tuple[list[str], list[tuple]]:
-    expanded = expand(sql, time_from=time_from, time_to=time_to, interval_s=interval_s, variables=variables,
-                      all_values=options)
+def run(
+    engine: Client,
+    sql: str,
+    variables: dict[str, Any],
+    options: dict[str, list[str]],
+    time_from: datetime,
+    time_to: datetime,
+    interval_s: int = 300,
+) -> tuple[list[str], list[tuple]]:
+    expanded = expand(
+        sql, time_from=time_from, time_to=time_to, interval_s=interval_s, variables=variables, all_values=options
+    )
     result = engine.query(expanded)
     return list(result.column_names), [tuple(r) for r in result.result_rows]
 
@@ -254,8 +273,9 @@ def check_shape(panel: dict[str, Any], fmt: int, columns: list[str], rows: list[
 
 
 def _dashboard_cases() -> list[tuple[str, str]]:
-    return [(p.name, panel["title"]) for p in DASHBOARDS for panel in _panels(_load(p)["panels"])
-            if panel.get("targets")]
+    return [
+        (p.name, panel["title"]) for p in DASHBOARDS for panel in _panels(_load(p)["panels"]) if panel.get("targets")
+    ]
 
 
 @pytest.mark.parametrize(("name", "title"), _dashboard_cases())
@@ -286,24 +306,41 @@ def test_sales_pace_and_curve_agree_with_the_raw_numbers(engine: Client):
     board = _load(ROOT / "dashboards" / "sales_targets.json")
     panels = {p["title"]: p for p in board["panels"]}
     options = _variable_options(engine, board)
-    ytd = float(engine.query("SELECT sum(amount) FROM sales_raw FINAL WHERE toYear(event_time, 'Asia/Shanghai') = 2024"
-                             ).result_rows[0][0])
+    ytd = float(
+        engine.query(
+            "SELECT sum(amount) FROM sales_raw FINAL WHERE toYear(event_time, 'Asia/Shanghai') = 2024"
+        ).result_rows[0][0]
+    )
     share = engine.query("SELECT model_sales_share FROM dim_calendar FINAL WHERE day = '2024-10-07'").result_rows[0][0]
     target = 143_000_000_000
-    cols, rows = run(engine, panels["年累计社零 vs 年度目标(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options,
-                     RANGE_FROM, RANGE_TO)
+    cols, rows = run(
+        engine,
+        panels["年累计社零 vs 年度目标(渝中区)"]["targets"][0]["rawSql"],
+        DEFAULTS,
+        options,
+        RANGE_FROM,
+        RANGE_TO,
+    )
     got = dict(zip(cols, rows[0], strict=True))
     assert got["年累计社零"] == pytest.approx(ytd / 1e8) and got["年度目标"] == pytest.approx(1430)
     assert got["进度偏差"] == pytest.approx(100 * (ytd / (target * share) - 1))
-    _, status = run(engine, panels["社零进度状态(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options,
-                    RANGE_FROM, RANGE_TO)
+    _, status = run(
+        engine, panels["社零进度状态(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options, RANGE_FROM, RANGE_TO
+    )
     assert status[0][0] == pytest.approx(got["进度偏差"]) and status[0][0] < -2  # two days loaded: 落后
-    cols, rows = run(engine, panels["累计社零:实际 vs 目标进度(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options,
-                     RANGE_FROM, RANGE_TO)
+    cols, rows = run(
+        engine,
+        panels["累计社零:实际 vs 目标进度(渝中区)"]["targets"][0]["rawSql"],
+        DEFAULTS,
+        options,
+        RANGE_FROM,
+        RANGE_TO,
+    )
     assert len(rows) == 281 and rows[-1][1] == pytest.approx(ytd / 1e8)  # 1 Jan .. 7 Oct 2024
     assert rows[-1][2] == pytest.approx(target * share / 1e8)
-    _, daily = run(engine, panels["每日社零:本期 vs 去年同期"]["targets"][0]["rawSql"], DEFAULTS, options,
-                   RANGE_FROM, RANGE_TO)
+    _, daily = run(
+        engine, panels["每日社零:本期 vs 去年同期"]["targets"][0]["rawSql"], DEFAULTS, options, RANGE_FROM, RANGE_TO
+    )
     assert len(daily) == 2 and all(r[1] > 0 and r[2] > 0 for r in daily)  # 2024-10-06/07 and 2023-10-06/07
 
 
@@ -316,14 +353,16 @@ def test_holiday_compare_aligns_by_holiday_day(engine: Client):
     by_day = {r[0]: r for r in rows}
     assert list(by_day) == [f"第{i}天" for i in range(1, 8)]
     truth = defaultdict(float)
-    for day, amount in engine.query("SELECT toDate(event_time, 'Asia/Shanghai') d, toFloat64(sum(amount)) "
-                                    "FROM sales_raw FINAL GROUP BY d").result_rows:
+    for day, amount in engine.query(
+        "SELECT toDate(event_time, 'Asia/Shanghai') d, toFloat64(sum(amount)) FROM sales_raw FINAL GROUP BY d"
+    ).result_rows:
         truth[day] = amount / 1e8
     assert by_day["第7天"][1:] == (pytest.approx(truth[date(2024, 10, 7)]), pytest.approx(truth[date(2023, 10, 7)]))
     assert by_day["第1天"][1:] == (0, 0)
 
 
 # --- alert rules -----------------------------------------------------------------------------------------
+
 
 def _rules() -> list[dict[str, Any]]:
     doc = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))

@@ -24,10 +24,16 @@ from yzmon.store import GatewayReader, rows
 
 pytestmark = pytest.mark.e2e
 
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, free_port):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("stack"), broker_port=free_port(), worker_port=free_port(),
-                        topic_partitions=3, batch_max=2000)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("stack"),
+        broker_port=free_port(),
+        worker_port=free_port(),
+        topic_partitions=3,
+        batch_max=2000,
+    )
     s = Stack(settings)
     s.start(wait_ready_s=120)
     yield s
@@ -50,8 +56,14 @@ def test_one_day_lands_exactly(stack):
     assert store_totals(reader, "agg") == want
 
     want_rejected = Counter({(f, dim): int(v) for _, _, f, dim, m, v in expected.rows() if m == "rejected"})
-    got_rejected = Counter({(FEEDS_BY_TOPIC[r["topic"]], r["reason"]): int(r["n"]) for r in rows(
-        reader, "SELECT topic, reason, count() AS n FROM rejected_events FINAL GROUP BY topic, reason")})
+    got_rejected = Counter(
+        {
+            (FEEDS_BY_TOPIC[r["topic"]], r["reason"]): int(r["n"])
+            for r in rows(
+                reader, "SELECT topic, reason, count() AS n FROM rejected_events FINAL GROUP BY topic, reason"
+            )
+        }
+    )
     assert got_rejected == want_rejected and sum(got_rejected.values()) == 15
     # the bad records are nowhere else
     for f in FEEDS.values():
@@ -74,21 +86,38 @@ def test_a_bad_event_inside_a_bundle_is_refused_alone(stack):
     from kafka import KafkaConsumer
 
     settings = stack.settings
-    good = [{"event_id": f"bundle-{i}", "event_time": f"2024-10-03T10:0{i}:00+08:00", "district": "daping",
-             "sector": "retail", "merchant_group": "g", "amount": "10.00", "txn_count": 1} for i in range(3)]
+    good = [
+        {
+            "event_id": f"bundle-{i}",
+            "event_time": f"2024-10-03T10:0{i}:00+08:00",
+            "district": "daping",
+            "sector": "retail",
+            "merchant_group": "g",
+            "amount": "10.00",
+            "txn_count": 1,
+        }
+        for i in range(3)
+    ]
     bad = {**good[1], "event_id": "bundle-bad", "amount": "-5.00"}
     producer = FeedProducer(settings.bootstrap)
     producer.send_raw("sales", b"daping", orjson.dumps([good[0], bad, good[1], good[2]]))
     producer.close()
     reader = GatewayReader(settings.worker_url)
     wait_idle(settings)
-    landed = rows(reader, "SELECT count() AS n, toString(sum(amount)) AS total FROM sales_raw FINAL "
-                          "WHERE event_id LIKE 'bundle-%'")[0]
+    landed = rows(
+        reader,
+        "SELECT count() AS n, toString(sum(amount)) AS total FROM sales_raw FINAL WHERE event_id LIKE 'bundle-%'",
+    )[0]
     assert (int(landed["n"]), landed["total"]) == (3, "30")
     refused = rows(reader, "SELECT reason, payload FROM rejected_events FINAL WHERE payload LIKE '%bundle-bad%'")
     assert [(r["reason"], orjson.loads(r["payload"])) for r in refused] == [("negative_amount", bad)]
-    consumer = KafkaConsumer(FEEDS["sales"].dlq_topic, bootstrap_servers=settings.bootstrap, group_id=None,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    consumer = KafkaConsumer(
+        FEEDS["sales"].dlq_topic,
+        bootstrap_servers=settings.bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=5000,
+    )
     letters = [(dict(m.headers), m.value) for m in consumer if b"bundle-bad" in m.value]
     consumer.close()
     assert len(letters) == 1

@@ -18,13 +18,21 @@ from yzmon.feeds import FEEDS, SALES
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 TOL = timedelta(minutes=5)
-GOOD = {"event_id": "e1", "event_time": "2024-10-01T12:00:00+08:00", "district": "jiefangbei", "sector": "retail",
-        "merchant_group": "g1", "amount": "12.30", "txn_count": 2}
+GOOD = {
+    "event_id": "e1",
+    "event_time": "2024-10-01T12:00:00+08:00",
+    "district": "jiefangbei",
+    "sector": "retail",
+    "merchant_group": "g1",
+    "amount": "12.30",
+    "txn_count": 2,
+}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 def _check(feed, payload: bytes) -> None:
@@ -56,9 +64,15 @@ def test_unicode_names_and_districts(name, district):
 
 
 def test_nan_infinity_duplicate_keys_and_huge_payloads():
-    for raw in (b'{"amount": NaN}', b'{"amount": Infinity}', b'{"txn_count": -Infinity}',
-                orjson.dumps(GOOD)[:-1] + b', "amount": "-1.00"}',  # duplicated key: the last one wins
-                b'{"a": "' + b"x" * 200_000 + b'"}', b"9" * 100_000, b"[" * 10_000):
+    for raw in (
+        b'{"amount": NaN}',
+        b'{"amount": Infinity}',
+        b'{"txn_count": -Infinity}',
+        orjson.dumps(GOOD)[:-1] + b', "amount": "-1.00"}',  # duplicated key: the last one wins
+        b'{"a": "' + b"x" * 200_000 + b'"}',
+        b"9" * 100_000,
+        b"[" * 10_000,
+    ):
         _check(SALES, raw)
     dup = decode(SALES, orjson.dumps(GOOD)[:-1] + b', "amount": "-1.00"}', NOW, TOL)
     assert isinstance(dup, Rejection) and dup.reason == "negative_amount"
@@ -67,9 +81,19 @@ def test_nan_infinity_duplicate_keys_and_huge_payloads():
 
 
 @settings(max_examples=50, deadline=None)
-@given(payloads=st.lists(st.one_of(st.binary(max_size=300), st.builds(
-    lambda a, n: orjson.dumps({**GOOD, "amount": a, "txn_count": n}),
-    st.from_regex(r"-?\d{1,6}(\.\d{1,3})?", fullmatch=True), st.integers(-5, 5))), max_size=60))
+@given(
+    payloads=st.lists(
+        st.one_of(
+            st.binary(max_size=300),
+            st.builds(
+                lambda a, n: orjson.dumps({**GOOD, "amount": a, "txn_count": n}),
+                st.from_regex(r"-?\d{1,6}(\.\d{1,3})?", fullmatch=True),
+                st.integers(-5, 5),
+            ),
+        ),
+        max_size=60,
+    )
+)
 def test_accepted_plus_rejected_equals_produced(payloads):
     records = [Record(SALES.topic, 0, i, p) for i, p in enumerate(payloads)]
     batch = prepare(SALES, records, NOW, TOL)
@@ -90,9 +114,20 @@ def _events_in(payload: bytes) -> int:
 
 
 @settings(max_examples=100, deadline=None)
-@given(items=st.lists(st.one_of(json_values, st.builds(
-    lambda a, n: {**GOOD, "amount": a, "txn_count": n},
-    st.from_regex(r"-?\d{1,6}(\.\d{1,3})?", fullmatch=True), st.integers(-5, 5))), min_size=1, max_size=40))
+@given(
+    items=st.lists(
+        st.one_of(
+            json_values,
+            st.builds(
+                lambda a, n: {**GOOD, "amount": a, "txn_count": n},
+                st.from_regex(r"-?\d{1,6}(\.\d{1,3})?", fullmatch=True),
+                st.integers(-5, 5),
+            ),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_every_event_of_a_bundle_is_accepted_or_refused_alone(items):
     payload = json.dumps(items).encode()  # stdlib: also ints beyond 64 bits
     batch = prepare(SALES, [Record(SALES.topic, 0, 0, payload)], NOW, TOL)

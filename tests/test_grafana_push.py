@@ -89,8 +89,12 @@ def _handler(state: FakeGrafana) -> type[BaseHTTPRequestHandler]:
                     return self._send(400, {"message": "folder title cannot be empty"})
                 if body.get("uid") in state.folders:
                     return self._send(409, {"message": "a folder with the same uid already exists"})
-                folder = {"id": len(state.folders) + 1, "uid": body.get("uid") or "generated", "title": body["title"],
-                          "version": 1}
+                folder = {
+                    "id": len(state.folders) + 1,
+                    "uid": body.get("uid") or "generated",
+                    "title": body["title"],
+                    "version": 1,
+                }
                 state.folders[folder["uid"]] = folder
                 return self._send(200, folder)
             if p == ["datasources"]:
@@ -102,8 +106,9 @@ def _handler(state: FakeGrafana) -> type[BaseHTTPRequestHandler]:
                 ds = {**body, "id": len(state.datasources) + 1, "version": 1}
                 ds.pop("secureJsonData", None)
                 state.datasources[body["uid"]] = ds
-                return self._send(200, {"datasource": ds, "id": ds["id"], "message": "Datasource added",
-                                        "name": ds["name"]})
+                return self._send(
+                    200, {"datasource": ds, "id": ds["id"], "message": "Datasource added", "name": ds["name"]}
+                )
             if p == ["dashboards", "db"]:
                 dash = body.get("dashboard")
                 if not isinstance(dash, dict) or not dash.get("title"):
@@ -116,10 +121,21 @@ def _handler(state: FakeGrafana) -> type[BaseHTTPRequestHandler]:
                 if existing and body.get("overwrite") is not True:
                     return self._send(412, {"status": "name-exists", "message": "A dashboard with the same uid"})
                 version = existing["meta"]["version"] + 1 if existing else 1
-                state.dashboards[dash["uid"]] = {"dashboard": dash,
-                                                 "meta": {"folderUid": body["folderUid"], "version": version}}
-                return self._send(200, {"id": 1, "uid": dash["uid"], "status": "success", "version": version,
-                                        "url": f"/d/{dash['uid']}/x", "slug": "x"})
+                state.dashboards[dash["uid"]] = {
+                    "dashboard": dash,
+                    "meta": {"folderUid": body["folderUid"], "version": version},
+                }
+                return self._send(
+                    200,
+                    {
+                        "id": 1,
+                        "uid": dash["uid"],
+                        "status": "success",
+                        "version": version,
+                        "url": f"/d/{dash['uid']}/x",
+                        "slug": "x",
+                    },
+                )
             return self._send(404, {"message": "Not found"})
 
         # PUT /api/datasources/uid/:uid, PUT /api/folders/:uid
@@ -168,8 +184,14 @@ def test_push_creates_folder_datasource_and_dashboards(grafana):
     assert state.folders["yzmon"]["title"] == "渝中商圈监测"
     ds = state.datasources["yzmon-clickhouse"]
     assert ds["type"] == "grafana-clickhouse-datasource"
-    assert ds["jsonData"] == {"host": "clickhouse", "port": 8123, "protocol": "http", "secure": False,
-                              "username": "grafana", "defaultDatabase": "yzmon"}
+    assert ds["jsonData"] == {
+        "host": "clickhouse",
+        "port": 8123,
+        "protocol": "http",
+        "secure": False,
+        "username": "grafana",
+        "defaultDatabase": "yzmon",
+    }
     assert {u: d["meta"]["folderUid"] for u, d in state.dashboards.items()} == dict.fromkeys(_uids(), "yzmon")
     assert not state.errors
     methods = [(m, p) for m, p in state.requests if m != "GET"]

@@ -15,8 +15,14 @@ from yzmon.cli import app
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "feeds"
 
 
-@pytest.mark.parametrize(("feed", "name"), [("sales", "sales_unionpay.csv"), ("footfall", "footfall_counters.jsonl"),
-                                            ("tourists", "tourists_signalling.parquet")])
+@pytest.mark.parametrize(
+    ("feed", "name"),
+    [
+        ("sales", "sales_unionpay.csv"),
+        ("footfall", "footfall_counters.jsonl"),
+        ("tourists", "tourists_signalling.parquet"),
+    ],
+)
 def test_shipped_examples_load_cleanly(feed, name):
     path = EXAMPLES / name
     loaded = load_file(path, Mapping.load(path.with_name(path.stem + ".mapping.yaml"), feed))
@@ -28,8 +34,13 @@ def test_mapping_translates_names_units_and_zones():
     path = EXAMPLES / "tourists_signalling.parquet"
     frame = pd.read_parquet(path)
     loaded = load_file(path, Mapping.load(EXAMPLES / "tourists_signalling.mapping.yaml", "tourists"))
-    assert {e["origin"] for e in loaded.events} <= {"chongqing", "chengdu", "sichuan_other", "other_province",
-                                                    "overseas"}
+    assert {e["origin"] for e in loaded.events} <= {
+        "chongqing",
+        "chengdu",
+        "sichuan_other",
+        "other_province",
+        "overseas",
+    }
     assert sum(Decimal(e["spend"]) for e in loaded.events) == Decimal(int(frame["spend_fen"].sum())) / 100
 
 
@@ -42,8 +53,11 @@ def test_bad_rows_are_reported_with_line_numbers(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     loaded = load_file(path, Mapping.load(EXAMPLES / "sales_unionpay.mapping.yaml", "sales"))
-    assert [(b.line, b.reason) for b in loaded.bad] == [(3, "unknown_district"), (4, "negative_amount"),
-                                                        (5, "schema_violation")]
+    assert [(b.line, b.reason) for b in loaded.bad] == [
+        (3, "unknown_district"),
+        (4, "negative_amount"),
+        (5, "schema_violation"),
+    ]
     assert len(loaded.events) == 1 and loaded.rows == 4
 
 
@@ -73,9 +87,12 @@ def test_a_mapping_for_another_feed_or_unknown_field_is_refused(tmp_path):
 
 def test_cli_dry_run_reports_and_exits_2_on_bad_rows(tmp_path):
     path = tmp_path / "s.csv"
-    path.write_text("event_id,event_time,district,sector,merchant_group,amount,txn_count\n"
-                    "a,2024-10-01T10:00:00+08:00,daping,retail,g,10.00,1\n"
-                    "b,2024-10-01T10:01:00+08:00,daping,retail,g,abc,1\n", encoding="utf-8")
+    path.write_text(
+        "event_id,event_time,district,sector,merchant_group,amount,txn_count\n"
+        "a,2024-10-01T10:00:00+08:00,daping,retail,g,10.00,1\n"
+        "b,2024-10-01T10:01:00+08:00,daping,retail,g,abc,1\n",
+        encoding="utf-8",
+    )
     result = CliRunner().invoke(app, ["load", str(path), "--feed", "sales", "--dry-run"])
     assert result.exit_code == 2
     assert "s.csv:3: schema_violation" in result.output

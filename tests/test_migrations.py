@@ -14,8 +14,17 @@ def test_migrate_is_idempotent_and_recorded(store):
     recorded = store.query("SELECT count() FROM schema_migrations FINAL").result_rows[0][0]
     assert recorded == len(discover())
     tables = {r[0] for r in store.query("SHOW TABLES").result_rows}
-    assert {"sales_raw", "footfall_raw", "tourists_raw", "rejected_events", "sales_agg_1m", "footfall_agg_1m",
-            "tourists_agg_1m", "targets", "dim_district"} <= tables
+    assert {
+        "sales_raw",
+        "footfall_raw",
+        "tourists_raw",
+        "rejected_events",
+        "sales_agg_1m",
+        "footfall_agg_1m",
+        "tourists_agg_1m",
+        "targets",
+        "dim_district",
+    } <= tables
     assert store.query("SELECT count() FROM dim_district").result_rows[0][0] == 7
     assert store.query("SELECT count() FROM v_targets WHERE latest_version = 1").result_rows[0][0] >= 8
     national_day = store.query("SELECT holiday_day FROM dim_calendar WHERE day = '2024-10-03'").result_rows
@@ -38,12 +47,15 @@ def test_a_gap_in_numbering_is_refused(tmp_path):
         discover(tmp_path)
 
 
-@pytest.mark.parametrize("statement", [
-    "INSERT INTO targets (year, scope, metric, value, unit, source) VALUES (2030, 'x', 'y', 1, 'u', 's')",
-    "DROP TABLE sales_raw",
-    "CREATE TABLE evil (x Int8) ENGINE = Memory",
-    "ALTER TABLE sales_raw DELETE WHERE 1",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO targets (year, scope, metric, value, unit, source) VALUES (2030, 'x', 'y', 1, 'u', 's')",
+        "DROP TABLE sales_raw",
+        "CREATE TABLE evil (x Int8) ENGINE = Memory",
+        "ALTER TABLE sales_raw DELETE WHERE 1",
+    ],
+)
 def test_the_read_only_path_refuses_writes_and_ddl(store_dsn, statement):
     reader = DirectReader(connect(store_dsn, readonly=True))
     with pytest.raises(Exception, match="readonly"):

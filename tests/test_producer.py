@@ -2,8 +2,15 @@ import pytest
 
 from producers.kafka import FeedProducer, ProducerError
 
-EVENT = {"event_id": "e1", "event_time": "2024-10-01T12:00:00+08:00", "district": "daping", "sector": "retail",
-         "merchant_group": "g", "amount": "1.00", "txn_count": 1}
+EVENT = {
+    "event_id": "e1",
+    "event_time": "2024-10-01T12:00:00+08:00",
+    "district": "daping",
+    "sector": "retail",
+    "merchant_group": "g",
+    "amount": "1.00",
+    "txn_count": 1,
+}
 
 
 def test_a_down_broker_is_a_clear_error_not_a_hang(free_port):

@@ -49,7 +49,7 @@ def replayed(chdb_dir):
     for feed in FEEDS:
         events = [e for d in DAYS for _, e in day_events(load("baseline"), 3, d, DISTRICTS, [feed])]
         for i in range(0, len(events), 5000):
-            chunk = [Record(FEEDS[feed].topic, 0, i + j, orjson.dumps(e)) for j, e in enumerate(events[i:i + 5000])]
+            chunk = [Record(FEEDS[feed].topic, 0, i + j, orjson.dumps(e)) for j, e in enumerate(events[i : i + 5000])]
             asyncio.run(sink.land(prepare(FEEDS[feed], chunk, now, timedelta(minutes=5))))
     return DirectReader(connect(dsn, readonly=True))
 
@@ -74,8 +74,12 @@ def test_holiday_days_align_and_match_the_raw_totals(replayed):
     assert [r["holiday_day"] for r in result] == list(range(1, 8))
     first = result[0]
     assert (first["day"], first["last_year_day"]) == ("2024-10-01", "2023-10-01")
-    raw = {r["d"]: Decimal(str(r["a"])) for r in rows(
-        replayed, "SELECT toString(toDate(event_time)) AS d, sum(amount) AS a FROM sales_raw FINAL GROUP BY d")}
+    raw = {
+        r["d"]: Decimal(str(r["a"]))
+        for r in rows(
+            replayed, "SELECT toString(toDate(event_time)) AS d, sum(amount) AS a FROM sales_raw FINAL GROUP BY d"
+        )
+    }
     assert Decimal(str(first["amount"])) == raw["2024-10-01"]
     assert Decimal(str(first["last_year_amount"])) == raw["2023-10-01"]
     assert result[2]["amount"] == 0  # 10-03 was not replayed
@@ -93,8 +97,11 @@ def pace_store(store_dsn):
     client = connect(store_dsn)
 
     def daily(day: date, yuan: int) -> None:
-        client.insert("sales_daily", [(day, "daping", "retail", Decimal(yuan), 1, datetime.now(UTC))],
-                      column_names=["day", "district", "sector", "amount", "txn_count", "computed_at"])
+        client.insert(
+            "sales_daily",
+            [(day, "daping", "retail", Decimal(yuan), 1, datetime.now(UTC))],
+            column_names=["day", "district", "sector", "amount", "txn_count", "computed_at"],
+        )
 
     return DirectReader(connect(store_dsn, readonly=True)), daily
 

@@ -27,8 +27,14 @@ SPEC = RunSpec(load("baseline"), 21, date(2024, 5, 1), date(2024, 5, 2), bad_per
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, free_port):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("stack"), broker_port=free_port(), worker_port=free_port(),
-                        topic_partitions=3, batch_max=1000, fault_injection=True)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("stack"),
+        broker_port=free_port(),
+        worker_port=free_port(),
+        topic_partitions=3,
+        batch_max=1000,
+        fault_injection=True,
+    )
     s = Stack(settings)
     s.start(wait_ready_s=120)
     yield s
@@ -42,8 +48,14 @@ def expected() -> tuple[dict, Counter]:
 
 
 def rejected(reader) -> Counter:
-    return Counter({(FEEDS_BY_TOPIC[r["topic"]], r["reason"]): int(r["n"]) for r in rows(
-        reader, "SELECT topic, reason, count() AS n FROM rejected_events FINAL GROUP BY topic, reason")})
+    return Counter(
+        {
+            (FEEDS_BY_TOPIC[r["topic"]], r["reason"]): int(r["n"])
+            for r in rows(
+                reader, "SELECT topic, reason, count() AS n FROM rejected_events FINAL GROUP BY topic, reason"
+            )
+        }
+    )
 
 
 def test_worker_killed_five_times_mid_replay_still_exact(stack):

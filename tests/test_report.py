@@ -26,8 +26,8 @@ def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     pos, idat, width = 8, b"", 0
     height = bpp = 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        chunk = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, color = struct.unpack(">IIBB", chunk[:10])
             assert depth == 8 and color in (2, 6), (depth, color)
@@ -39,7 +39,7 @@ def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
     stride = width * bpp
     rows, prev = [], bytearray(stride)
     for y in range(height):
-        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b, c = prev[i], prev[i - bpp] if i >= bpp else 0
@@ -55,7 +55,7 @@ def _png_pixels(path: Path) -> tuple[int, int, list[bytes]]:
                 line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
         rows.append(bytes(line))
         prev = line
-    return width, height, [bytes(r[i:i + 3]) for r in rows[::4] for i in range(0, len(r), bpp * 4)]
+    return width, height, [bytes(r[i : i + 3]) for r in rows[::4] for i in range(0, len(r), bpp * 4)]
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +80,12 @@ def test_headline_numbers_come_first_with_the_pace_status(briefing: str):
     assert first.groups() == ("stat", "社零进度状态(渝中区)")
     assert re.search(r'class="status"[^>]*>(领先|符合进度|落后)</span>', briefing)
     assert briefing.index("核心指标") < briefing.index("<svg")
-    assert "亿元" in briefing and "万人次" in briefing and "<script" not in briefing and "http://" not in \
-        briefing.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert (
+        "亿元" in briefing
+        and "万人次" in briefing
+        and "<script" not in briefing
+        and "http://" not in briefing.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    )
 
 
 def test_the_briefing_renders_in_headless_chromium(briefing: str, tmp_path: Path):

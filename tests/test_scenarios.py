@@ -19,8 +19,16 @@ BASE = load("baseline")
 
 def test_every_scenario_file_loads_and_says_what_it_changes():
     names = available()
-    assert {"baseline", "spring_festival", "national_day", "new_years_eve", "rain_week", "consumption_festival",
-            "flagship_opening", "counter_outage"} <= set(names)
+    assert {
+        "baseline",
+        "spring_festival",
+        "national_day",
+        "new_years_eve",
+        "rain_week",
+        "consumption_festival",
+        "flagship_opening",
+        "counter_outage",
+    } <= set(names)
     for name in names:
         sc = load(name)
         assert sc.description.strip()
@@ -33,7 +41,7 @@ def _occupancy_peak(scenario, day: date, district: str, hours: tuple[int, int]) 
     gates = footfall_arrays(scenario, 7, day, district)
     net = sum(g.values["entries"] - g.values["exits"] for g in gates)
     occupancy = np.cumsum(net)
-    return int(occupancy[hours[0] * 60: hours[1] * 60].max())
+    return int(occupancy[hours[0] * 60 : hours[1] * 60].max())
 
 
 def test_new_years_eve_peak_at_jiefangbei_is_several_times_a_saturday_night():
@@ -72,9 +80,9 @@ def test_counter_outage_silences_one_gate_for_two_hours_only():
     sc = load("counter_outage")
     gates = {g.unit: g for g in footfall_arrays(sc, 7, date(2024, 10, 2), "jiefangbei")}
     silent = gates["jiefangbei-gate-03"].values["entries"] + gates["jiefangbei-gate-03"].values["exits"]
-    assert silent[14 * 60: 16 * 60].sum() == 0
-    assert silent[12 * 60: 14 * 60].sum() > 0 and silent[16 * 60: 18 * 60].sum() > 0
-    assert gates["jiefangbei-gate-02"].values["entries"][14 * 60: 16 * 60].sum() > 0
+    assert silent[14 * 60 : 16 * 60].sum() == 0
+    assert silent[12 * 60 : 14 * 60].sum() > 0 and silent[16 * 60 : 18 * 60].sum() > 0
+    assert gates["jiefangbei-gate-02"].values["entries"][14 * 60 : 16 * 60].sum() > 0
 
 
 def test_flagship_opening_lifts_hualongqiao_sales():
@@ -125,8 +133,11 @@ class Collect:
 
 def test_interrupted_replay_resumes_without_duplicates_or_gaps(tmp_path):
     spec = RunSpec(BASE, 7, date(2024, 10, 1), date(2024, 10, 3), districts=("eling", "shibati"), bad_per_day=5)
-    everything = [r.event["event_id"] if r.event else r.bad.decode(errors="replace")
-                  for day in spec.days for r in records(spec, day)]
+    everything = [
+        r.event["event_id"] if r.event else r.bad.decode(errors="replace")
+        for day in spec.days
+        for r in records(spec, day)
+    ]
     checkpoint = Checkpoint(tmp_path, spec)
     stop = threading.Event()
     first = Collect(stop_after=len(everything) // 2 + 17, stop=stop)

@@ -23,19 +23,25 @@ def _records(feed: str, events: list[dict], start_offset: int = 0) -> list[Recor
 
 def _land(sink: ClickHouseSink, feed: str, records: list[Record], batch: int = 700) -> None:
     for i in range(0, len(records), batch):
-        asyncio.run(sink.land(prepare(FEEDS[feed], records[i:i + batch], NOW, TOL)))
+        asyncio.run(sink.land(prepare(FEEDS[feed], records[i : i + batch], NOW, TOL)))
 
 
 COMPARE = {
-    "sales": ("SELECT district, sector, toStartOfMinute(event_time) m, sum(amount), sum(txn_count), count() "
-              "FROM sales_raw FINAL GROUP BY ALL ORDER BY ALL",
-              "SELECT district, sector, minute, amount, txn_count, events FROM sales_agg_1m FINAL ORDER BY ALL"),
-    "tourists": ("SELECT district, origin, toStartOfMinute(event_time) m, sum(arrivals), sum(spend), count() "
-                 "FROM tourists_raw FINAL GROUP BY ALL ORDER BY ALL",
-                 "SELECT district, origin, minute, arrivals, spend, events FROM tourists_agg_1m FINAL ORDER BY ALL"),
-    "footfall": ("SELECT district, toStartOfMinute(event_time) m, sum(entries), sum(exits), count() "
-                 "FROM footfall_raw FINAL GROUP BY ALL ORDER BY ALL",
-                 "SELECT district, minute, entries, exits, events FROM footfall_agg_1m FINAL ORDER BY ALL"),
+    "sales": (
+        "SELECT district, sector, toStartOfMinute(event_time) m, sum(amount), sum(txn_count), count() "
+        "FROM sales_raw FINAL GROUP BY ALL ORDER BY ALL",
+        "SELECT district, sector, minute, amount, txn_count, events FROM sales_agg_1m FINAL ORDER BY ALL",
+    ),
+    "tourists": (
+        "SELECT district, origin, toStartOfMinute(event_time) m, sum(arrivals), sum(spend), count() "
+        "FROM tourists_raw FINAL GROUP BY ALL ORDER BY ALL",
+        "SELECT district, origin, minute, arrivals, spend, events FROM tourists_agg_1m FINAL ORDER BY ALL",
+    ),
+    "footfall": (
+        "SELECT district, toStartOfMinute(event_time) m, sum(entries), sum(exits), count() "
+        "FROM footfall_raw FINAL GROUP BY ALL ORDER BY ALL",
+        "SELECT district, minute, entries, exits, events FROM footfall_agg_1m FINAL ORDER BY ALL",
+    ),
 }
 
 
@@ -59,8 +65,9 @@ def test_aggregates_equal_raw_after_duplicates_and_out_of_order(store, store_dsn
 def test_occupancy_is_running_entries_minus_exits_within_the_local_day(store, store_dsn):
     events = [e for _, e in day_events(load("baseline"), 2, date(2024, 10, 3), ["shibati"], ["footfall"])]
     _land(ClickHouseSink(store_dsn), "footfall", _records("footfall", list(reversed(events))))
-    rows = store.query("SELECT minute, entries, exits, occupancy FROM footfall_agg_1m FINAL "
-                       "WHERE district = 'shibati' ORDER BY minute").result_rows
+    rows = store.query(
+        "SELECT minute, entries, exits, occupancy FROM footfall_agg_1m FINAL WHERE district = 'shibati' ORDER BY minute"
+    ).result_rows
     running = 0
     for _, entries, exits, occupancy in rows:
         running += entries - exits
@@ -99,41 +106,60 @@ def test_a_failing_store_is_retried_without_losing_the_batch(store, store_dsn, m
 
 LEVELS = {
     "sales": [
-        ("SELECT district, sector, toStartOfHour(event_time) b, sum(amount), sum(txn_count) FROM sales_raw FINAL "
-         "GROUP BY ALL ORDER BY ALL",
-         "SELECT district, sector, hour, amount, txn_count FROM sales_hourly FINAL ORDER BY ALL"),
-        ("SELECT district, sector, toDate(event_time) b, sum(amount), sum(txn_count) FROM sales_raw FINAL "
-         "GROUP BY ALL ORDER BY ALL",
-         "SELECT district, sector, day, amount, txn_count FROM sales_daily FINAL ORDER BY ALL"),
-        ("SELECT district, sector, toStartOfMonth(event_time) b, sum(amount), sum(txn_count) FROM sales_raw FINAL "
-         "GROUP BY ALL ORDER BY ALL",
-         "SELECT district, sector, month, amount, txn_count FROM sales_monthly FINAL ORDER BY ALL"),
+        (
+            "SELECT district, sector, toStartOfHour(event_time) b, sum(amount), sum(txn_count) FROM sales_raw FINAL "
+            "GROUP BY ALL ORDER BY ALL",
+            "SELECT district, sector, hour, amount, txn_count FROM sales_hourly FINAL ORDER BY ALL",
+        ),
+        (
+            "SELECT district, sector, toDate(event_time) b, sum(amount), sum(txn_count) FROM sales_raw FINAL "
+            "GROUP BY ALL ORDER BY ALL",
+            "SELECT district, sector, day, amount, txn_count FROM sales_daily FINAL ORDER BY ALL",
+        ),
+        (
+            "SELECT district, sector, toStartOfMonth(event_time) b, sum(amount), sum(txn_count) FROM sales_raw FINAL "
+            "GROUP BY ALL ORDER BY ALL",
+            "SELECT district, sector, month, amount, txn_count FROM sales_monthly FINAL ORDER BY ALL",
+        ),
     ],
     "footfall": [
-        ("SELECT district, toDate(event_time) b, sum(entries), sum(exits) FROM footfall_raw FINAL "
-         "GROUP BY ALL ORDER BY ALL",
-         "SELECT district, day, entries, exits FROM footfall_daily FINAL ORDER BY ALL"),
-        ("SELECT district, toStartOfMonth(event_time) b, sum(entries), sum(exits) FROM footfall_raw FINAL "
-         "GROUP BY ALL ORDER BY ALL",
-         "SELECT district, month, entries, exits FROM footfall_monthly FINAL ORDER BY ALL"),
-        ("SELECT district, toDate(minute) d, max(occupancy) FROM footfall_agg_1m FINAL GROUP BY ALL ORDER BY ALL",
-         "SELECT district, day, peak_occupancy FROM footfall_daily FINAL ORDER BY ALL"),
+        (
+            "SELECT district, toDate(event_time) b, sum(entries), sum(exits) FROM footfall_raw FINAL "
+            "GROUP BY ALL ORDER BY ALL",
+            "SELECT district, day, entries, exits FROM footfall_daily FINAL ORDER BY ALL",
+        ),
+        (
+            "SELECT district, toStartOfMonth(event_time) b, sum(entries), sum(exits) FROM footfall_raw FINAL "
+            "GROUP BY ALL ORDER BY ALL",
+            "SELECT district, month, entries, exits FROM footfall_monthly FINAL ORDER BY ALL",
+        ),
+        (
+            "SELECT district, toDate(minute) d, max(occupancy) FROM footfall_agg_1m FINAL GROUP BY ALL ORDER BY ALL",
+            "SELECT district, day, peak_occupancy FROM footfall_daily FINAL ORDER BY ALL",
+        ),
     ],
     "tourists": [
-        ("SELECT district, origin, toDate(event_time) b, sum(arrivals), sum(spend) FROM tourists_raw FINAL "
-         "GROUP BY ALL ORDER BY ALL",
-         "SELECT district, origin, day, arrivals, spend FROM tourists_daily FINAL ORDER BY ALL"),
-        ("SELECT district, origin, toStartOfMonth(event_time) b, sum(arrivals), sum(spend) FROM tourists_raw FINAL "
-         "GROUP BY ALL ORDER BY ALL",
-         "SELECT district, origin, month, arrivals, spend FROM tourists_monthly FINAL ORDER BY ALL"),
+        (
+            "SELECT district, origin, toDate(event_time) b, sum(arrivals), sum(spend) FROM tourists_raw FINAL "
+            "GROUP BY ALL ORDER BY ALL",
+            "SELECT district, origin, day, arrivals, spend FROM tourists_daily FINAL ORDER BY ALL",
+        ),
+        (
+            "SELECT district, origin, toStartOfMonth(event_time) b, sum(arrivals), sum(spend) FROM tourists_raw FINAL "
+            "GROUP BY ALL ORDER BY ALL",
+            "SELECT district, origin, month, arrivals, spend FROM tourists_monthly FINAL ORDER BY ALL",
+        ),
     ],
 }
 
 
 @pytest.mark.parametrize("feed", list(FEEDS))
 def test_every_rollup_level_equals_raw_across_a_month_boundary(store, store_dsn, feed):
-    events = [e for day in (date(2024, 9, 30), date(2024, 10, 1))
-              for _, e in day_events(load("baseline"), 5, day, ["eling", "hualongqiao"], [feed])]
+    events = [
+        e
+        for day in (date(2024, 9, 30), date(2024, 10, 1))
+        for _, e in day_events(load("baseline"), 5, day, ["eling", "hualongqiao"], [feed])
+    ]
     rng = random.Random(9)
     rng.shuffle(events)
     sink = ClickHouseSink(store_dsn)

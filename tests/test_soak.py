@@ -63,8 +63,11 @@ def test_soak_continuous_replay(tmp_path, free_port):
             samples.append(lag)
             assert stack.worker is not None
             rss.append(proc_memory_mb(stack.worker.pid)["VmRSS"])
-            print(f"{(time.monotonic() - started) / 60:5.1f} min  lag {lag:>7,}  days done {len(days)}  "
-                  f"worker RSS {rss[-1]:,.0f} MB", flush=True)
+            print(
+                f"{(time.monotonic() - started) / 60:5.1f} min  lag {lag:>7,}  days done {len(days)}  "
+                f"worker RSS {rss[-1]:,.0f} MB",
+                flush=True,
+            )
         stop.set()
         thread.join()
         deadline = time.monotonic() + 180
@@ -76,7 +79,7 @@ def test_soak_continuous_replay(tmp_path, free_port):
         assert len(generations) == 1, f"group rebalanced: generations {generations}"
         assert max(samples) < 60_000, f"lag grew: {samples}"
         quarter = max(1, len(rss) // 4)
-        second, last = statistics.median(rss[quarter:2 * quarter]), statistics.median(rss[-quarter:])
+        second, last = statistics.median(rss[quarter : 2 * quarter]), statistics.median(rss[-quarter:])
         assert last <= second * 1.2, f"worker memory grew: {second:.0f} MB → {last:.0f} MB ({rss})"
         spec = RunSpec(load("baseline"), 7, days[0], days[-1] + timedelta(days=1))
         want = sum(Decimal(v) for *_, m, v in truth(spec).rows() if m == "amount")
@@ -85,9 +88,11 @@ def test_soak_continuous_replay(tmp_path, free_port):
         while (got := Decimal(str(rows(reader, "SELECT sum(amount) AS a FROM sales_raw FINAL")[0]["a"]))) != want:
             assert time.monotonic() < deadline, f"store {got} != truth {want}"
             time.sleep(2)
-        print(f"soak: {minutes} min, {len(days)} simulated days, lag samples max {max(samples):,}, "
-              f"generations {generations}, worker RSS median 2nd quarter {second:.0f} MB, last quarter "
-              f"{last:.0f} MB (max {max(rss):.0f}), 社零 {want} = store")
+        print(
+            f"soak: {minutes} min, {len(days)} simulated days, lag samples max {max(samples):,}, "
+            f"generations {generations}, worker RSS median 2nd quarter {second:.0f} MB, last quarter "
+            f"{last:.0f} MB (max {max(rss):.0f}), 社零 {want} = store"
+        )
     finally:
         stop.set()
         stack.stop()

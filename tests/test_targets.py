@@ -14,20 +14,25 @@ def test_a_good_csv_converts_units(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text(GOOD, encoding="utf-8")
     rows = parse(path)
-    assert [(r.scope, r.value, r.unit) for r in rows] == [("district", Decimal("158000000000"), "元"),
-                                                         ("jiefangbei", Decimal("220000000.0"), "人次")]
+    assert [(r.scope, r.value, r.unit) for r in rows] == [
+        ("district", Decimal("158000000000"), "元"),
+        ("jiefangbei", Decimal("220000000.0"), "人次"),
+    ]
 
 
 def test_bad_files_are_refused_with_line_numbers(tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("year,scope,metric,value,unit,source\n"
-                    "2026,district,retail_sales,1580,亿元,ok\n"
-                    "20x6,district,retail_sales,1,元,s\n"
-                    "2026,mars,visits,1,人次,s\n"
-                    "2026,district,visits,1,亿元,s\n"
-                    "2026,district,tourists,-3,人次,s\n"
-                    "2026,district,tourists,NaN,人次,s\n"
-                    "2026,daping,retail_sales,1,元,\n", encoding="utf-8")
+    path.write_text(
+        "year,scope,metric,value,unit,source\n"
+        "2026,district,retail_sales,1580,亿元,ok\n"
+        "20x6,district,retail_sales,1,元,s\n"
+        "2026,mars,visits,1,人次,s\n"
+        "2026,district,visits,1,亿元,s\n"
+        "2026,district,tourists,-3,人次,s\n"
+        "2026,district,tourists,NaN,人次,s\n"
+        "2026,daping,retail_sales,1,元,\n",
+        encoding="utf-8",
+    )
     with pytest.raises(TargetFileError) as err:
         parse(path)
     lines = str(err.value).splitlines()
@@ -38,8 +43,11 @@ def test_bad_files_are_refused_with_line_numbers(tmp_path):
 
 def test_yaml_files_work_too(tmp_path):
     path = tmp_path / "t.yaml"
-    path.write_text("targets:\n  - {year: 2026, scope: hualongqiao, metric: retail_sales, value: 120, unit: 亿元,"
-                    " source: 化龙桥规划}\n", encoding="utf-8")
+    path.write_text(
+        "targets:\n  - {year: 2026, scope: hualongqiao, metric: retail_sales, value: 120, unit: 亿元,"
+        " source: 化龙桥规划}\n",
+        encoding="utf-8",
+    )
     assert parse(path)[0].value == Decimal("12000000000")
 
 
@@ -52,7 +60,9 @@ def test_imports_never_overwrite_silently_and_keep_versions(store, tmp_path):
     with pytest.raises(TargetFileError, match="already set; --replace"):
         import_targets(store, parse(path))
     assert import_targets(store, parse(path), replace=True).replaced == 1
-    current = store.query("SELECT value, latest_version FROM v_targets WHERE year = 2027 AND scope = 'district' "
-                          "AND metric = 'retail_sales'").result_rows
+    current = store.query(
+        "SELECT value, latest_version FROM v_targets WHERE year = 2027 AND scope = 'district' "
+        "AND metric = 'retail_sales'"
+    ).result_rows
     assert current == [(Decimal("160000000000"), 2)]
     assert store.query("SELECT count() FROM targets WHERE year = 2027 AND scope = 'district'").result_rows == [(2,)]

@@ -72,10 +72,22 @@ def start_broker(settings: Settings, log_path: Path) -> subprocess.Popen:
     url = f"tcp://{host}:{port}"
     log = log_path.open("ab")
     proc = subprocess.Popen(
-        [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=die_with_parent)
+        [
+            broker_binary(),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+    )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -92,8 +104,12 @@ def ensure_topics(settings: Settings) -> None:
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, client_id="yzmon-admin", request_timeout_ms=10000)
     try:
         existing = set(admin.list_topics())
-        wanted = [NewTopic(name, settings.topic_partitions, 1) for f in FEEDS.values()
-                  for name in (f.topic, f.dlq_topic) if name not in existing]
+        wanted = [
+            NewTopic(name, settings.topic_partitions, 1)
+            for f in FEEDS.values()
+            for name in (f.topic, f.dlq_topic)
+            if name not in existing
+        ]
         if wanted:
             try:
                 admin.create_topics(wanted)

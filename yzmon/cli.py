@@ -16,8 +16,11 @@ from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
 from yzmon.settings import Settings, get_settings
 
-app = typer.Typer(help="渝中商圈消费与客流监测 — consumption and visitor-flow monitor for Yuzhong.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="渝中商圈消费与客流监测 — consumption and visitor-flow monitor for Yuzhong.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 targets_app = typer.Typer(help="Annual targets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -39,13 +42,17 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-_FORMATS = {OutputFormat.table: "PrettyCompactMonoBlock", OutputFormat.csv: "CSVWithNames",
-            OutputFormat.json: "JSONEachRow"}
+_FORMATS = {
+    OutputFormat.table: "PrettyCompactMonoBlock",
+    OutputFormat.csv: "CSVWithNames",
+    OutputFormat.json: "JSONEachRow",
+}
 
 
 @app.command()
-def up(detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; stop with `yzmon down`."),
-       ) -> None:
+def up(
+    detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; stop with `yzmon down`."),
+) -> None:
     """Start the embedded stack: broker (unless YZMON_KAFKA_BOOTSTRAP is set), schema, Faust worker."""
     from yzmon.stack import Stack
 
@@ -53,8 +60,13 @@ def up(detach: bool = typer.Option(False, "--detach", "-d", help="Run in the bac
     if detach:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         log = (settings.data_dir / "stack.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "yzmon.cli", "up"], stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yzmon.cli", "up"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         from yzmon.stack import state_file
 
         deadline = time.monotonic() + 90
@@ -73,8 +85,10 @@ def up(detach: bool = typer.Option(False, "--detach", "-d", help="Run in the bac
             stack.start()
     except StackError as exc:
         _fail(str(exc))
-    console.print(f"[green]stack up[/]: Kafka {settings.bootstrap} · worker {settings.worker_url} · "
-                  f"store {settings.store_dsn} — Ctrl-C stops")
+    console.print(
+        f"[green]stack up[/]: Kafka {settings.bootstrap} · worker {settings.worker_url} · "
+        f"store {settings.store_dsn} — Ctrl-C stops"
+    )
     raise typer.Exit(stack.supervise())
 
 
@@ -89,8 +103,16 @@ def down() -> None:
         console.print("no detached stack was running")
 
 
-def _spec(scenario: str, start: datetime | None, end: datetime | None, year: int | None, seed: int,
-          districts: list[str] | None, feeds: list[str] | None, bad_events: int):
+def _spec(
+    scenario: str,
+    start: datetime | None,
+    end: datetime | None,
+    year: int | None,
+    seed: int,
+    districts: list[str] | None,
+    feeds: list[str] | None,
+    bad_events: int,
+):
     from simulators.generate import FEEDS
     from simulators.model import MODELS
     from simulators.run import RunSpec
@@ -163,8 +185,9 @@ def replay(
     except ProducerError as exc:
         _fail(str(exc))
     except Interrupted as stopped:
-        err.print(f"{stopped}; {stopped.position.sent:,} records confirmed. Continue with the same command "
-                  "and --resume")
+        err.print(
+            f"{stopped}; {stopped.position.sent:,} records confirmed. Continue with the same command and --resume"
+        )
         raise typer.Exit(130) from None
     if resume and sent == 0:
         console.print("that replay had already finished; nothing to resume")
@@ -217,8 +240,13 @@ def _print_calibration(scenario, seed: int, year: int) -> None:
     for col in ("figure", "seed", "expected", "simulated", "error"):
         t.add_column(col, justify="right" if col in ("expected", "simulated", "error") else "left")
     for a in anchors(this, after):
-        t.add_row(a.label, a.seed_text, f"{a.expected / a.unit:,.1f} {a.unit_name}",
-                  f"{a.simulated / a.unit:,.1f} {a.unit_name}", f"{a.error:+.2%}")
+        t.add_row(
+            a.label,
+            a.seed_text,
+            f"{a.expected / a.unit:,.1f} {a.unit_name}",
+            f"{a.simulated / a.unit:,.1f} {a.unit_name}",
+            f"{a.error:+.2%}",
+        )
     console.print(t)
     g = Table(title=f"sector growth {year} → {year + 1}")
     for col in ("sector", "simulated", "seed 004 (H1 2023)"):
@@ -250,10 +278,15 @@ def load(
         err.print(f"{file.name}:{b.line}: {b.reason}: {b.detail}")
     if loaded.bad:
         report = file.with_name(file.name + ".rejects.csv")
-        report.write_text("line,reason,detail\n" + "".join(
-            f'{b.line},{b.reason},"{b.detail.replace(chr(34), chr(39))}"\n' for b in loaded.bad), encoding="utf-8")
-        err.print(f"{len(loaded.bad)} of {loaded.rows} rows are invalid (all listed in {report}); "
-                  "they are not sent: fix them and load the file again (valid rows load idempotently)")
+        report.write_text(
+            "line,reason,detail\n"
+            + "".join(f'{b.line},{b.reason},"{b.detail.replace(chr(34), chr(39))}"\n' for b in loaded.bad),
+            encoding="utf-8",
+        )
+        err.print(
+            f"{len(loaded.bad)} of {loaded.rows} rows are invalid (all listed in {report}); "
+            "they are not sent: fix them and load the file again (valid rows load idempotently)"
+        )
     if not dry_run and loaded.events:
         _publish(feed, loaded.events, speed)
     console.print(f"{len(loaded.events):,} valid rows {'checked' if dry_run else 'sent'}, {len(loaded.bad):,} invalid")
@@ -296,8 +329,10 @@ def sql(
 
     if list_queries:
         for q in library().values():
-            console.print(f"[bold]{q.name}[/] ({', '.join(f'{k}:{t}' for k, t in q.params.items())})\n"
-                          f"  {q.description}\n  → {', '.join(q.columns)}")
+            console.print(
+                f"[bold]{q.name}[/] ({', '.join(f'{k}:{t}' for k, t in q.params.items())})\n"
+                f"  {q.description}\n  → {', '.join(q.columns)}"
+            )
         return
     params = {}
     for p in param or []:
@@ -368,8 +403,9 @@ def db_dictionary(out: Path = typer.Option(Path("docs/data_dictionary.md"), help
 
 @targets_app.command("import")
 def targets_import(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV or YAML: year, scope, metric, value, unit, "
-                                "source."),
+    file: Path = typer.Argument(
+        ..., exists=True, dir_okay=False, help="CSV or YAML: year, scope, metric, value, unit, source."
+    ),
     replace: bool = typer.Option(False, help="Record changed values as new versions instead of refusing them."),
 ) -> None:
     """Add or replace targets from a file; nothing is overwritten silently."""
@@ -391,8 +427,10 @@ def targets_import(
             result = import_targets(connect(settings.store_dsn), rows, replace).__dict__
     except (TargetFileError, StoreError) as exc:
         _fail(str(exc))
-    console.print(f"targets: {result['added']} added, {result['replaced']} replaced (new version), "
-                  f"{result['unchanged']} unchanged")
+    console.print(
+        f"targets: {result['added']} added, {result['replaced']} replaced (new version), "
+        f"{result['unchanged']} unchanged"
+    )
 
 
 @targets_app.command("list")
@@ -402,7 +440,9 @@ def targets_list() -> None:
 
     out = query_reader(get_settings()).raw(
         "SELECT year, scope, metric, value, unit, latest_version AS version, source FROM v_targets "
-        "ORDER BY year, scope, metric", fmt="PrettyCompactMonoBlock")
+        "ORDER BY year, scope, metric",
+        fmt="PrettyCompactMonoBlock",
+    )
     sys.stdout.write(out.decode())
 
 

@@ -34,32 +34,41 @@ def _fail(message: str) -> None:
 @dashboards_app.command("push")
 def push_command(
     url: str = typer.Option(..., "--url", envvar="GRAFANA_URL", help="Grafana base URL, e.g. http://localhost:3000"),
-    token: str = typer.Option(..., "--token", envvar="GRAFANA_TOKEN",
-                              help="Service-account token with the Admin role."),
+    token: str = typer.Option(
+        ..., "--token", envvar="GRAFANA_TOKEN", help="Service-account token with the Admin role."
+    ),
     directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="Directory of dashboard JSON files."),
     folder: str = typer.Option("渝中商圈监测", "--folder", help="Folder title (folder uid: yzmon)."),
-    datasource_url: str = typer.Option("http://clickhouse:8123", "--datasource-url",
-                                       help="ClickHouse URL as Grafana sees it (http[s]:// or tcp://)."),
+    datasource_url: str = typer.Option(
+        "http://clickhouse:8123", "--datasource-url", help="ClickHouse URL as Grafana sees it (http[s]:// or tcp://)."
+    ),
     datasource_user: str = typer.Option("grafana", "--datasource-user", help="Read-only ClickHouse user."),
-    datasource_password: str = typer.Option("", "--datasource-password", envvar="YZMON_GRAFANA_CH_PASSWORD",
-                                            help="Its password."),
+    datasource_password: str = typer.Option(
+        "", "--datasource-password", envvar="YZMON_GRAFANA_CH_PASSWORD", help="Its password."
+    ),
     datasource_database: str = typer.Option("yzmon", "--datasource-database", help="Default database."),
-    skip_datasource: bool = typer.Option(False, "--skip-datasource",
-                                         help="Leave the datasource alone (e.g. it is file-provisioned)."),
+    skip_datasource: bool = typer.Option(
+        False, "--skip-datasource", help="Leave the datasource alone (e.g. it is file-provisioned)."
+    ),
 ) -> None:
     """Install or update the folder, the ClickHouse datasource (uid yzmon-clickhouse) and all dashboards."""
     from yzmon.grafana_push import PushError, clickhouse_datasource, push
 
-    ds = None if skip_datasource else clickhouse_datasource(datasource_url, datasource_user, datasource_password,
-                                                            datasource_database)
+    ds = (
+        None
+        if skip_datasource
+        else clickhouse_datasource(datasource_url, datasource_user, datasource_password, datasource_database)
+    )
     try:
         result = push(url, token, directory, folder_title=folder, datasource=ds)
     except PushError as exc:
         _fail(str(exc))
         return
     state = "created" if result.folder_created else "exists"
-    _out.print(f"folder {result.folder_uid} ({state}); datasource: {result.datasource or 'not managed'}; "
-               f"{len(result.dashboards)} dashboards: {', '.join(result.dashboards)}")
+    _out.print(
+        f"folder {result.folder_uid} ({state}); datasource: {result.datasource or 'not managed'}; "
+        f"{len(result.dashboards)} dashboards: {', '.join(result.dashboards)}"
+    )
 
 
 def report(

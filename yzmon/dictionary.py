@@ -19,10 +19,12 @@ Tables marked ReplacingMergeTree are read with `FINAL` (the `v_*` views do).
 def generate(client: Client) -> str:
     tables = client.query(
         "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND name != 'schema_migrations' "
-        "ORDER BY engine LIKE '%View' , name").result_rows
+        "ORDER BY engine LIKE '%View' , name"
+    ).result_rows
     columns = client.query(
         "SELECT table, name, type, comment FROM system.columns WHERE database = currentDatabase() "
-        "ORDER BY table, position").result_rows
+        "ORDER BY table, position"
+    ).result_rows
     by_table: dict[str, list[tuple[str, str, str]]] = {}
     known: dict[str, str] = {}
     for table, name, type_, comment in columns:

@@ -23,12 +23,33 @@ class Feed:
         return f"{self.topic}.dlq"
 
 
-SALES = Feed("sales", "retail.sales.v1", "retail.sales.v1.schema.json", "sales_raw", "sales_agg_1m",
-             ("sector",), ("amount", "txn_count"))
-FOOTFALL = Feed("footfall", "footfall.counts.v1", "footfall.counts.v1.schema.json", "footfall_raw",
-                "footfall_agg_1m", (), ("entries", "exits"))
-TOURISTS = Feed("tourists", "tourism.arrivals.v1", "tourism.arrivals.v1.schema.json", "tourists_raw",
-                "tourists_agg_1m", ("origin",), ("arrivals",))
+SALES = Feed(
+    "sales",
+    "retail.sales.v1",
+    "retail.sales.v1.schema.json",
+    "sales_raw",
+    "sales_agg_1m",
+    ("sector",),
+    ("amount", "txn_count"),
+)
+FOOTFALL = Feed(
+    "footfall",
+    "footfall.counts.v1",
+    "footfall.counts.v1.schema.json",
+    "footfall_raw",
+    "footfall_agg_1m",
+    (),
+    ("entries", "exits"),
+)
+TOURISTS = Feed(
+    "tourists",
+    "tourism.arrivals.v1",
+    "tourism.arrivals.v1.schema.json",
+    "tourists_raw",
+    "tourists_agg_1m",
+    ("origin",),
+    ("arrivals",),
+)
 
 GROUP_ID = "yzmon"  # the Faust app id, which is the workers' consumer group
 

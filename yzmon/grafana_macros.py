@@ -43,9 +43,16 @@ class MacroError(ValueError):
     """A macro call the plugin would refuse (wrong argument count, unbalanced brackets)."""
 
 
-def expand(sql: str, *, time_from: datetime, time_to: datetime, interval_s: int,
-           variables: Mapping[str, Value], all_values: Mapping[str, Value] | None = None,
-           date_zone: tzinfo = UTC) -> str:
+def expand(
+    sql: str,
+    *,
+    time_from: datetime,
+    time_to: datetime,
+    interval_s: int,
+    variables: Mapping[str, Value],
+    all_values: Mapping[str, Value] | None = None,
+    date_zone: tzinfo = UTC,
+) -> str:
     """The SQL the ClickHouse server receives for ``sql`` from a panel or variable query.
 
     ``time_from``/``time_to`` are the dashboard range (time-zone-aware); ``interval_s`` is the panel interval in
@@ -64,6 +71,7 @@ def expand(sql: str, *, time_from: datetime, time_to: datetime, interval_s: int,
 
 
 # --- step 1: $__conditionalAll, in the browser --------------------------------------------------------------
+
 
 def _conditional_all(sql: str, variables: Mapping[str, Value]) -> str:
     index = sql.rfind(_CONDITIONAL_ALL)
@@ -106,6 +114,7 @@ def _frontend_args(sql: str, open_index: int) -> list[str]:
 
 # --- step 2: template variables, Grafana's templateSrv.replace with the plugin's formatter -------------------
 
+
 def _plugin_format(value: Value) -> str:
     return value if isinstance(value, str) else "'" + "','".join(value) + "'"
 
@@ -147,6 +156,7 @@ def _template_variables(sql: str, variables: Mapping[str, Value], all_values: Ma
 
 
 # --- step 3: $__ macros, in the plugin backend -----------------------------------------------------------------
+
 
 def _unix(when: datetime) -> int:
     return (when - _EPOCH) // timedelta(seconds=1)
@@ -201,7 +211,7 @@ def _backend_matches(sql: str, name: str) -> list[tuple[str, list[str]]]:
     """sqlutil getMacroMatches/parseArgs: each ``$__name\\b`` with its bracketed, trimmed, comma-split args."""
     found = []
     for match in re.finditer(rf"\$__{name}\b", sql, re.ASCII):
-        rest = sql[match.end():]
+        rest = sql[match.end() :]
         if not rest.startswith("("):
             found.append((match.group(0), []))
             continue
@@ -216,7 +226,7 @@ def _backend_matches(sql: str, name: str) -> list[tuple[str, list[str]]]:
                 depth -= 1
                 if depth == 0:
                     args.append("".join(current).strip())
-                    found.append((match.group(0) + rest[:i + 1], args))
+                    found.append((match.group(0) + rest[: i + 1], args))
                     break
             elif ch == "," and depth == 1:
                 args.append("".join(current).strip())

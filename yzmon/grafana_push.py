@@ -39,8 +39,9 @@ class PushResult:
     dashboards: list[str] = field(default_factory=list)  # uids, in import order
 
 
-def clickhouse_datasource(url: str, user: str, password: str, database: str = "yzmon",
-                          uid: str = DATASOURCE_UID) -> dict[str, Any]:
+def clickhouse_datasource(
+    url: str, user: str, password: str, database: str = "yzmon", uid: str = DATASOURCE_UID
+) -> dict[str, Any]:
     """The grafana-clickhouse-datasource definition for a ClickHouse HTTP(S) URL such as http://clickhouse:8123."""
     from urllib.parse import urlparse
 
@@ -55,8 +56,14 @@ def clickhouse_datasource(url: str, user: str, password: str, database: str = "y
         "access": "proxy",
         "isDefault": False,
         "editable": True,
-        "jsonData": {"host": parsed.hostname, "port": port, "protocol": protocol, "secure": secure,
-                     "username": user, "defaultDatabase": database},
+        "jsonData": {
+            "host": parsed.hostname,
+            "port": port,
+            "protocol": protocol,
+            "secure": secure,
+            "username": user,
+            "defaultDatabase": database,
+        },
         "secureJsonData": {"password": password},
     }
 
@@ -64,16 +71,22 @@ def clickhouse_datasource(url: str, user: str, password: str, database: str = "y
 def _explain(exc: Exception, url: str, what: str) -> PushError:
     if isinstance(exc, GrafanaUnauthorizedError) or getattr(exc, "status_code", None) in (401, 403):
         code = getattr(exc, "status_code", 401)
-        hint = ("the token is missing, wrong or expired" if code == 401
-                else "the token lacks permission (it needs the Admin or Editor role for folders, "
-                     "dashboards and datasources)")
-        return PushError(f"Grafana at {url} refused the request ({code}) while {what}: {hint}. "
-                         "Create a service-account token with the Admin role and pass it with --token.")
+        hint = (
+            "the token is missing, wrong or expired"
+            if code == 401
+            else "the token lacks permission (it needs the Admin or Editor role for folders, "
+            "dashboards and datasources)"
+        )
+        return PushError(
+            f"Grafana at {url} refused the request ({code}) while {what}: {hint}. "
+            "Create a service-account token with the Admin role and pass it with --token."
+        )
     if isinstance(exc, GrafanaTimeoutError) or getattr(exc, "status_code", None) == 0:
         return PushError(f"cannot reach Grafana at {url} while {what}: {exc}. Is the URL right and the server up?")
     if isinstance(exc, GrafanaServerError | GrafanaClientError | GrafanaException):
-        return PushError(f"Grafana at {url} answered {getattr(exc, 'status_code', '?')} while {what}: "
-                         f"{getattr(exc, 'message', exc)}")
+        return PushError(
+            f"Grafana at {url} answered {getattr(exc, 'status_code', '?')} while {what}: {getattr(exc, 'message', exc)}"
+        )
     return PushError(f"cannot reach Grafana at {url} while {what}: {exc}. Is the URL right and the server up?")
 
 
@@ -85,8 +98,15 @@ def _call(url: str, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
     except OSError as exc:  # connection refused, DNS, TLS from the HTTP library
         raise _explain(exc, url, what) from exc
     except Exception as exc:  # the HTTP library's own connection errors (requests/niquests)
-        if type(exc).__name__ in ("ConnectionError", "ConnectTimeout", "ReadTimeout", "SSLError", "InvalidURL",
-                                  "MissingSchema", "InvalidSchema"):
+        if type(exc).__name__ in (
+            "ConnectionError",
+            "ConnectTimeout",
+            "ReadTimeout",
+            "SSLError",
+            "InvalidURL",
+            "MissingSchema",
+            "InvalidSchema",
+        ):
             raise _explain(exc, url, what) from exc
         raise
 
@@ -144,8 +164,15 @@ def _datasource(api: GrafanaApi, url: str, datasource: dict[str, Any]) -> str:
     return "updated"
 
 
-def push(url: str, token: str, dashboards_dir: Path | str, folder_title: str = "渝中商圈监测",
-         datasource: dict[str, Any] | None = None, folder_uid: str = FOLDER_UID, timeout: float = 10.0) -> PushResult:
+def push(
+    url: str,
+    token: str,
+    dashboards_dir: Path | str,
+    folder_title: str = "渝中商圈监测",
+    datasource: dict[str, Any] | None = None,
+    folder_uid: str = FOLDER_UID,
+    timeout: float = 10.0,
+) -> PushResult:
     """Create or update the folder, the datasource (when given) and every dashboard in ``dashboards_dir``."""
     if not token:
         raise PushError("a Grafana API token is required (a service-account token with the Admin role)")
@@ -159,8 +186,7 @@ def push(url: str, token: str, dashboards_dir: Path | str, folder_title: str = "
     result = PushResult(folder_uid=folder_uid, folder_created=created, datasource=ds_state)
     for board in boards:
         payload = {k: v for k, v in board.items() if k != "id"}  # the uid identifies it; ids are per instance
-        body = {"dashboard": payload, "folderUid": folder_uid, "overwrite": True,
-                "message": "yzmon dashboards push"}
+        body = {"dashboard": payload, "folderUid": folder_uid, "overwrite": True, "message": "yzmon dashboards push"}
         _call(url, f"importing dashboard {board['uid']}", api.dashboard.update_dashboard, body)
         result.dashboards.append(board["uid"])
     return result

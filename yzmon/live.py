@@ -57,8 +57,9 @@ def summary(reader: Reader, today: date) -> Table:
     for r in rows(reader, NOW_SQL, {"day": today}):
         amount = Decimal(str(r["sales_today"]))
         total += amount
-        table.add_row(r["name"], f"{amount / 10**4:,.1f}", f"{int(r['visits_today']) / 10**4:,.2f}",
-                      f"{int(r['occupancy']):,}")
+        table.add_row(
+            r["name"], f"{amount / 10**4:,.1f}", f"{int(r['visits_today']) / 10**4:,.2f}", f"{int(r['occupancy']):,}"
+        )
     lines = [f"今日社零合计 {total / 10**8:,.3f} 亿元"]
     today_share = rows(reader, TODAY_TARGET_SQL, {"day": today})
     if today_share and today_share[0]["expected"] is not None:
@@ -115,4 +116,3 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
         console.print(f"[bold red]the live feed stopped:[/] {failure[0]}")
         return 1
     return 0
-

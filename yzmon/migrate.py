@@ -67,8 +67,12 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
 def migrate(client: Client, sql_dir: Path = SQL_DIR) -> list[str]:
     """Apply pending migrations; return the names applied. Refuses if an applied file was edited."""
     client.command(LEDGER)
-    applied = {int(r[0]): r[1] for r in client.query(
-        "SELECT version, argMax(checksum, applied_at) FROM schema_migrations GROUP BY version").result_rows}
+    applied = {
+        int(r[0]): r[1]
+        for r in client.query(
+            "SELECT version, argMax(checksum, applied_at) FROM schema_migrations GROUP BY version"
+        ).result_rows
+    }
     done = []
     for m in discover(sql_dir):
         if m.version in applied:
@@ -77,8 +81,9 @@ def migrate(client: Client, sql_dir: Path = SQL_DIR) -> list[str]:
             continue
         for statement in m.statements():
             client.command(statement)
-        client.insert("schema_migrations", [(m.version, m.name, m.checksum)],
-                      column_names=["version", "name", "checksum"])
+        client.insert(
+            "schema_migrations", [(m.version, m.name, m.checksum)], column_names=["version", "name", "checksum"]
+        )
         done.append(m.name)
     sync_reference(client)
     return done
@@ -88,15 +93,21 @@ def sync_reference(client: Client) -> None:
     """Load the reference lists and the seeded targets (targets only where none exist yet)."""
     districts = reference.districts().values()
     client.command("TRUNCATE TABLE dim_district")
-    client.insert("dim_district", [(d.id, d.name_zh, d.area, d.area_zh, d.kind) for d in districts],
-                  column_names=["district", "name_zh", "area", "area_zh", "kind"])
+    client.insert(
+        "dim_district",
+        [(d.id, d.name_zh, d.area, d.area_zh, d.kind) for d in districts],
+        column_names=["district", "name_zh", "area", "area_zh", "kind"],
+    )
     client.command("TRUNCATE TABLE dim_sector")
     client.insert("dim_sector", list(reference.sectors().items()), column_names=["sector", "name_zh"])
     client.command("TRUNCATE TABLE dim_origin")
     client.insert("dim_origin", list(reference.origins().items()), column_names=["origin", "name_zh"])
     existing = {(int(r[0]), r[1], r[2]) for r in client.query("SELECT year, scope, metric FROM targets").result_rows}
-    new = [(t.year, t.scope, t.metric, t.value, t.unit, t.source, 1) for t in reference.seeded_targets()
-           if (t.year, t.scope, t.metric) not in existing]
+    new = [
+        (t.year, t.scope, t.metric, t.value, t.unit, t.source, 1)
+        for t in reference.seeded_targets()
+        if (t.year, t.scope, t.metric) not in existing
+    ]
     if new:
         client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
     client.command("TRUNCATE TABLE dim_calendar")
@@ -104,8 +115,18 @@ def sync_reference(client: Client) -> None:
 
 
 CALENDAR_YEARS = range(2022, 2029)
-CALENDAR_COLUMNS = ["day", "year", "month", "weekday", "is_weekend", "holiday", "holiday_zh", "holiday_day",
-                    "model_sales_share", "model_visits_share"]
+CALENDAR_COLUMNS = [
+    "day",
+    "year",
+    "month",
+    "weekday",
+    "is_weekend",
+    "holiday",
+    "holiday_zh",
+    "holiday_day",
+    "model_sales_share",
+    "model_visits_share",
+]
 HOLIDAY_ZH = {"spring_festival": "春节", "labour_day": "五一", "national_day": "国庆", "new_years_eve": "跨年夜"}
 
 
@@ -120,7 +141,19 @@ def calendar_rows(years: range) -> list[tuple]:
         while day.year == year:
             holiday = holiday_day_index(day)
             name, n = holiday if holiday else ("", 0)
-            rows.append((day, year, day.month, day.isoweekday(), int(day.weekday() >= 5), name,
-                         HOLIDAY_ZH.get(name, ""), n, expected_share(day, "sales"), expected_share(day, "footfall")))
+            rows.append(
+                (
+                    day,
+                    year,
+                    day.month,
+                    day.isoweekday(),
+                    int(day.weekday() >= 5),
+                    name,
+                    HOLIDAY_ZH.get(name, ""),
+                    n,
+                    expected_share(day, "sales"),
+                    expected_share(day, "footfall"),
+                )
+            )
             day += timedelta(days=1)
     return rows

@@ -38,9 +38,11 @@ class Query:
         extra = [p for p in given if p not in self.params]
         if missing or extra:
             wanted = ", ".join(f"{k}:{t}" for k, t in self.params.items())
-            raise QueryError(f"query {self.name} takes --param {wanted}"
-                             + (f"; missing {', '.join(missing)}" if missing else "")
-                             + (f"; unknown {', '.join(extra)}" if extra else ""))
+            raise QueryError(
+                f"query {self.name} takes --param {wanted}"
+                + (f"; missing {', '.join(missing)}" if missing else "")
+                + (f"; unknown {', '.join(extra)}" if extra else "")
+            )
         return given
 
 
@@ -53,8 +55,12 @@ def _parse(path: Path) -> Query:
         header[match.group(1)] = match.group(2).strip()
     if header.get("name") != path.stem or "columns" not in header:
         raise QueryError(f"{path.name}: starts with -- name: {path.stem}, -- description: and -- columns:")
-    return Query(path.stem, header.get("description", ""),
-                 tuple(c.strip() for c in header["columns"].split(",")), path.read_text(encoding="utf-8"))
+    return Query(
+        path.stem,
+        header.get("description", ""),
+        tuple(c.strip() for c in header["columns"].split(",")),
+        path.read_text(encoding="utf-8"),
+    )
 
 
 @lru_cache

@@ -41,8 +41,9 @@ class Pacer:
         self.anchor_event = anchor_event.timestamp()
         self.anchor_wall = time.time() if anchor_wall is None else anchor_wall
 
-    def wait_until(self, event_time: datetime, stop: threading.Event | None = None,
-                   idle: Callable[[], None] | None = None) -> None:
+    def wait_until(
+        self, event_time: datetime, stop: threading.Event | None = None, idle: Callable[[], None] | None = None
+    ) -> None:
         """Sleep until ``event_time`` is due; ``idle`` runs first (a producer sends its waiting bundles)."""
         if self.speed is None:
             return
@@ -68,8 +69,17 @@ class Position:
 
 
 def run_key(spec: RunSpec) -> str:
-    text = "|".join([spec.scenario.name, str(spec.seed), spec.start.isoformat(), spec.end.isoformat(),
-                     ",".join(spec.districts), ",".join(spec.feeds), str(spec.bad_per_day)])
+    text = "|".join(
+        [
+            spec.scenario.name,
+            str(spec.seed),
+            spec.start.isoformat(),
+            spec.end.isoformat(),
+            ",".join(spec.districts),
+            ",".join(spec.feeds),
+            str(spec.bad_per_day),
+        ]
+    )
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
@@ -96,9 +106,16 @@ class Interrupted(Exception):
         self.clock = clock
 
 
-def replay(spec: RunSpec, producer: Sink, speed: float | None, pacer: Pacer | None = None,
-           show_progress: bool = True, checkpoint: Checkpoint | None = None, resume: bool = False,
-           stop: threading.Event | None = None) -> int:
+def replay(
+    spec: RunSpec,
+    producer: Sink,
+    speed: float | None,
+    pacer: Pacer | None = None,
+    show_progress: bool = True,
+    checkpoint: Checkpoint | None = None,
+    resume: bool = False,
+    stop: threading.Event | None = None,
+) -> int:
     """Send every record of ``spec`` (after the checkpoint when resuming); return how many were sent now.
 
     Raises Interrupted after a clean stop (Ctrl-C, or ``stop`` set); the checkpoint then holds the
@@ -112,9 +129,14 @@ def replay(spec: RunSpec, producer: Sink, speed: float | None, pacer: Pacer | No
     first = datetime(spec.start.year, spec.start.month, spec.start.day, tzinfo=ZONE)
     pacer = pacer or Pacer(speed, first)
     restore = _catch_sigint(stop)
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("days · 模拟时钟 {task.fields[clock]} · {task.fields[rate]} events/s"),
-                        TimeElapsedColumn(), disable=not show_progress)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("days · 模拟时钟 {task.fields[clock]} · {task.fields[rate]} events/s"),
+        TimeElapsedColumn(),
+        disable=not show_progress,
+    )
     sent_now, clock, started = 0, "—", time.monotonic()
 
     def confirm() -> None:
@@ -124,8 +146,9 @@ def replay(spec: RunSpec, producer: Sink, speed: float | None, pacer: Pacer | No
 
     try:
         with progress:
-            task = progress.add_task(f"replay {spec.scenario.name}", total=len(spec.days), completed=pos.day,
-                                     clock="—", rate="0")
+            task = progress.add_task(
+                f"replay {spec.scenario.name}", total=len(spec.days), completed=pos.day, clock="—", rate="0"
+            )
             for day_index, day in enumerate(spec.days):
                 if day_index < pos.day:
                     continue

@@ -136,9 +136,20 @@ def panel_queries(reader: Reader, day: date, paths: list[Path]) -> list[tuple[di
         for panel in board["panels"]:
             for target in panel.get("targets", [])[:1]:
                 start, stop = _range(board, panel, day)
-                out.append((board, panel, expand(target["rawSql"], time_from=start, time_to=stop,
-                                                 interval_s=_interval(start, stop), variables=variables,
-                                                 all_values=options)))
+                out.append(
+                    (
+                        board,
+                        panel,
+                        expand(
+                            target["rawSql"],
+                            time_from=start,
+                            time_to=stop,
+                            interval_s=_interval(start, stop),
+                            variables=variables,
+                            all_values=options,
+                        ),
+                    )
+                )
     return out
 
 
@@ -155,6 +166,7 @@ def evaluate(reader: Reader, day: date, dashboards_dir: Path | str) -> list[Pane
 
 
 # --- formatting ----------------------------------------------------------------------------------------------
+
 
 def _field_config(panel: dict[str, Any], column: str) -> dict[str, Any]:
     config = dict(panel.get("fieldConfig", {}).get("defaults", {}))
@@ -207,6 +219,7 @@ def _esc(text: Any) -> str:
 
 
 # --- rendering -----------------------------------------------------------------------------------------------
+
 
 def _stat_cards(result: PanelResult) -> str:
     cards = []
@@ -263,14 +276,18 @@ def _line_chart(result: PanelResult) -> str:
 
     value_col = next(c for c in result.columns[1:] if c != "name")
     config = _field_config(result.panel, value_col)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="chart">',
-             f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#ddd"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="chart">',
+        f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#ddd"/>',
+    ]
     for k in range(5):
         v = lo + (hi - lo) * k / 4
         y = top + plot_h * (1 - k / 4)
-        parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">'
-                     f'{_esc(_format(v, config))}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e5e5e5"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" class="axis">'
+            f"{_esc(_format(v, config))}</text>"
+        )
     for k in range(6):
         t = t0 + timedelta(seconds=span * k / 5)
         x = left + plot_w * k / 5
@@ -285,9 +302,11 @@ def _line_chart(result: PanelResult) -> str:
             parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{coords}"/>')
         y = top + 14 + 18 * n
         last = points[max(points)]
-        parts.append(f'<rect x="{left + plot_w + 15}" y="{y - 9}" width="12" height="12" fill="{color}"/>'
-                     f'<text x="{left + plot_w + 32}" y="{y + 2}" class="legend">{_esc(name)} '
-                     f'{_esc(_format(last, config))}</text>')
+        parts.append(
+            f'<rect x="{left + plot_w + 15}" y="{y - 9}" width="12" height="12" fill="{color}"/>'
+            f'<text x="{left + plot_w + 32}" y="{y + 2}" class="legend">{_esc(name)} '
+            f"{_esc(_format(last, config))}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -304,20 +323,26 @@ def _bar_chart(result: PanelResult) -> str:
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="chart">']
     y = 10
     for row in result.rows:
-        parts.append(f'<text x="{left - 8}" y="{y + bar_h * len(value_cols) / 2 + 5}" text-anchor="end" '
-                     f'class="legend">{_esc(row[label_i])}</text>')
+        parts.append(
+            f'<text x="{left - 8}" y="{y + bar_h * len(value_cols) / 2 + 5}" text-anchor="end" '
+            f'class="legend">{_esc(row[label_i])}</text>'
+        )
         for n, i in enumerate(value_cols):
             v = _number(row[i]) or 0.0
             w = max(plot_w * max(v, 0.0) / hi, 1)
             color = PALETTE[n % len(PALETTE)]
-            parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="{color}"/>'
-                         f'<text x="{left + w + 6:.1f}" y="{y + bar_h - 4}" class="axis">'
-                         f'{_esc(_format(row[i], _field_config(result.panel, cols[i])))}</text>')
+            parts.append(
+                f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="{color}"/>'
+                f'<text x="{left + w + 6:.1f}" y="{y + bar_h - 4}" class="axis">'
+                f"{_esc(_format(row[i], _field_config(result.panel, cols[i])))}</text>"
+            )
             y += bar_h
         y += gap
     for n, i in enumerate(value_cols):
-        parts.append(f'<rect x="{left}" y="{y + 18 * n}" width="12" height="12" fill="{PALETTE[n % len(PALETTE)]}"/>'
-                     f'<text x="{left + 18}" y="{y + 18 * n + 11}" class="legend">{_esc(cols[i])}</text>')
+        parts.append(
+            f'<rect x="{left}" y="{y + 18 * n}" width="12" height="12" fill="{PALETTE[n % len(PALETTE)]}"/>'
+            f'<text x="{left + 18}" y="{y + 18 * n + 11}" class="legend">{_esc(cols[i])}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -340,7 +365,7 @@ def _table(result: PanelResult) -> str:
             text = _format(v, _field_config(result.panel, c)) if "String" not in result.types[i] else str(v)
             cells.append(f"<td{style}>{_esc(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _body(result: PanelResult) -> str:
@@ -378,15 +403,21 @@ def render_report(reader: Reader, day: date, dashboards_dir: Path | str) -> str:
     stats = [r for r in results if r.panel["type"] == "stat"]
     # pace status first: the panels whose fields carry the 领先/符合进度/落后 mapping
     stats.sort(key=lambda r: 0 if "进度状态" in r.panel["title"] else 1)
-    out = ["<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
-           f"<title>渝中商圈每日简报 {day.isoformat()}</title><style>{CSS}</style></head><body>",
-           f"<h1>渝中商圈每日简报 · {day.year}年{day.month}月{day.day}日</h1>",
-           f'<p class="meta">数据截至 {day.isoformat()} 24:00(北京时间);面板与 SQL 与 Grafana 看板一致'
-           f"(筛选:全部商圈、全部行业)。生成时间 {datetime.now(ZONE):%Y-%m-%d %H:%M}。</p>",
-           "<h2>核心指标</h2>", '<div class="headline">']
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="zh-CN"><head><meta charset="utf-8">',
+        f"<title>渝中商圈每日简报 {day.isoformat()}</title><style>{CSS}</style></head><body>",
+        f"<h1>渝中商圈每日简报 · {day.year}年{day.month}月{day.day}日</h1>",
+        f'<p class="meta">数据截至 {day.isoformat()} 24:00(北京时间);面板与 SQL 与 Grafana 看板一致'
+        f"(筛选:全部商圈、全部行业)。生成时间 {datetime.now(ZONE):%Y-%m-%d %H:%M}。</p>",
+        "<h2>核心指标</h2>",
+        '<div class="headline">',
+    ]
     for r in stats:
-        out.append(f'<section class="panel stat" data-panel="{_esc(r.panel["title"])}" data-rows="{len(r.rows)}">'
-                   f'<h3>{_esc(r.panel["title"])}</h3><div class="cards">{_stat_cards(r)}</div></section>')
+        out.append(
+            f'<section class="panel stat" data-panel="{_esc(r.panel["title"])}" data-rows="{len(r.rows)}">'
+            f'<h3>{_esc(r.panel["title"])}</h3><div class="cards">{_stat_cards(r)}</div></section>'
+        )
     out.append("</div>")
     board = None
     for r in results:
@@ -395,9 +426,11 @@ def render_report(reader: Reader, day: date, dashboards_dir: Path | str) -> str:
         if r.board != board:
             board = r.board
             out.append(f"<h2>{_esc(board)}</h2>")
-        out.append(f'<section class="panel {r.panel["type"]}" data-panel="{_esc(r.panel["title"])}" '
-                   f'data-rows="{len(r.rows)}"><h3>{_esc(r.panel["title"])}</h3>'
-                   f'<p class="desc">{_esc(r.panel.get("description", ""))}</p>{_body(r)}</section>')
+        out.append(
+            f'<section class="panel {r.panel["type"]}" data-panel="{_esc(r.panel["title"])}" '
+            f'data-rows="{len(r.rows)}"><h3>{_esc(r.panel["title"])}</h3>'
+            f'<p class="desc">{_esc(r.panel.get("description", ""))}</p>{_body(r)}</section>'
+        )
     out.append("</body></html>")
     return "\n".join(out)
 
@@ -410,17 +443,30 @@ def chromium_path() -> str | None:
     return None
 
 
-def screenshot(html_path: Path, png_path: Path, width: int = 1400, height: int = 3000,
-               chromium: str | None = None) -> None:
+def screenshot(
+    html_path: Path, png_path: Path, width: int = 1400, height: int = 3000, chromium: str | None = None
+) -> None:
     """A PNG of the page through headless Chromium."""
     binary = chromium or chromium_path()
     if binary is None:
         raise ReportError(f"Chromium is needed for --png; install it with: {CHROMIUM_INSTALL}")
     with tempfile.TemporaryDirectory(prefix="yzmon-chromium-") as profile:
-        cmd = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-               "--hide-scrollbars", f"--user-data-dir={profile}", f"--screenshot={Path(png_path).resolve()}",
-               f"--window-size={width},{height}", Path(html_path).resolve().as_uri()]
+        cmd = [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--screenshot={Path(png_path).resolve()}",
+            f"--window-size={width},{height}",
+            Path(html_path).resolve().as_uri(),
+        ]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:

@@ -38,13 +38,18 @@ class Settings(BaseSettings):
     worker_port: int = Field(6066, ge=1, le=65535, description="Worker web port: health, status, query gateway.")
     topic_partitions: int = Field(4, ge=1, le=256)
     bundle_events: int = Field(500, ge=1, le=5000, description="Most events a producer puts in one Kafka record.")
-    batch_max: int = Field(100, ge=1, description="Most Kafka records (single events or bundles) the worker lands "
-                           "in one batch.")
+    batch_max: int = Field(
+        100, ge=1, description="Most Kafka records (single events or bundles) the worker lands in one batch."
+    )
     batch_seconds: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
     poll_records: int | None = Field(None, ge=1, description="Most records per consumer poll (Kafka client default).")
     future_tolerance_s: int = Field(300, ge=0, description="Events further than this in the future are rejected.")
-    allowed_lateness_s: int = Field(600, ge=0, description="Events older than their 商圈's latest event time by "
-                                    "more than this are counted as late (still landed and aggregated).")
+    allowed_lateness_s: int = Field(
+        600,
+        ge=0,
+        description="Events older than their 商圈's latest event time by "
+        "more than this are counted as late (still landed and aggregated).",
+    )
     group_session_timeout_s: float = Field(10.0, gt=1)
     fault_injection: bool = Field(False, description="Offer POST /admin/store-outage on the worker (tests, drills).")
     log_level: str = "info"

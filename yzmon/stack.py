@@ -28,20 +28,22 @@ def state_file(settings: Settings) -> Path:
 def worker_env(settings: Settings) -> dict[str, str]:
     """The environment of the worker process: our settings, explicit, whatever the parent's .env said."""
     env = dict(os.environ)
-    env.update({
-        "YZMON_DATA_DIR": str(settings.data_dir.resolve()),
-        "YZMON_KAFKA_BOOTSTRAP": settings.bootstrap,
-        "YZMON_CLICKHOUSE_DSN": settings.store_dsn,
-        "YZMON_WORKER_HOST": settings.worker_host,
-        "YZMON_WORKER_PORT": str(settings.worker_port),
-        "YZMON_TOPIC_PARTITIONS": str(settings.topic_partitions),
-        "YZMON_BATCH_MAX": str(settings.batch_max),
-        "YZMON_BATCH_SECONDS": str(settings.batch_seconds),
-        "YZMON_LOG_LEVEL": settings.log_level,
-        "YZMON_ALLOWED_LATENESS_S": str(settings.allowed_lateness_s),
-        "YZMON_FUTURE_TOLERANCE_S": str(settings.future_tolerance_s),
-        "YZMON_FAULT_INJECTION": str(settings.fault_injection).lower(),
-    })
+    env.update(
+        {
+            "YZMON_DATA_DIR": str(settings.data_dir.resolve()),
+            "YZMON_KAFKA_BOOTSTRAP": settings.bootstrap,
+            "YZMON_CLICKHOUSE_DSN": settings.store_dsn,
+            "YZMON_WORKER_HOST": settings.worker_host,
+            "YZMON_WORKER_PORT": str(settings.worker_port),
+            "YZMON_TOPIC_PARTITIONS": str(settings.topic_partitions),
+            "YZMON_BATCH_MAX": str(settings.batch_max),
+            "YZMON_BATCH_SECONDS": str(settings.batch_seconds),
+            "YZMON_LOG_LEVEL": settings.log_level,
+            "YZMON_ALLOWED_LATENESS_S": str(settings.allowed_lateness_s),
+            "YZMON_FUTURE_TOLERANCE_S": str(settings.future_tolerance_s),
+            "YZMON_FAULT_INJECTION": str(settings.fault_injection).lower(),
+        }
+    )
     return env
 
 
@@ -59,8 +61,10 @@ class Stack:
         log_dir.mkdir(exist_ok=True)
         self.logs = {"broker": log_dir / "broker.log", "worker": log_dir / "worker.log"}
         if worker_alive(s) or not port_free(s.worker_host, s.worker_port):
-            raise StackError(f"port {s.worker_port} is taken (is a stack already up? `yzmon status`); "
-                             "stop it with `yzmon down` or set YZMON_WORKER_PORT")
+            raise StackError(
+                f"port {s.worker_port} is taken (is a stack already up? `yzmon status`); "
+                "stop it with `yzmon down` or set YZMON_WORKER_PORT"
+            )
         try:
             if s.embedded_broker:
                 self.broker = start_broker(s, self.logs["broker"])
@@ -75,8 +79,13 @@ class Stack:
         with self.logs["worker"].open("ab") as log:
             self.worker = subprocess.Popen(
                 [sys.executable, "-m", "streams.worker"],
-                env=worker_env(self.settings), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent, cwd=Path(__file__).resolve().parent.parent)
+                env=worker_env(self.settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=die_with_parent,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
 
     def wait_ready(self, timeout_s: float) -> None:
         """Wait until the worker answers on its web port and holds its partitions."""
@@ -108,9 +117,13 @@ class Stack:
                 proc.wait()
 
     def write_state(self) -> None:
-        state = {"supervisor": os.getpid(), "worker": self.worker.pid if self.worker else None,
-                 "broker": self.broker.pid if self.broker else None, "bootstrap": self.settings.bootstrap,
-                 "worker_url": self.settings.worker_url}
+        state = {
+            "supervisor": os.getpid(),
+            "worker": self.worker.pid if self.worker else None,
+            "broker": self.broker.pid if self.broker else None,
+            "bootstrap": self.settings.bootstrap,
+            "worker_url": self.settings.worker_url,
+        }
         state_file(self.settings).write_text(json.dumps(state))
 
     def supervise(self) -> int:

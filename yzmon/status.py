@@ -27,8 +27,9 @@ def consumer_lag(settings: Settings) -> dict[str, int] | None:
     consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, request_timeout_ms=5000)
     try:
         committed = {tp: meta.offset for tp, meta in admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {}).items()}
-        tps = [TopicPartition(f.topic, p) for f in FEEDS.values()
-               for p in (consumer.partitions_for_topic(f.topic) or ())]
+        tps = [
+            TopicPartition(f.topic, p) for f in FEEDS.values() for p in (consumer.partitions_for_topic(f.topic) or ())
+        ]
         ends = consumer.end_offsets(tps) if tps else {}
         lag: dict[str, int] = {f.topic: 0 for f in FEEDS.values()}
         for tp, end in ends.items():
@@ -40,8 +41,9 @@ def consumer_lag(settings: Settings) -> dict[str, int] | None:
 
 
 def landed(reader: Reader) -> dict[str, int]:
-    sql = " UNION ALL ".join(f"SELECT '{f.name}' AS feed, count() AS n FROM {f.raw_table} FINAL"
-                             for f in FEEDS.values())
+    sql = " UNION ALL ".join(
+        f"SELECT '{f.name}' AS feed, count() AS n FROM {f.raw_table} FINAL" for f in FEEDS.values()
+    )
     return {r["feed"]: int(r["n"]) for r in rows(reader, sql)}
 
 
@@ -63,8 +65,10 @@ def describe_pace(label: str, p: dict) -> str:
     def fmt(x: object) -> str:
         return f"{Decimal(str(x)) / scale:,.2f}"
 
-    return (f"{fmt(p['actual'])} {unit} / 目标 {fmt(p['target'])} {unit} · 按进度应达 {fmt(p['expected'])} {unit} · "
-            f"{p['status']} ({float(p['gap_pct'] or 0):+.1f}%, 参照{CURVE_ZH[p['curve']]})")
+    return (
+        f"{fmt(p['actual'])} {unit} / 目标 {fmt(p['target'])} {unit} · 按进度应达 {fmt(p['expected'])} {unit} · "
+        f"{p['status']} ({float(p['gap_pct'] or 0):+.1f}%, 参照{CURVE_ZH[p['curve']]})"
+    )
 
 
 CURVE_ZH = {"last_year": "上年实际", "model": "模型"}
@@ -76,10 +80,13 @@ def render_status(settings: Settings, console: Console) -> int:
     t.add_row("broker", f"{settings.bootstrap} " + ("[green]up[/]" if broker_up else "[red]down[/] — `yzmon up`"))
     try:
         worker = httpx.get(f"{settings.worker_url}/status", timeout=2).json()
-        t.add_row("worker", f"[green]up[/] pid {worker['pid']} · {len(worker['assigned'])} partitions · "
-                            f"{worker['batches']} batches · write errors {worker['write_errors']} · "
-                            f"late events {sum(worker.get('late', {}).values()):,}"
-                            + (" · [yellow]retrying[/]" if worker["retrying"] else ""))
+        t.add_row(
+            "worker",
+            f"[green]up[/] pid {worker['pid']} · {len(worker['assigned'])} partitions · "
+            f"{worker['batches']} batches · write errors {worker['write_errors']} · "
+            f"late events {sum(worker.get('late', {}).values()):,}"
+            + (" · [yellow]retrying[/]" if worker["retrying"] else ""),
+        )
     except (httpx.HTTPError, ValueError):
         t.add_row("worker", f"[red]down[/] at {settings.worker_url} — `yzmon up`")
     if broker_up:
@@ -88,8 +95,9 @@ def render_status(settings: Settings, console: Console) -> int:
     try:
         reader = query_reader(settings)
         t.add_row("rows landed", " · ".join(f"{k} {v:,}" for k, v in landed(reader).items()))
-        rejected = rows(reader, "SELECT reason, count() AS n FROM rejected_events FINAL "
-                                "GROUP BY reason ORDER BY reason")
+        rejected = rows(
+            reader, "SELECT reason, count() AS n FROM rejected_events FINAL GROUP BY reason ORDER BY reason"
+        )
         t.add_row("rejected", " · ".join(f"{r['reason']} {int(r['n']):,}" for r in rejected) or "none")
         late = rows(reader, "SELECT topic, sum(late) AS n FROM ingest_batches FINAL GROUP BY topic ORDER BY topic")
         t.add_row("late events", " · ".join(f"{r['topic']} {int(r['n']):,}" for r in late) or "none")

@@ -36,19 +36,27 @@ def connect(dsn: str, readonly: bool = False) -> Client:
     try:
         if parsed.scheme == "chdb":
             query = dict(parse_qsl(parsed.query))
-            return clickhouse_connect.get_client(dsn=f"chdb://{parsed.path}", database=query.get("database"),
-                                                 settings=settings)
+            return clickhouse_connect.get_client(
+                dsn=f"chdb://{parsed.path}", database=query.get("database"), settings=settings
+            )
         query = dict(parse_qsl(parsed.query))
         return clickhouse_connect.get_client(
-            host=parsed.hostname or "localhost", port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
-            username=parsed.username or "default", password=parsed.password or "",
-            database=parsed.path.lstrip("/") or "default", secure=parsed.scheme == "https", settings=settings,
-            **query)
+            host=parsed.hostname or "localhost",
+            port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
+            username=parsed.username or "default",
+            password=parsed.password or "",
+            database=parsed.path.lstrip("/") or "default",
+            secure=parsed.scheme == "https",
+            settings=settings,
+            **query,
+        )
     except Exception as exc:
         text = str(exc)
         if "Cannot lock file" in text or "lock" in text.lower():
-            raise StoreError(f"the store {parsed.path} is in use by another process (a running worker?): "
-                             "query it through `yzmon sql`, or stop the stack with `yzmon down`") from exc
+            raise StoreError(
+                f"the store {parsed.path} is in use by another process (a running worker?): "
+                "query it through `yzmon sql`, or stop the stack with `yzmon down`"
+            ) from exc
         raise StoreError(f"cannot open ClickHouse at {_redact(dsn)}: {text.splitlines()[0][:300]}") from exc
 
 
@@ -83,11 +91,16 @@ class GatewayReader:
     def raw(self, sql: str, parameters: dict[str, Any] | None = None, fmt: str = "JSON") -> bytes:
         body = {"sql": sql, "parameters": parameters or {}, "format": fmt}
         try:
-            resp = httpx.post(f"{self.base_url}/sql", content=json.dumps(body, default=str),
-                              headers={"content-type": "application/json"}, timeout=self.timeout)
+            resp = httpx.post(
+                f"{self.base_url}/sql",
+                content=json.dumps(body, default=str),
+                headers={"content-type": "application/json"},
+                timeout=self.timeout,
+            )
         except httpx.HTTPError as exc:
-            raise StoreError(f"the worker at {self.base_url} did not answer ({exc}); is the stack up? "
-                             "`yzmon status`") from exc
+            raise StoreError(
+                f"the worker at {self.base_url} did not answer ({exc}); is the stack up? `yzmon status`"
+            ) from exc
         if resp.status_code != 200:
             raise StoreError(resp.text.strip()[:2000])
         return resp.content

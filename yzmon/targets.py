@@ -105,8 +105,10 @@ class ImportResult:
 
 def import_targets(client: Client, rows: list[TargetRow], replace: bool = False) -> ImportResult:
     """Write new targets (version 1) or, with ``replace``, new versions of changed ones."""
-    current = {(int(r[0]), r[1], r[2]): (Decimal(str(r[3])), int(r[4])) for r in client.query(
-        "SELECT year, scope, metric, value, latest_version FROM v_targets").result_rows}
+    current = {
+        (int(r[0]), r[1], r[2]): (Decimal(str(r[3])), int(r[4]))
+        for r in client.query("SELECT year, scope, metric, value, latest_version FROM v_targets").result_rows
+    }
     result, out, conflicts = ImportResult(), [], []
     for t in rows:
         key = (t.year, t.scope, t.metric)
