@@ -29,7 +29,7 @@ RUN for pkg in yzmon streams producers simulators schemas; do mkdir -p "$pkg" &&
     && pip uninstall -y yzmon \
     && rm -rf yzmon streams producers simulators schemas build ./*.egg-info
 
-# The project itself, installed in editable mode on purpose: yzmon.migrate reads sql/ next to the
+# The project itself, installed in editable mode on purpose: yzcore.migrate reads sql/ next to the
 # packages (Path(__file__).parent.parent / "sql"), which a regular wheel install would not carry.
 # /app and /opt/venv keep the same paths in the runtime stage, so the install stays valid there.
 COPY yzmon ./yzmon

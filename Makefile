@@ -25,13 +25,16 @@ browser:  ## Debian's chromium and CJK fonts, for the briefing test (installed w
 run: $(STAMP)  ## the main job: embedded stack + live simulated feeds + live summary (Ctrl-C stops)
 	$(BIN)/yzmon run
 
-test: $(STAMP) browser  ## lint, then the default test suite (unit, engine, end-to-end and briefing tests)
-	$(BIN)/ruff check .
-	$(BIN)/pytest
-
-lint: $(STAMP)  ## ruff
+test: $(STAMP) browser  ## lint, format check, layer contract, then the default test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/pytest
+
+lint: $(STAMP)  ## ruff (lint and format) and the layer contract
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 soak: $(STAMP)  ## soak of the worker on the embedded broker (YZMON_SOAK_MINUTES, default 10)
 	$(BIN)/pytest -m soak -s tests/test_soak.py

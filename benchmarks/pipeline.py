@@ -45,6 +45,9 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
 from producers.kafka import FeedProducer
+from producers.replay import replay
+from schemas.feeds import BY_TOPIC, FEEDS
+from schemas.zone import ZONE
 from simulators.generate import day_events
 from simulators.model import MODELS
 from simulators.run import RunSpec, records
@@ -52,12 +55,10 @@ from simulators.scenario import load
 from simulators.truth import Truth
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
+from yzcore.settings import Settings
+from yzcore.store import DirectReader, GatewayReader, Reader, rows
 from yzmon.broker import ensure_topics, start_broker
-from yzmon.feeds import BY_TOPIC, FEEDS
-from yzmon.replay import replay
-from yzmon.settings import ZONE, Settings
 from yzmon.stack import Stack
-from yzmon.store import DirectReader, GatewayReader, Reader, rows
 
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = "yzmon"

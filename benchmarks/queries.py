@@ -25,16 +25,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from schemas.contracts import RAW_COLUMNS
+from schemas.feeds import FEEDS
+from schemas.zone import ZONE
 from simulators.generate import ARRAYS, event_id
 from simulators.model import MODELS
 from simulators.scenario import load
 from streams.batch import Prepared
 from streams.sink import ClickHouseSink
-from yzmon.feeds import FEEDS
-from yzmon.queries import library
+from yzcore.queries import library
+from yzcore.store import DirectReader, connect
 from yzmon.report import panel_queries
-from yzmon.settings import ZONE
-from yzmon.store import DirectReader, connect
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL_MS = 200.0

@@ -27,14 +27,14 @@ from typing import Any
 from kafka.structs import TopicPartition
 
 from benchmarks.pipeline import Committed, TrackingProducer, free_port, machine, proc_memory_mb
+from producers.replay import replay
+from schemas.feeds import FEEDS
 from simulators.model import MODELS
 from simulators.run import RunSpec
 from simulators.scenario import load
-from yzmon.feeds import FEEDS
-from yzmon.replay import replay
-from yzmon.settings import Settings
+from yzcore.settings import Settings
+from yzcore.store import GatewayReader, rows
 from yzmon.stack import Stack
-from yzmon.store import GatewayReader, rows
 
 # The measure summed per feed, in the raw table and in its monthly rollup.
 MEASURE = {"sales": "amount", "footfall": "entries", "tourists": "spend"}

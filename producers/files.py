@@ -32,7 +32,8 @@ import pandas as pd
 import yaml
 
 from schemas.contracts import check, load_schema
-from yzmon.feeds import FEEDS
+from schemas.feeds import FEEDS
+from yzcore.settings import get_settings
 
 _INT = re.compile(r"^-?\d+$")
 _MONEY = ("amount", "spend")
@@ -167,12 +168,14 @@ def _parse_time(text: str) -> datetime | None:
         return None
 
 
-def load_file(path: Path, m: Mapping, future_tolerance: timedelta = timedelta(minutes=5)) -> Loaded:
+def load_file(path: Path, m: Mapping, future_tolerance: timedelta | None = None) -> Loaded:
     """Read, map and validate ``path``: the valid events in time order and every bad row."""
     rows, unreadable = read_rows(path)
     bad = list(unreadable)
     feed = FEEDS[m.feed]
     now = datetime.now(UTC)
+    if future_tolerance is None:
+        future_tolerance = timedelta(seconds=get_settings().future_tolerance_s)
     events = []
     for line, row in rows:
         event = to_event(row, m)

@@ -20,8 +20,8 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from schemas.contracts import InvalidEvent, check
-from yzmon.feeds import FEEDS
-from yzmon.settings import get_settings
+from schemas.feeds import FEEDS
+from yzcore.settings import get_settings
 
 MAX_BUNDLE_BYTES = 512 * 1024  # a bundle leaves before it grows past this (the worker accepts 1 MiB)
 
@@ -42,7 +42,9 @@ class FeedProducer:
     ):
         self.validate = validate
         self.delivery_timeout_s = delivery_timeout_s
-        self.bundle_events = bundle_events or get_settings().bundle_events
+        settings = get_settings()
+        self.bundle_events = bundle_events or settings.bundle_events
+        self.future_tolerance = timedelta(seconds=settings.future_tolerance_s)
         self.linger_s = linger_ms / 1000
         self.sent = 0  # events confirmed by the broker
         self._bundles: dict[tuple[str, bytes], list[bytes]] = {}  # (feed, key) -> serialised events
@@ -71,7 +73,7 @@ class FeedProducer:
     def send(self, feed: str, event: dict[str, Any]) -> None:
         """Validate and queue one event of ``feed`` in its 商圈's bundle."""
         if self.validate:
-            rejection = check(FEEDS[feed], event, datetime.now(UTC), timedelta(minutes=5))
+            rejection = check(FEEDS[feed], event, datetime.now(UTC), self.future_tolerance)
             if rejection is not None:
                 raise InvalidEvent(rejection)
         key = (feed, event["district"].encode())

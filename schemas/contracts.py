@@ -24,8 +24,8 @@ import jsonschema_rs
 import orjson
 
 from schemas import SCHEMA_DIR
+from schemas.feeds import Feed
 from schemas.reference import districts
-from yzmon.feeds import Feed
 
 MAX_PAYLOAD_BYTES = 64 * 1024  # a record holding one event
 MAX_BUNDLE_BYTES = 1024 * 1024  # a record holding a bundle (Kafka's default message size limit)

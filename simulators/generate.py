@@ -21,9 +21,9 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import orjson
 
+from schemas.zone import ZONE
 from simulators import model
 from simulators.scenario import Scenario
-from yzmon.settings import ZONE
 
 FEEDS = ("sales", "footfall", "tourists")
 TOURIST_STEP = 15  # minutes

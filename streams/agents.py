@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 
+from schemas.feeds import FEEDS, Feed
 from streams.batch import Record, Refused, prepare
 from streams.sink import ClickHouseSink
-from yzmon.feeds import FEEDS, Feed
-from yzmon.settings import Settings
+from yzcore.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import faust
 
+from schemas.feeds import GROUP_ID
 from streams.agents import register_agents
 from streams.gateway import register_views
 from streams.sink import ClickHouseSink
-from yzmon.feeds import GROUP_ID
-from yzmon.settings import Settings, get_settings
+from yzcore.settings import Settings, get_settings
 
 
 def create_app(settings: Settings) -> faust.App:

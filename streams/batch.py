@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from schemas.contracts import RAW_COLUMNS, Rejection, decode_record, to_columns
-from yzmon.feeds import Feed
+from schemas.feeds import Feed
 
 
 @dataclass(frozen=True, slots=True)

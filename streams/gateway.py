@@ -69,7 +69,7 @@ def register_views(app: faust.App) -> None:
         """Target imports while the worker owns the embedded store (rows are validated again here)."""
 
         async def post(self, request: Request) -> Response:
-            from yzmon.targets import TargetFileError, import_targets, parse_row
+            from yzcore.targets import TargetFileError, import_targets, parse_row
 
             body: dict[str, Any] = await request.json()
             try:

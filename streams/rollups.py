@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from yzmon.feeds import FOOTFALL, SALES, TOURISTS, Feed
-from yzmon.settings import ZONE
+from schemas.feeds import FOOTFALL, SALES, TOURISTS, Feed
+from schemas.zone import ZONE
 
 _RANGE = (
     "district IN {districts:Array(String)} AND COL >= fromUnixTimestamp64Milli({lo:Int64}) "

@@ -19,8 +19,8 @@ from clickhouse_connect.driver.client import Client
 
 from streams.batch import INGEST_COLUMNS, Prepared
 from streams.rollups import recompute_statements
-from yzmon.migrate import migrate
-from yzmon.store import DirectReader, connect
+from yzcore.migrate import require_current
+from yzcore.store import DirectReader, connect
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,7 @@ class ClickHouseSink:
     def _ensure(self) -> Client:
         if self._client is None:
             client = connect(self.dsn)
-            applied = migrate(client)
-            if applied:
-                log.info("applied migrations: %s", ", ".join(applied))
+            require_current(client)
             self._client = client
             self._reader = DirectReader(connect(self.dsn, readonly=True))
         return self._client

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from yzmon.migrate import migrate
-from yzmon.store import connect
+from yzcore.migrate import migrate
+from yzcore.store import connect
 
 os.environ.setdefault("TZ", "UTC")  # results must not depend on the process zone
 _counter = itertools.count()

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from kafka import KafkaAdminClient, KafkaConsumer
 
-from yzmon.feeds import FEEDS, GROUP_ID
-from yzmon.settings import Settings
+from schemas.feeds import FEEDS, GROUP_ID
+from yzcore.settings import Settings
+from yzcore.store import GatewayReader, rows
 from yzmon.status import consumer_lag
-from yzmon.store import GatewayReader, rows
 
 SQL = {
     ("raw", "sales"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, sector AS dimension, "

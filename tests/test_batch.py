@@ -2,9 +2,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
+from schemas.feeds import FOOTFALL, SALES
 from streams.batch import Record, prepare
 from streams.rollups import recompute_statements
-from yzmon.feeds import FOOTFALL, SALES
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 TOL = timedelta(minutes=5)

@@ -17,12 +17,12 @@ import pytest
 from support import store_totals, wait_idle
 
 from producers.kafka import FeedProducer
+from producers.replay import replay
 from simulators.run import RunSpec, truth
 from simulators.scenario import load
-from yzmon.replay import replay
-from yzmon.settings import Settings
+from yzcore.settings import Settings
+from yzcore.store import GatewayReader
 from yzmon.stack import Stack
-from yzmon.store import GatewayReader
 
 pytestmark = pytest.mark.soak
 DAYS = int(os.environ.get("YZMON_CHAOS_DAYS", "7"))

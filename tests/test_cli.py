@@ -12,9 +12,9 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from yzcore.settings import Settings
 from yzmon.broker import StackError
 from yzmon.cli import app
-from yzmon.settings import Settings
 from yzmon.stack import Stack
 
 

@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 import pytest
 import yaml
 
-from yzmon.feeds import FEEDS
-from yzmon.settings import Settings
+from schemas.feeds import FEEDS
+from yzcore.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -301,7 +301,7 @@ def test_app_services_get_the_settings_they_need(name: str, services: dict, monk
     fields = set(Settings.model_fields)
     for key in env:
         if key.startswith("YZMON_"):
-            assert key.removeprefix("YZMON_").lower() in fields, f"{name}: {key} is not a setting of yzmon.settings"
+            assert key.removeprefix("YZMON_").lower() in fields, f"{name}: {key} is not a setting of yzcore.settings"
     missing = {f"YZMON_{field.upper()}" for field in NEEDS[name]} - set(env)
     assert not missing, f"{name} needs {sorted(missing)}"
     settings = settings_for(env, monkeypatch)

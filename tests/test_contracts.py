@@ -5,9 +5,9 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from schemas.contracts import REASONS, InvalidEvent, Rejection, decode, load_schema
+from schemas.feeds import FEEDS, SALES
 from simulators.generate import bad_events, day_events
 from simulators.scenario import load
-from yzmon.feeds import FEEDS, SALES
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TOL = timedelta(minutes=5)
@@ -75,5 +75,6 @@ def test_producer_refuses_invalid_events_before_sending():
 
     producer = FeedProducer.__new__(FeedProducer)  # validation happens before any network use
     producer.validate = True
+    producer.future_tolerance = timedelta(seconds=300)
     with pytest.raises(InvalidEvent, match="negative_amount"):
         producer.send("sales", {**GOOD, "amount": "-1"})

@@ -22,16 +22,16 @@ import orjson
 import pytest
 from clickhouse_connect.driver.client import Client
 
+from schemas.feeds import FEEDS
 from schemas.reference import districts
 from simulators.generate import day_events
 from simulators.model import MODELS
 from simulators.scenario import load
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
-from yzmon.feeds import FEEDS
+from yzcore.migrate import migrate
+from yzcore.store import connect
 from yzmon.grafana_macros import ALL, MacroError, expand
-from yzmon.migrate import migrate
-from yzmon.store import connect
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboards"
 DASHBOARDS = sorted(DASHBOARD_DIR.glob("*.json"))

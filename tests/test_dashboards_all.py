@@ -23,14 +23,14 @@ import pytest
 import yaml
 from clickhouse_connect.driver.client import Client
 
+from schemas.feeds import FEEDS
 from simulators.generate import bad_events, day_events
 from simulators.scenario import load
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
-from yzmon.feeds import FEEDS
+from yzcore.migrate import migrate
+from yzcore.store import connect
 from yzmon.grafana_macros import ALL, expand
-from yzmon.migrate import migrate
-from yzmon.store import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))

@@ -14,13 +14,13 @@ import pytest
 from support import FEEDS_BY_TOPIC, dead_letters, store_totals, wait_idle
 
 from producers.kafka import FeedProducer
+from producers.replay import replay
+from schemas.feeds import FEEDS
 from simulators.run import RunSpec, truth
 from simulators.scenario import load
-from yzmon.feeds import FEEDS
-from yzmon.replay import replay
-from yzmon.settings import Settings
+from yzcore.settings import Settings
+from yzcore.store import GatewayReader, rows
 from yzmon.stack import Stack
-from yzmon.store import GatewayReader, rows
 
 pytestmark = pytest.mark.e2e
 

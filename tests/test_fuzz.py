@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.contracts import REASONS, Rejection, decode, to_row
+from schemas.feeds import FEEDS, SALES
 from streams.batch import Record, prepare
-from yzmon.feeds import FEEDS, SALES
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 TOL = timedelta(minutes=5)

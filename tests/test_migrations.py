@@ -1,7 +1,7 @@
 import pytest
 
-from yzmon.migrate import MigrationError, discover, migrate
-from yzmon.store import DirectReader, connect
+from yzcore.migrate import MigrationError, discover, migrate
+from yzcore.store import DirectReader, connect
 
 
 def test_migration_numbers_are_unique_and_contiguous():
@@ -69,3 +69,30 @@ def test_parameters_are_bound_never_pasted(store_dsn, attack):
     sql = "SELECT count() AS n FROM dim_district WHERE district = {d:String}"
     assert reader.raw(sql, {"d": attack}, fmt="CSV") == b"0\n"
     assert reader.raw(sql, {"d": "daping"}, fmt="CSV") == b"1\n"
+
+
+def test_an_unmigrated_store_is_named_not_written(chdb_dir):
+    from yzcore.migrate import require_current
+
+    client = connect(f"chdb://{chdb_dir}")
+    client.command("CREATE DATABASE IF NOT EXISTS unmigrated")
+    with pytest.raises(MigrationError, match="yzmon db migrate"):
+        require_current(connect(f"chdb://{chdb_dir}?database=unmigrated"))
+
+
+def test_migrated_store_is_current(store):
+    from yzcore.migrate import require_current
+
+    require_current(store)  # raises if any migration file is pending
+
+
+def test_reference_tables_are_swapped_whole(store):
+    """A re-sync swaps a filled twin in (EXCHANGE TABLES): the rows are replaced and no twin is left."""
+    from yzcore.migrate import replace_table, sync_reference
+
+    replace_table(store, "dim_sector", [("retail", "只此一行")], ["sector", "name_zh"])
+    assert store.query("SELECT sector, name_zh FROM dim_sector").result_rows == [("retail", "只此一行")]
+    sync_reference(store)
+    assert store.query("SELECT count() FROM dim_sector").result_rows[0][0] == 4
+    twins = store.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE '%__next'")
+    assert twins.result_rows[0][0] == 0

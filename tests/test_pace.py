@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from yzmon.pace import expected_share
+from yzcore.pace import expected_share
 
 
 def test_expected_share_runs_from_a_day_to_the_whole_year():

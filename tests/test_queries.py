@@ -11,15 +11,15 @@ from decimal import Decimal
 import orjson
 import pytest
 
+from schemas.feeds import FEEDS
 from simulators.generate import day_events
 from simulators.scenario import load
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
-from yzmon.feeds import FEEDS
-from yzmon.migrate import migrate
-from yzmon.pace import expected_share
-from yzmon.queries import QueryError, get, library
-from yzmon.store import DirectReader, connect, rows
+from yzcore.migrate import migrate
+from yzcore.pace import expected_share
+from yzcore.queries import QueryError, get, library
+from yzcore.store import DirectReader, connect, rows
 
 DISTRICTS = ["daping", "hualongqiao", "eling"]
 DAYS = [date(2023, 10, 1), date(2023, 10, 2), date(2024, 9, 1), date(2024, 10, 1), date(2024, 10, 2)]

@@ -14,12 +14,12 @@ import pytest
 from support import FEEDS_BY_TOPIC, store_totals, wait_idle
 
 from producers.kafka import FeedProducer
+from producers.replay import replay
 from simulators.run import RunSpec, records, truth
 from simulators.scenario import load
-from yzmon.replay import replay
-from yzmon.settings import Settings
+from yzcore.settings import Settings
+from yzcore.store import GatewayReader, rows
 from yzmon.stack import Stack
-from yzmon.store import GatewayReader, rows
 
 pytestmark = pytest.mark.e2e
 SPEC = RunSpec(load("baseline"), 21, date(2024, 5, 1), date(2024, 5, 2), bad_per_day=5)

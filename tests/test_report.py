@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from test_dashboards_all import loaded_dsn
 
+from yzcore.store import DirectReader, connect
 from yzmon.report import BRIEFING, CHROMIUM_INSTALL, chromium_path, render_report, screenshot
-from yzmon.store import DirectReader, connect
 
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
 DAY = date(2024, 10, 7)
@@ -110,7 +110,7 @@ def test_the_cli_command_writes_html_and_png(chdb_dir: Path, tmp_path: Path, mon
     from yzmon import dashboards_cli
 
     dsn = loaded_dsn(chdb_dir)
-    monkeypatch.setattr("yzmon.store.query_reader", lambda settings: DirectReader(connect(dsn)))
+    monkeypatch.setattr("yzcore.store.query_reader", lambda settings: DirectReader(connect(dsn)))
     app = typer.Typer()
     app.command("report")(dashboards_cli.report)
     app.command("noop")(lambda: None)

@@ -8,11 +8,11 @@ from datetime import date
 import numpy as np
 import pytest
 
+from producers.replay import Checkpoint, Interrupted, replay
 from simulators import model
 from simulators.generate import footfall_arrays, sales_arrays
 from simulators.run import RunSpec, records
 from simulators.scenario import ScenarioError, available, load
-from yzmon.replay import Checkpoint, Interrupted, replay
 
 BASE = load("baseline")
 

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 import pytest
 
+from schemas.feeds import FEEDS
 from simulators.generate import bad_events, day_events
 from simulators.scenario import load
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
-from yzmon.feeds import FEEDS
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 TOL = timedelta(minutes=5)

@@ -20,13 +20,13 @@ import pytest
 
 from benchmarks.pipeline import proc_memory_mb
 from producers.kafka import FeedProducer
+from producers.replay import replay
 from simulators.run import RunSpec, truth
 from simulators.scenario import load
-from yzmon.replay import replay
-from yzmon.settings import Settings
+from yzcore.settings import Settings
+from yzcore.store import GatewayReader, rows
 from yzmon.stack import Stack
 from yzmon.status import consumer_lag
-from yzmon.store import GatewayReader, rows
 
 pytestmark = pytest.mark.soak
 MINUTES = float(os.environ.get("YZMON_SOAK_MINUTES", "10"))

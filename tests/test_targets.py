@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from yzmon.targets import TargetFileError, import_targets, parse
+from yzcore.targets import TargetFileError, import_targets, parse
 
 GOOD = """year,scope,metric,value,unit,source
 2027,district,retail_sales,1580,亿元,区政府工作报告2026

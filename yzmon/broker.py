@@ -16,8 +16,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from yzmon.feeds import FEEDS
-from yzmon.settings import Settings
+from schemas.feeds import FEEDS
+from yzcore.settings import Settings
 
 
 class StackError(RuntimeError):

@@ -12,9 +12,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from yzcore.settings import Settings, get_settings
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
-from yzmon.settings import Settings, get_settings
 
 app = typer.Typer(
     help="渝中商圈消费与客流监测 — consumption and visitor-flow monitor for Yuzhong.",
@@ -166,8 +166,8 @@ def replay(
 ) -> None:
     """Produce simulated sales, footfall and tourist events onto Kafka. Ctrl-C stops cleanly."""
     from producers.kafka import FeedProducer, ProducerError
-    from yzmon.replay import Checkpoint, Interrupted
-    from yzmon.replay import replay as run_replay
+    from producers.replay import Checkpoint, Interrupted
+    from producers.replay import replay as run_replay
 
     try:
         pace = None if speed == "max" else float(speed)
@@ -266,7 +266,7 @@ def load(
 ) -> None:
     """Load a real feed file: map, validate every row (bad rows by line number), publish to Kafka."""
     from producers.files import Mapping, MappingError, load_file
-    from yzmon.feeds import FEEDS
+    from schemas.feeds import FEEDS
 
     if feed not in FEEDS:
         _fail(f"unknown feed {feed!r}; choose from {', '.join(FEEDS)}")
@@ -298,7 +298,7 @@ def _publish(feed: str, events: list[dict], speed: str) -> None:
     from rich.progress import Progress
 
     from producers.kafka import FeedProducer, ProducerError
-    from yzmon.replay import Pacer
+    from producers.replay import Pacer
 
     pace = None if speed == "max" else float(speed)
     pacer = Pacer(pace, datetime.fromisoformat(events[0]["event_time"]))
@@ -324,8 +324,8 @@ def sql(
     param: list[str] = typer.Option(None, "--param", help="k=v, bound as {k:Type} in the query."),
 ) -> None:
     """Run a read-only query against the store (through the worker when it owns the embedded store)."""
-    from yzmon.queries import QueryError, get, library
-    from yzmon.store import StoreError, query_reader
+    from yzcore.queries import QueryError, get, library
+    from yzcore.store import StoreError, query_reader
 
     if list_queries:
         for q in library().values():
@@ -376,8 +376,8 @@ def run(
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply pending sql/NNN_*.sql migrations (idempotent)."""
-    from yzmon.migrate import MigrationError, migrate
-    from yzmon.store import StoreError, connect
+    from yzcore.migrate import MigrationError, migrate
+    from yzcore.store import StoreError, connect
 
     settings: Settings = get_settings()
     try:
@@ -390,8 +390,8 @@ def db_migrate() -> None:
 @db_app.command("dictionary")
 def db_dictionary(out: Path = typer.Option(Path("docs/data_dictionary.md"), help="Where to write it.")) -> None:
     """Write the data dictionary generated from the live schema."""
+    from yzcore.store import StoreError, connect
     from yzmon.dictionary import generate
-    from yzmon.store import StoreError, connect
 
     try:
         text = generate(connect(get_settings().query_dsn, readonly=True))
@@ -411,8 +411,8 @@ def targets_import(
     """Add or replace targets from a file; nothing is overwritten silently."""
     import httpx
 
-    from yzmon.store import StoreError, connect, worker_alive
-    from yzmon.targets import TargetFileError, import_targets, parse
+    from yzcore.store import StoreError, connect, worker_alive
+    from yzcore.targets import TargetFileError, import_targets, parse
 
     settings = get_settings()
     try:
@@ -436,7 +436,7 @@ def targets_import(
 @targets_app.command("list")
 def targets_list() -> None:
     """The current targets (latest version of each)."""
-    from yzmon.store import query_reader
+    from yzcore.store import query_reader
 
     out = query_reader(get_settings()).raw(
         "SELECT year, scope, metric, value, unit, latest_version AS version, source FROM v_targets "

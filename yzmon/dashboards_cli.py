@@ -78,9 +78,9 @@ def report(
     directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="Directory of dashboard JSON files."),
 ) -> None:
     """Render the dashboards' panels for one day into a static HTML briefing (and optionally a PNG)."""
+    from yzcore.settings import get_settings
+    from yzcore.store import StoreError, query_reader
     from yzmon.report import ReportError, render_report, screenshot
-    from yzmon.settings import get_settings
-    from yzmon.store import StoreError, query_reader
 
     try:
         when: date = datetime.strptime(day, "%Y-%m-%d").date()

@@ -16,14 +16,15 @@ from rich.live import Live
 from rich.table import Table
 
 from producers.kafka import FeedProducer
+from producers.replay import Interrupted, Pacer, replay
+from schemas.zone import ZONE
 from simulators.run import RunSpec
 from simulators.scenario import load
+from yzcore.settings import Settings
+from yzcore.store import GatewayReader, Reader, query_reader, rows
 from yzmon.broker import StackError
-from yzmon.replay import Interrupted, Pacer, replay
-from yzmon.settings import ZONE, Settings
 from yzmon.stack import Stack
 from yzmon.status import describe_pace, pace_rows
-from yzmon.store import GatewayReader, Reader, query_reader, rows
 
 NOW_SQL = """
 SELECT d.name_zh AS name,

@@ -21,9 +21,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from schemas.zone import ZONE
+from yzcore.store import Reader
 from yzmon.grafana_macros import ALL, expand
-from yzmon.settings import ZONE
-from yzmon.store import Reader
 
 __all__ = ["BRIEFING", "ReportError", "evaluate", "render_report", "screenshot"]
 

@@ -16,9 +16,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yzcore.settings import Settings
+from yzcore.store import worker_alive
 from yzmon.broker import StackError, die_with_parent, ensure_topics, port_free, start_broker
-from yzmon.settings import Settings
-from yzmon.store import worker_alive
 
 
 def state_file(settings: Settings) -> Path:
@@ -69,11 +69,24 @@ class Stack:
             if s.embedded_broker:
                 self.broker = start_broker(s, self.logs["broker"])
             ensure_topics(s)
+            self.migrate()
             self.start_worker()
             self.wait_ready(wait_ready_s)
         except BaseException:
             self.stop()
             raise
+
+    def migrate(self) -> None:
+        """Migrate the store once, in a process of its own (chDB allows one process per directory)."""
+        done = subprocess.run(
+            [sys.executable, "-m", "yzcore.migrate"],
+            env=worker_env(self.settings),
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        if done.returncode != 0:
+            raise StackError((done.stderr.strip().splitlines() or ["migration failed"])[-1])
 
     def start_worker(self) -> None:
         with self.logs["worker"].open("ab") as log:

@@ -9,11 +9,12 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from schemas.feeds import FEEDS, GROUP_ID
+from schemas.zone import ZONE
+from yzcore.queries import get
+from yzcore.settings import Settings
+from yzcore.store import Reader, StoreError, query_reader, rows
 from yzmon.broker import port_open
-from yzmon.feeds import FEEDS, GROUP_ID
-from yzmon.queries import get
-from yzmon.settings import ZONE, Settings
-from yzmon.store import Reader, StoreError, query_reader, rows
 
 
 def consumer_lag(settings: Settings) -> dict[str, int] | None:

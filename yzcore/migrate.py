@@ -1,7 +1,9 @@
 """Apply sql/NNN_*.sql in order, once each, recorded with checksums in schema_migrations.
 
 Afterwards the reference dimensions and the seeded targets are synced from schemas/reference/.
-Run with `yzmon db migrate` (the embedded worker also runs it when it starts).
+Run with `yzmon db migrate`; `yzmon up` runs it once (``python -m yzcore.migrate``) before the worker
+starts, and compose's one-shot ``migrate`` service does it in production. The worker only checks that
+the store is current (:func:`require_current`).
 """
 
 from __future__ import annotations
@@ -64,15 +66,30 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
     return found
 
 
-def migrate(client: Client, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply pending migrations; return the names applied. Refuses if an applied file was edited."""
-    client.command(LEDGER)
-    applied = {
+def _applied(client: Client) -> dict[int, str]:
+    return {
         int(r[0]): r[1]
         for r in client.query(
             "SELECT version, argMax(checksum, applied_at) FROM schema_migrations GROUP BY version"
         ).result_rows
     }
+
+
+def require_current(client: Client, sql_dir: Path = SQL_DIR) -> None:
+    """Raise :class:`MigrationError` with what to do unless every migration file has been applied."""
+    exists = client.query("EXISTS TABLE schema_migrations").result_rows[0][0]
+    applied = _applied(client) if exists else {}
+    missing = [m.name for m in discover(sql_dir) if m.version not in applied]
+    if missing:
+        raise MigrationError(
+            f"the store is not migrated ({len(missing)} pending, first {missing[0]}): run `yzmon db migrate`"
+        )
+
+
+def migrate(client: Client, sql_dir: Path = SQL_DIR) -> list[str]:
+    """Apply pending migrations; return the names applied. Refuses if an applied file was edited."""
+    client.command(LEDGER)
+    applied = _applied(client)
     done = []
     for m in discover(sql_dir):
         if m.version in applied:
@@ -89,19 +106,31 @@ def migrate(client: Client, sql_dir: Path = SQL_DIR) -> list[str]:
     return done
 
 
+def replace_table(client: Client, table: str, rows: list[tuple], column_names: list[str]) -> None:
+    """Replace a reference table's rows in one step: fill a twin, then swap the two (EXCHANGE TABLES).
+
+    Readers joining the table see the old rows or the new ones, never an empty table.
+    """
+    twin = f"{table}__next"
+    client.command(f"DROP TABLE IF EXISTS {twin} SYNC")
+    client.command(f"CREATE TABLE {twin} AS {table}")
+    if rows:
+        client.insert(twin, rows, column_names=column_names)
+    client.command(f"EXCHANGE TABLES {twin} AND {table}")
+    client.command(f"DROP TABLE {twin} SYNC")
+
+
 def sync_reference(client: Client) -> None:
     """Load the reference lists and the seeded targets (targets only where none exist yet)."""
     districts = reference.districts().values()
-    client.command("TRUNCATE TABLE dim_district")
-    client.insert(
+    replace_table(
+        client,
         "dim_district",
         [(d.id, d.name_zh, d.area, d.area_zh, d.kind) for d in districts],
-        column_names=["district", "name_zh", "area", "area_zh", "kind"],
+        ["district", "name_zh", "area", "area_zh", "kind"],
     )
-    client.command("TRUNCATE TABLE dim_sector")
-    client.insert("dim_sector", list(reference.sectors().items()), column_names=["sector", "name_zh"])
-    client.command("TRUNCATE TABLE dim_origin")
-    client.insert("dim_origin", list(reference.origins().items()), column_names=["origin", "name_zh"])
+    replace_table(client, "dim_sector", list(reference.sectors().items()), ["sector", "name_zh"])
+    replace_table(client, "dim_origin", list(reference.origins().items()), ["origin", "name_zh"])
     existing = {(int(r[0]), r[1], r[2]) for r in client.query("SELECT year, scope, metric FROM targets").result_rows}
     new = [
         (t.year, t.scope, t.metric, t.value, t.unit, t.source, 1)
@@ -110,8 +139,7 @@ def sync_reference(client: Client) -> None:
     ]
     if new:
         client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
-    client.command("TRUNCATE TABLE dim_calendar")
-    client.insert("dim_calendar", calendar_rows(CALENDAR_YEARS), column_names=CALENDAR_COLUMNS)
+    replace_table(client, "dim_calendar", calendar_rows(CALENDAR_YEARS), CALENDAR_COLUMNS)
 
 
 CALENDAR_YEARS = range(2022, 2029)
@@ -133,7 +161,7 @@ HOLIDAY_ZH = {"spring_festival": "春节", "labour_day": "五一", "national_day
 def calendar_rows(years: range) -> list[tuple]:
     """Every day of ``years``: weekday, holiday and its day number, and the model's cumulative shares."""
     from simulators.model import holiday_day_index
-    from yzmon.pace import expected_share
+    from yzcore.pace import expected_share
 
     rows = []
     for year in years:
@@ -157,3 +185,21 @@ def calendar_rows(years: range) -> list[tuple]:
             )
             day += timedelta(days=1)
     return rows
+
+
+def main() -> None:
+    """``python -m yzcore.migrate``: migrate the configured store once (what `yzmon up` runs first)."""
+    import sys
+
+    from yzcore.settings import get_settings
+    from yzcore.store import StoreError, connect
+
+    try:
+        applied = migrate(connect(get_settings().store_dsn))
+    except (MigrationError, StoreError) as exc:
+        sys.exit(f"migration failed: {exc}")
+    print(f"applied {', '.join(applied)}" if applied else "schema up to date; reference data synced")
+
+
+if __name__ == "__main__":
+    main()

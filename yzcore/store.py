@@ -16,7 +16,7 @@ import clickhouse_connect
 import httpx
 from clickhouse_connect.driver.client import Client
 
-from yzmon.settings import Settings
+from yzcore.settings import Settings
 
 READONLY = {"readonly": 1}
 

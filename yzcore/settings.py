@@ -9,12 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-ZONE = ZoneInfo("Asia/Shanghai")  # every calendar day and month in yzmon is a day here
 
 
 class Settings(BaseSettings):

@@ -20,8 +20,8 @@ from typing import Protocol
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from schemas.zone import ZONE
 from simulators.run import RunSpec, records
-from yzmon.settings import ZONE
 
 CHECKPOINT_EVERY = 10_000  # records between confirmed checkpoints
 
