@@ -48,7 +48,7 @@ TOURISTS = Feed(
     "tourists_raw",
     "tourists_agg_1m",
     ("origin",),
-    ("arrivals",),
+    ("arrivals", "spend"),
 )
 
 GROUP_ID = "yzmon"  # the Faust app id, which is the workers' consumer group

@@ -21,11 +21,11 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import orjson
 
+from schemas.feeds import FEEDS
 from schemas.zone import ZONE
 from simulators import model
 from simulators.scenario import Scenario
 
-FEEDS = ("sales", "footfall", "tourists")
 TOURIST_STEP = 15  # minutes
 
 
@@ -233,7 +233,7 @@ def bad_events(scenario: Scenario, seed: int, day: date, feed: str, count: int) 
 
 
 def day_events(
-    scenario: Scenario, seed: int, day: date, districts: Iterable[str], feeds: Iterable[str] = FEEDS
+    scenario: Scenario, seed: int, day: date, districts: Iterable[str], feeds: Iterable[str] = tuple(FEEDS)
 ) -> list[tuple[str, dict]]:
     """All (feed, event) of one day for the given 商圈 and feeds, ordered by event time."""
     events = [(feed, ev) for feed in feeds for d in districts for ev in events_of(feed, scenario, seed, day, d)]

@@ -6,7 +6,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from simulators.generate import FEEDS, bad_events, day_events
+from schemas.feeds import FEEDS
+from simulators.generate import bad_events, day_events
 from simulators.model import MODELS
 from simulators.scenario import Scenario
 from simulators.truth import Truth
@@ -33,7 +34,7 @@ class RunSpec:
     start: date
     end: date  # exclusive
     districts: Sequence[str] = tuple(MODELS)
-    feeds: Sequence[str] = FEEDS
+    feeds: Sequence[str] = tuple(FEEDS)
     bad_per_day: int = 0
 
     @property

@@ -25,8 +25,10 @@ from pathlib import Path
 
 import yaml
 
+from schemas.feeds import FEEDS
+
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
-_ALL_FEEDS = ("sales", "footfall", "tourists")
+_ALL_FEEDS = tuple(FEEDS)
 
 
 class ScenarioError(ValueError):

@@ -13,11 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-MEASURES = {
-    "sales": (("sector",), ("amount", "txn_count")),
-    "footfall": ((), ("entries", "exits")),
-    "tourists": (("origin",), ("arrivals", "spend")),
-}
+from schemas.feeds import FEEDS
 
 Row = tuple[str, str, str, str, str, str]
 
@@ -27,11 +23,12 @@ class Truth:
         self._totals: dict[tuple[str, str, str, str, str], Decimal | int] = defaultdict(int)
 
     def add(self, feed: str, event: dict) -> None:
-        dims, measures = MEASURES[feed]
+        spec = FEEDS[feed]
         day = event["event_time"][:10]  # events carry +08:00, so the date prefix is the local day
-        dimension = event[dims[0]] if dims else ""
-        for m in measures:
-            value = Decimal(event.get(m, "0")) if m in ("amount", "spend") else event[m]
+        dimension = event[spec.dims[0]] if spec.dims else ""
+        for m in spec.measures:
+            value = event.get(m, 0)
+            value = Decimal(value) if isinstance(value, str) else value  # money travels as a decimal string
             self._totals[(day, event["district"], feed, dimension, m)] += value
 
     def add_rejected(self, day: str, feed: str, reason: str) -> None:

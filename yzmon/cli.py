@@ -113,7 +113,7 @@ def _spec(
     feeds: list[str] | None,
     bad_events: int,
 ):
-    from simulators.generate import FEEDS
+    from schemas.feeds import FEEDS
     from simulators.model import MODELS
     from simulators.run import RunSpec
     from simulators.scenario import ScenarioError, load
