@@ -41,9 +41,6 @@ class RunSpec:
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
 
-    def bad_count(self) -> int:
-        return (self.bad_per_day or self.scenario.bad_events_per_day) * len(self.feeds)
-
 
 def records(spec: RunSpec, day: date) -> Iterator[SimRecord]:
     """The records of one day; injected bad records sit at local noon."""
