@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         "more than this are counted as late (still landed and aggregated).",
     )
     group_session_timeout_s: float = Field(10.0, gt=1)
+    clickhouse_cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="ClickHouse cluster (remote_servers) to migrate for: ON CLUSTER, Replicated and Distributed "
+        "tables (yzcore/cluster.py); unset for one server or the embedded store.",
+    )
     fault_injection: bool = Field(False, description="Offer POST /admin/store-outage on the worker (tests, drills).")
     log_level: str = "info"
 
