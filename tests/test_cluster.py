@@ -239,7 +239,9 @@ def test_bad_names_are_refused() -> None:
     with pytest.raises(ClusterRenderError, match="letters, digits"):
         Cluster("yz-mon", NAME)
     with pytest.raises(ValueError, match="clickhouse_cluster"):
-        Settings(_env_file=None, clickhouse_cluster="yz mon; DROP")
+        Settings(_env_file=None, clickhouse_cluster="yz mon; DROP", clickhouse_dsn="http://u:p@h:8123/yzmon")
+    with pytest.raises(ValueError, match="embedded store is a single server"):
+        Settings(_env_file=None, clickhouse_cluster=NAME)
 
 
 # -- what reads and writes the tables ------------------------------------------------------------------------------
@@ -328,6 +330,7 @@ def test_the_single_server_path_sends_the_files_byte_for_byte(monkeypatch: pytes
 
 def test_the_setting_chooses_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("YZMON_CLICKHOUSE_CLUSTER", NAME)
+    monkeypatch.setenv("YZMON_CLICKHOUSE_DSN", "http://yzmon_writer:secret@clickhouse:8123/analytics")
     get_settings.cache_clear()
     try:
         chosen = cluster_plan(Recorder("analytics"))  # type: ignore[arg-type]
@@ -335,6 +338,7 @@ def test_the_setting_chooses_the_cluster(monkeypatch: pytest.MonkeyPatch) -> Non
         assert cluster_plan(Recorder(), cluster="") is None  # type: ignore[arg-type]
     finally:
         monkeypatch.delenv("YZMON_CLICKHOUSE_CLUSTER")
+        monkeypatch.delenv("YZMON_CLICKHOUSE_DSN")
         get_settings.cache_clear()
     assert cluster_plan(Recorder()) is None  # type: ignore[arg-type]
 
