@@ -212,12 +212,14 @@ def test_later_migrations_alter_drop_and_insert_on_the_right_tables(plan: Cluste
         f"DROP TABLE IF EXISTS sales_hourly_local ON CLUSTER {NAME} SYNC",
     ]
     assert plan.render("DROP VIEW v_sales") == [f"DROP VIEW v_sales ON CLUSTER {NAME} SYNC"]
+    replace = plan.render("CREATE OR REPLACE VIEW v_sales AS SELECT event_id FROM sales_raw FINAL")
+    assert replace == [f"CREATE OR REPLACE VIEW v_sales ON CLUSTER {NAME} AS SELECT event_id FROM sales_raw FINAL"]
     insert = (
         "INSERT INTO targets (year, scope, metric, value, unit, source, version) "
         "VALUES (2026, 'x', 'y', 1, 'u', 's', 1)"
     )
     assert plan.render(insert) == [insert]
-    for statement in add + ttl + plan.render("DROP TABLE IF EXISTS sales_hourly"):
+    for statement in add + ttl + replace + plan.render("DROP TABLE IF EXISTS sales_hourly"):
         formatted(engine, statement)
 
 

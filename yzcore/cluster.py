@@ -40,7 +40,7 @@ MERGE_TREES = frozenset(
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 _CREATE_TABLE = re.compile(r"^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s*", re.I)
-_CREATE_VIEW = re.compile(r"^CREATE\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s+AS\s", re.I)
+_CREATE_VIEW = re.compile(r"^CREATE\s+(?:OR\s+REPLACE\s+)?VIEW\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s+AS\s", re.I)
 _ALTER = re.compile(r"^ALTER\s+TABLE\s+(\w+)\s+", re.I)
 _DROP = re.compile(r"^DROP\s+(TABLE|VIEW)\s+(IF\s+EXISTS\s+)?(\w+)(\s+SYNC)?$", re.I)
 _INSERT = re.compile(r"^INSERT\s+INTO\s", re.I)
