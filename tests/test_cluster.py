@@ -237,6 +237,19 @@ def test_what_cannot_be_placed_on_the_cluster_is_refused_clearly(plan: Cluster, 
         plan.render(statement)
 
 
+def test_the_rendering_can_be_reviewed_before_it_runs(
+    capsys: pytest.CaptureFixture[str], cluster_run: Recorder
+) -> None:
+    from yzcore.cluster import main
+
+    main([NAME])
+    printed = [s.strip() for s in re.sub(r"^--.*$", "", capsys.readouterr().out, flags=re.M).split(";\n") if s.strip()]
+    migration_commands = [c for c in cluster_run.commands if "__next" not in c]
+    assert printed == migration_commands
+    with pytest.raises(SystemExit, match="usage"):
+        main([])
+
+
 def test_bad_names_are_refused() -> None:
     with pytest.raises(ClusterRenderError, match="letters, digits"):
         Cluster("yz-mon", NAME)
@@ -765,3 +778,51 @@ def test_sharding_by_anything_but_the_district_would_break_the_rollups(shards, e
     for batch in _batches("sales", events, 0, len(events)):
         _route(shards, batch, lambda row: zlib.crc32(row["event_id"].encode()) % 2)
     assert _mismatches(shards, "sales") != []
+
+
+# -- the documented move from one server ---------------------------------------------------------------------------
+def _doc_sql_blocks() -> list[str]:
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = text[text.index("## Past one machine") :]
+    return re.findall(r"```sql\n(.*?)```", section, re.S)
+
+
+def _statements(block: str) -> list[str]:
+    body = "\n".join(re.sub(r"--.*$", "", line) for line in block.splitlines())
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def test_the_documented_move_parses_and_its_part_move_lands_each_district_on_its_shard(
+    engine, store, store_dsn, shards
+) -> None:
+    blocks = _doc_sql_blocks()
+    assert len(blocks) >= 2
+    for block in blocks:
+        for statement in _statements(block):
+            formatted(engine, statement)
+    (attach_block,) = [b for b in blocks if "ATTACH PARTITION" in b]
+    events = _events("sales", 300)
+    sink = ClickHouseSink(store_dsn)
+    for batch in _batches("sales", events, 0, len(events)):
+        asyncio.run(sink.land(batch))
+    source = store.query("SELECT currentDatabase()").result_rows[0][0]
+    for number, (client, database) in enumerate(shards, start=1):
+        for statement in _statements(attach_block):
+            client.command(
+                statement.replace("yzmon_import.", f"{source}.")
+                .replace("yzmon.sales_raw_local", f"{database}.sales_raw")
+                .replace("yzmon.", f"{database}.")
+                .replace("N - 1", str(number - 1))
+            )
+    placed = dict(
+        engine.query(
+            f"SELECT district, ({SHARDING_KEY}) % 2 + 1 FROM (SELECT arrayJoin({{d:Array(String)}}) AS district)",
+            parameters={"d": DISTRICTS},
+        ).result_rows
+    )
+    total = 0
+    for number, (client, _) in enumerate(shards, start=1):
+        rows = dict(client.query("SELECT district, count() FROM sales_raw FINAL GROUP BY district").result_rows)
+        assert set(rows) == {d for d, n in placed.items() if n == number}
+        total += sum(rows.values())
+    assert total == len(events)

@@ -203,3 +203,30 @@ class Cluster:
             f"DROP TABLE {twin} {self.on_cluster} SYNC",
         ]
         return before, after
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m yzcore.cluster NAME [DATABASE]``: print every migration rendered for cluster NAME."""
+    import sys
+
+    from yzcore.migrate import LEDGER, discover
+
+    args = sys.argv[1:] if argv is None else argv
+    if not 1 <= len(args) <= 2:
+        sys.exit("usage: python -m yzcore.cluster CLUSTER [DATABASE]  (DATABASE defaults to yzmon)")
+    migrations = discover()
+    try:
+        cluster = Cluster.for_schema(args[0], args[1] if len(args) > 1 else "yzmon", [LEDGER, *_all(migrations)])
+        for name, statements in [("schema_migrations", [LEDGER]), *((m.name, m.statements()) for m in migrations)]:
+            rendered = [out for s in statements for out in cluster.render(s)]
+            print(f"-- {name}\n" + "".join(f"{s};\n" for s in rendered))
+    except ClusterRenderError as exc:
+        sys.exit(f"cannot render for the cluster: {exc}")
+
+
+def _all(migrations: list) -> list[str]:
+    return [s for m in migrations for s in m.statements()]
+
+
+if __name__ == "__main__":
+    main()
