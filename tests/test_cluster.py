@@ -182,7 +182,6 @@ def test_tables_keyed_by_district_are_sharded_the_rest_replicated_everywhere(pla
             assert "Distributed" not in create
         tail = Engine.of(table, source).tail.strip()
         assert tail and tail in rendered[0], f"{table}: partitioning, sorting and TTL must not change"
-    assert "replicated_deduplication_window = 0" in _creates(plan)["dim_district"][0]
 
 
 def test_the_engine_arguments_are_kept_after_the_replication_arguments(plan: Cluster) -> None:

@@ -46,7 +46,6 @@ _DROP = re.compile(r"^DROP\s+(TABLE|VIEW)\s+(IF\s+EXISTS\s+)?(\w+)(\s+SYNC)?$", 
 _INSERT = re.compile(r"^INSERT\s+INTO\s", re.I)
 _ENGINE = re.compile(r"\bENGINE\s*=\s*(\w+)", re.I)
 _ORDER_BY = re.compile(r"\bORDER\s+BY\s+\(?\s*(\w+)", re.I)
-_SETTINGS = re.compile(r"\bSETTINGS\b", re.I)
 _COLUMN_ALTER = re.compile(r"^(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b", re.I)
 
 
@@ -92,13 +91,9 @@ class Engine:
             args, end = statement[end + 1 : close - 1].strip(), close
         return cls(match.group(1), args, match.start(), statement[end:])
 
-    def replicated(self, path: str, table: str) -> str:
+    def replicated(self, path: str) -> str:
         args = f", {self.args}" if self.args else ""
-        tail = self.tail
-        if table.startswith("dim_"):
-            # A reload writes the same rows again: block deduplication would silently drop it.
-            tail += (", " if _SETTINGS.search(tail) else " SETTINGS ") + "replicated_deduplication_window = 0"
-        return f"ENGINE = Replicated{self.name}('{path}', '{{replica}}'{args}){tail}"
+        return f"ENGINE = Replicated{self.name}('{path}', '{{replica}}'{args}){self.tail}"
 
 
 @dataclass(frozen=True)
@@ -164,7 +159,7 @@ class Cluster:
         columns = text[match.end() : engine.start]
         create = (
             f"CREATE TABLE {if_not_exists}{local} {self.on_cluster}\n{columns}"
-            f"{engine.replicated(SHARD_PATH if sharded else GLOBAL_PATH, table)}"
+            f"{engine.replicated(SHARD_PATH if sharded else GLOBAL_PATH)}"
         )
         if not sharded:
             return [create]
@@ -195,7 +190,7 @@ class Cluster:
         path = f"{GLOBAL_PATH}/{uuid.uuid4().hex}"
         before = [
             f"DROP TABLE IF EXISTS {twin} {self.on_cluster} SYNC",
-            f"CREATE TABLE {twin} {self.on_cluster} AS {table} {engine.replicated(path, table)}",
+            f"CREATE TABLE {twin} {self.on_cluster} AS {table} {engine.replicated(path)}",
         ]
         after = [
             f"SYSTEM SYNC REPLICA {self.on_cluster} {twin}",
