@@ -507,6 +507,12 @@ def test_secrets_come_only_from_the_environment(raw: dict, raw_text: str, exampl
                 assert re.fullmatch(r"\$\{[A-Za-z_]\w*:\?[^}]+\}", value), f"{name}: {key}"
             if key.endswith("_DSN"):
                 assert re.search(r"://[a-z_]+:\$\{[A-Za-z_]\w*:\?[^}]+\}@", value), f"{name}: {key}"
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        if line and not line.startswith("#"):
+            assert lines[i - 1].startswith("# "), (
+                f"{ENV_EXAMPLE.name}: {line.partition('=')[0]} has no comment above it"
+            )
     assert required_variables(raw_text) == {k for k, v in example_env.items() if v == ""}
     assert referenced_variables(raw_text) == set(example_env), "deploy/cluster/.env.example and the compose file differ"
 
