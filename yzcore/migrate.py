@@ -17,6 +17,7 @@ from pathlib import Path
 from clickhouse_connect.driver.client import Client
 
 from schemas import reference
+from yzcore.cluster import Cluster
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -86,9 +87,30 @@ def require_current(client: Client, sql_dir: Path = SQL_DIR) -> None:
         )
 
 
-def migrate(client: Client, sql_dir: Path = SQL_DIR) -> list[str]:
-    """Apply pending migrations; return the names applied. Refuses if an applied file was edited."""
-    client.command(LEDGER)
+def cluster_plan(client: Client, sql_dir: Path = SQL_DIR, cluster: str | None = None) -> Cluster | None:
+    """The renderer for ``cluster`` (default: the setting ``YZMON_CLICKHOUSE_CLUSTER``), or None for one server."""
+    if cluster is None:
+        from yzcore.settings import get_settings
+
+        cluster = get_settings().clickhouse_cluster
+    if not cluster:
+        return None
+    schema = [LEDGER, *(s for m in discover(sql_dir) for s in m.statements())]
+    return Cluster.for_schema(cluster, str(client.command("SELECT currentDatabase()")), schema)
+
+
+def _render(plan: Cluster | None, statements: list[str]) -> list[str]:
+    return statements if plan is None else [out for s in statements for out in plan.render(s)]
+
+
+def migrate(client: Client, sql_dir: Path = SQL_DIR, cluster: str | None = None) -> list[str]:
+    """Apply pending migrations; return the names applied. Refuses if an applied file was edited.
+
+    On a cluster (``cluster`` or the setting) each statement runs as yzcore.cluster renders it.
+    """
+    plan = cluster_plan(client, sql_dir, cluster)
+    for statement in _render(plan, [LEDGER]):
+        client.command(statement)
     applied = _applied(client)
     done = []
     for m in discover(sql_dir):
@@ -96,31 +118,41 @@ def migrate(client: Client, sql_dir: Path = SQL_DIR) -> list[str]:
             if applied[m.version] != m.checksum:
                 raise MigrationError(f"{m.name} was changed after it was applied; add a new migration instead")
             continue
-        for statement in m.statements():
+        for statement in _render(plan, m.statements()):
             client.command(statement)
         client.insert(
             "schema_migrations", [(m.version, m.name, m.checksum)], column_names=["version", "name", "checksum"]
         )
         done.append(m.name)
-    sync_reference(client)
+    sync_reference(client, plan)
     return done
 
 
-def replace_table(client: Client, table: str, rows: list[tuple], column_names: list[str]) -> None:
+def replace_table(
+    client: Client, table: str, rows: list[tuple], column_names: list[str], cluster: Cluster | None = None
+) -> None:
     """Replace a reference table's rows in one step: fill a twin, then swap the two (EXCHANGE TABLES).
 
     Readers joining the table see the old rows or the new ones, never an empty table.
     """
     twin = f"{table}__next"
-    client.command(f"DROP TABLE IF EXISTS {twin} SYNC")
-    client.command(f"CREATE TABLE {twin} AS {table}")
+    before, after = (
+        cluster.swap(table, twin)
+        if cluster
+        else (
+            [f"DROP TABLE IF EXISTS {twin} SYNC", f"CREATE TABLE {twin} AS {table}"],
+            [f"EXCHANGE TABLES {twin} AND {table}", f"DROP TABLE {twin} SYNC"],
+        )
+    )
+    for statement in before:
+        client.command(statement)
     if rows:
         client.insert(twin, rows, column_names=column_names)
-    client.command(f"EXCHANGE TABLES {twin} AND {table}")
-    client.command(f"DROP TABLE {twin} SYNC")
+    for statement in after:
+        client.command(statement)
 
 
-def sync_reference(client: Client) -> None:
+def sync_reference(client: Client, cluster: Cluster | None = None) -> None:
     """Load the reference lists and the seeded targets (targets only where none exist yet)."""
     districts = reference.districts().values()
     replace_table(
@@ -128,9 +160,10 @@ def sync_reference(client: Client) -> None:
         "dim_district",
         [(d.id, d.name_zh, d.area, d.area_zh, d.kind) for d in districts],
         ["district", "name_zh", "area", "area_zh", "kind"],
+        cluster,
     )
-    replace_table(client, "dim_sector", list(reference.sectors().items()), ["sector", "name_zh"])
-    replace_table(client, "dim_origin", list(reference.origins().items()), ["origin", "name_zh"])
+    replace_table(client, "dim_sector", list(reference.sectors().items()), ["sector", "name_zh"], cluster)
+    replace_table(client, "dim_origin", list(reference.origins().items()), ["origin", "name_zh"], cluster)
     existing = {(int(r[0]), r[1], r[2]) for r in client.query("SELECT year, scope, metric FROM targets").result_rows}
     new = [
         (t.year, t.scope, t.metric, t.value, t.unit, t.source, 1)
@@ -139,7 +172,7 @@ def sync_reference(client: Client) -> None:
     ]
     if new:
         client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
-    replace_table(client, "dim_calendar", calendar_rows(CALENDAR_YEARS), CALENDAR_COLUMNS)
+    replace_table(client, "dim_calendar", calendar_rows(CALENDAR_YEARS), CALENDAR_COLUMNS, cluster)
 
 
 CALENDAR_YEARS = range(2022, 2029)

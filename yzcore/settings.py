@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         "more than this are counted as late (still landed and aggregated).",
     )
     group_session_timeout_s: float = Field(10.0, gt=1)
+    clickhouse_cluster: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="ClickHouse cluster (remote_servers) to migrate for: ON CLUSTER, Replicated and Distributed "
+        "tables (yzcore/cluster.py); unset for one server or the embedded store.",
+    )
     fault_injection: bool = Field(False, description="Offer POST /admin/store-outage on the worker (tests, drills).")
     log_level: str = "info"
 
@@ -57,6 +63,15 @@ class Settings(BaseSettings):
         if v is not None and urlparse(v).scheme not in {"chdb", "http", "https"}:
             raise ValueError(f"unsupported ClickHouse DSN {v!r}: use chdb:///path or http(s)://user:pass@host:8123/db")
         return v
+
+    @model_validator(mode="after")
+    def _cluster_needs_a_server(self) -> Settings:
+        if self.clickhouse_cluster and not (self.clickhouse_dsn or "").startswith("http"):
+            raise ValueError(
+                "YZMON_CLICKHOUSE_CLUSTER needs YZMON_CLICKHOUSE_DSN=http(s)://… of a node of that cluster; "
+                "the embedded store is a single server: unset YZMON_CLICKHOUSE_CLUSTER"
+            )
+        return self
 
     @property
     def store_dsn(self) -> str:
