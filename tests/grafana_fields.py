@@ -40,7 +40,9 @@ def frame(columns: list[str], rows: list[tuple]) -> list[Field]:
     return out
 
 
-def _evaluate(fields: list[Field], mappings: list[dict[str, Any]]) -> tuple[dict[str, dict], Field | None, Field | None]:
+def _evaluate(
+    fields: list[Field], mappings: list[dict[str, Any]]
+) -> tuple[dict[str, dict], Field | None, Field | None]:
     index: dict[str, dict] = {}
     name_field = value_field = None
     name_mapped = any(m.get("handlerKey") == NAME for m in mappings)
@@ -91,9 +93,7 @@ def rows_to_fields(options: dict[str, Any], fields: list[Field]) -> list[Field]:
     out = []
     for row, name in enumerate(name_field.values):
         labels = {
-            f.name: f.values[row]
-            for f in fields
-            if index[f.name]["handler"] == LABEL and f.values[row] is not None
+            f.name: f.values[row] for f in fields if index[f.name]["handler"] == LABEL and f.values[row] is not None
         }
         out.append(Field(str(name), value_field.type, [value_field.values[row]], _config(fields, row, index), labels))
     return out

@@ -507,7 +507,12 @@ def test_grafana_service_and_dashboard_provider(services: dict, raw: dict) -> No
     assert env["GF_PLUGINS_PREINSTALL_DISABLED"] == "true" and env["TZ"] == "Asia/Shanghai"
     assert env["GF_USERS_DEFAULT_LANGUAGE"] == "zh-Hans"
     raw_env = raw["services"]["grafana"]["environment"]
-    for key in ("GF_SECURITY_ADMIN_PASSWORD", "GF_SECURITY_SECRET_KEY", "YZMON_ALERT_CHANNEL", "YZMON_ALERT_WEBHOOK_URL"):
+    for key in (
+        "GF_SECURITY_ADMIN_PASSWORD",
+        "GF_SECURITY_SECRET_KEY",
+        "YZMON_ALERT_CHANNEL",
+        "YZMON_ALERT_WEBHOOK_URL",
+    ):
         assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", raw_env[key]), f"{key}: from the environment, no default"
     mounts = dict((target, source) for source, target in bind_mounts(grafana))
     assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
@@ -543,9 +548,13 @@ def test_alerts_reach_someone() -> None:
     categories = {rule["labels"]["category"] for group in rules["groups"] for rule in group["rules"]}
     assert {("category", "=", c) for c in categories} == set(routes)
     assert all(r["receiver"] == point["name"] for r in routes.values())
-    mutes = {m["name"]: m for m in yaml.safe_load((ALERTING / "mute-timings.yaml").read_text(encoding="utf-8"))["muteTimes"]}
+    mutes = {
+        m["name"]: m for m in yaml.safe_load((ALERTING / "mute-timings.yaml").read_text(encoding="utf-8"))["muteTimes"]
+    }
     used = {n for r in routes.values() for n in r.get("mute_time_intervals", []) + r.get("active_time_intervals", [])}
-    assert used == set(mutes) and all(i["location"] == "Asia/Shanghai" for m in mutes.values() for i in m["time_intervals"])
+    assert used == set(mutes) and all(
+        i["location"] == "Asia/Shanghai" for m in mutes.values() for i in m["time_intervals"]
+    )
     crowd = routes[("category", "=", "crowd")]
     assert not crowd.get("mute_time_intervals") and not crowd.get("active_time_intervals"), "crowds are never muted"
 

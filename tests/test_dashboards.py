@@ -355,8 +355,11 @@ def test_every_panel_returns_what_its_type_needs(day: Day, title: str, selection
         if panel["type"] == "stat":
             assert len(rows) == 1
             text = {c for c, v in zip(columns, rows[0], strict=True) if isinstance(v, str)}
-            _numeric([tuple(v for c, v in zip(columns, rows[0], strict=True) if c not in text and v is not None)],
-                     [c for c, v in zip(columns, rows[0], strict=True) if c not in text and v is not None], set())
+            _numeric(
+                [tuple(v for c, v in zip(columns, rows[0], strict=True) if c not in text and v is not None)],
+                [c for c, v in zip(columns, rows[0], strict=True) if c not in text and v is not None],
+                set(),
+            )
             assert rows[0][0] is not None and text <= {"目标来源", "进度", "数据覆盖"}
         elif target["format"] == 0:  # time series, long form: time, label, values
             assert isinstance(rows[0][0], datetime), columns
@@ -400,7 +403,9 @@ def test_a_year_after_the_published_targets_carries_the_last_one_forward(day: Da
     """2031: the last published target (2026, 1575亿) grown at its own rate (2026/2025 = 1.05) and marked 推算."""
     later = datetime(2031, 1, 2, tzinfo=ZONE)
     result = _one(day, "年累计社零 vs 年度目标(渝中区)", [ALL], time_from=later, time_to=later + timedelta(hours=1))
-    assert result["年度目标"] == [pytest.approx(1575.0 * 1.05**5)] and result["目标来源"] == ["推算(按上年目标增速顺延)"]
+    assert result["年度目标"] == [pytest.approx(1575.0 * 1.05**5)] and result["目标来源"] == [
+        "推算(按上年目标增速顺延)"
+    ]
     assert result["完成率"] == [None] and result["年累计"] == [None]
 
 

@@ -358,7 +358,12 @@ def test_sales_pace_is_withheld_when_no_day_is_fully_covered(engine: Client):
         ).result_rows[0][0]
     )
     cols, rows = run(
-        engine, panels["年累计社零 vs 年度目标(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options, RANGE_FROM, RANGE_TO
+        engine,
+        panels["年累计社零 vs 年度目标(渝中区)"]["targets"][0]["rawSql"],
+        DEFAULTS,
+        options,
+        RANGE_FROM,
+        RANGE_TO,
     )
     got = dict(zip(cols, rows[0], strict=True))
     assert got["年累计"] == pytest.approx(ytd / 1e8) and got["年度目标"] == pytest.approx(1430)
@@ -367,9 +372,18 @@ def test_sales_pace_is_withheld_when_no_day_is_fully_covered(engine: Client):
     cols, status = run(
         engine, panels["社零进度状态(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options, RANGE_FROM, RANGE_TO
     )
-    assert dict(zip(cols, status[0], strict=True)) == {"进度": "暂不评估", "进度偏差": None, "评估区间": "尚无完整日数据"}
+    assert dict(zip(cols, status[0], strict=True)) == {
+        "进度": "暂不评估",
+        "进度偏差": None,
+        "评估区间": "尚无完整日数据",
+    }
     cols, rows = run(
-        engine, panels["累计社零:实际 vs 目标进度(渝中区)"]["targets"][0]["rawSql"], DEFAULTS, options, RANGE_FROM, RANGE_TO
+        engine,
+        panels["累计社零:实际 vs 目标进度(渝中区)"]["targets"][0]["rawSql"],
+        DEFAULTS,
+        options,
+        RANGE_FROM,
+        RANGE_TO,
     )
     assert len(rows) == 281  # 1 Jan .. 7 Oct 2024
     assert all(r[1] is None and r[2] is None and r[3] == pytest.approx(1430) for r in rows)
@@ -414,7 +428,9 @@ def test_alert_rules_are_well_formed():
     for rule in rules:
         refs = {d["refId"]: d for d in rule["data"]}
         assert rule["condition"] in refs and rule["title"] and rule["for"] is not None
-        assert "level" not in rule["labels"] and "severity" not in rule["labels"], "severity is a threshold, not a label"
+        assert "level" not in rule["labels"] and "severity" not in rule["labels"], (
+            "severity is a threshold, not a label"
+        )
         for d in rule["data"]:
             if d["datasourceUid"] == "__expr__":
                 model = d["model"]
@@ -424,7 +440,9 @@ def test_alert_rules_are_well_formed():
                 assert d["model"]["editorType"] == "sql" and d["model"]["format"] == 1
                 assert d["relativeTimeRange"]["from"] > d["relativeTimeRange"]["to"]
     pace = next(r for r in rules if r["uid"] == "yzmon-sales-pace-behind")
-    evaluators = {d["refId"]: d["model"]["conditions"][0]["evaluator"] for d in pace["data"] if d["datasourceUid"] == "__expr__"}
+    evaluators = {
+        d["refId"]: d["model"]["conditions"][0]["evaluator"] for d in pace["data"] if d["datasourceUid"] == "__expr__"
+    }
     assert evaluators == {"C": {"type": "lt", "params": [-5]}, "D": {"type": "lt", "params": [-10]}}
 
 
@@ -444,7 +462,9 @@ def test_alert_queries_run_and_return_labels_and_one_value(engine: Client, uid: 
         values = [c for i, c in enumerate(columns) if all(_is_number(r[i]) for r in rows)]
         labels = [c for i, c in enumerate(columns) if all(isinstance(r[i], str) for r in rows)]
         assert len(values) == 1 and len(labels) == len(columns) - 1, f"{uid}: {columns}"
-        assert len({tuple(r[columns.index(c)] for c in labels) for r in rows}) == len(rows), "one instance per label set"
+        assert len({tuple(r[columns.index(c)] for c in labels) for r in rows}) == len(rows), (
+            "one instance per label set"
+        )
         if uid == "yzmon-feed-silent":
             assert {r[0] for r in rows} == {f.topic for f in FEEDS.values()}
         else:
