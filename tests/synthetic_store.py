@@ -63,12 +63,16 @@ def load_on_model(client: Client, first: date, now: datetime, factor: float = 1.
     )
     client.command(
         "INSERT INTO tourists_daily (day, district, origin, arrivals, spend, computed_at) "
-        f"SELECT f.day, f.district, o.origin, toUInt64(f.entries / 50), toDecimal128(f.entries / 50 * 900, 2), now64(6) "
+        "SELECT f.day, f.district, o.origin, toUInt64(f.entries / 50), "
+        "toDecimal128(f.entries / 50 * 900, 2), now64(6) "
         f"FROM ({footfall}) AS f CROSS JOIN (SELECT origin FROM dim_origin FINAL) AS o",
         parameters=p,
     )
     # the last day's minutes up to now, from its daily rows (occupancy rises through the day, 6万 at most)
-    minutes = "SELECT toDateTime({last:Date}, 'Asia/Shanghai') + INTERVAL number MINUTE AS minute FROM numbers(toUInt64({elapsed:Float64} * 1440))"
+    minutes = (
+        "SELECT toDateTime({last:Date}, 'Asia/Shanghai') + INTERVAL number MINUTE AS minute "
+        "FROM numbers(toUInt64({elapsed:Float64} * 1440))"
+    )
     count = "greatest(toUInt64({elapsed:Float64} * 1440), 1)"
     client.command(
         "INSERT INTO sales_agg_1m (minute, district, sector, amount, txn_count, events, computed_at) "
@@ -79,7 +83,8 @@ def load_on_model(client: Client, first: date, now: datetime, factor: float = 1.
     client.command(
         "INSERT INTO footfall_agg_1m (minute, district, entries, exits, occupancy, events, computed_at) "
         f"SELECT m.minute, f.district, toUInt64(f.entries / {count}), 0, "
-        "toInt64(least(60000, (toUnixTimestamp(m.minute) - toUnixTimestamp(toDateTime({last:Date}, 'Asia/Shanghai'))) * 2)), 1, now64(6) "
+        "toInt64(least(60000, (toUnixTimestamp(m.minute) - "
+        "toUnixTimestamp(toDateTime({last:Date}, 'Asia/Shanghai'))) * 2)), 1, now64(6) "
         f"FROM ({minutes}) AS m CROSS JOIN (SELECT * FROM footfall_daily FINAL WHERE day = {{last:Date}}) AS f",
         parameters=p,
     )
@@ -91,8 +96,8 @@ def load_on_model(client: Client, first: date, now: datetime, factor: float = 1.
         parameters=p,
     )
     client.command(
-        "INSERT INTO sales_hourly SELECT toStartOfHour(minute), district, sector, sum(amount), sum(txn_count), now64(6) "
-        "FROM sales_agg_1m FINAL GROUP BY 1, 2, 3"
+        "INSERT INTO sales_hourly SELECT toStartOfHour(minute), district, sector, sum(amount), sum(txn_count), "
+        "now64(6) FROM sales_agg_1m FINAL GROUP BY 1, 2, 3"
     )
     client.command(
         "INSERT INTO footfall_hourly SELECT toStartOfHour(minute), district, sum(entries), sum(exits), max(occupancy), "

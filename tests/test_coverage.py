@@ -198,9 +198,11 @@ def test_the_briefing_of_a_two_week_store_says_what_it_covers(chdb_dir: Path, tm
     pdf(html, out)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 50_000
     data = out.read_bytes()
-    assert data[:5] == b"%PDF-" and data.count(b"/Type /Page\n") + data.count(b"/Type /Page/") + data.count(
-        b"/Type/Page"
-    ) >= 1 and len(data) > 50_000
+    assert (
+        data[:5] == b"%PDF-"
+        and data.count(b"/Type /Page\n") + data.count(b"/Type /Page/") + data.count(b"/Type/Page") >= 1
+        and len(data) > 50_000
+    )
 
 
 # --- alerts evaluated on data that should and should not fire ------------------------------------------------

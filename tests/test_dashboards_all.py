@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import grafana_fields
 import orjson
 import pytest
 import yaml
@@ -31,8 +32,6 @@ from streams.sink import ClickHouseSink
 from yzcore.migrate import migrate
 from yzcore.store import connect
 from yzmon.grafana_macros import ALL, expand
-
-import grafana_fields
 
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))

@@ -82,6 +82,7 @@ def report(
     from yzcore.settings import get_settings
     from yzcore.store import StoreError, query_reader
     from yzmon.report import ReportError, render_report, screenshot
+    from yzmon.report import pdf as print_pdf
 
     try:
         when: date = datetime.strptime(day, "%Y-%m-%d").date()

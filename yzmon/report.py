@@ -215,7 +215,9 @@ def coverage_summary(reader: Reader, at: datetime) -> str:
         first, last = date.fromisoformat(str(r["first_day"])), date.fromisoformat(str(r["last_day"]))
         gaps = int(r["span_days"]) - int(r["days_covered"])
         parts.append(
-            f"{name} {first:%Y-%m-%d} 至 {last:%Y-%m-%d}(共 {r['days_covered']} 天" + (f",缺 {gaps} 天" if gaps else "") + ")"
+            f"{name} {first:%Y-%m-%d} 至 {last:%Y-%m-%d}(共 {r['days_covered']} 天"
+            + (f",缺 {gaps} 天" if gaps else "")
+            + ")"
         )
     first = min(date.fromisoformat(str(r["first_day"])) for r in found.values())
     text = f"数据覆盖({year} 年):" + ";".join(parts) + "。"
@@ -354,7 +356,9 @@ def _bar_chart(result: PanelResult) -> str:
     for n, i in enumerate(value_cols):
         ys = [k + (n - (len(value_cols) - 1) / 2) * height for k in range(len(labels))]
         values = [_number(r[i]) for r in data]
-        colors = [_band_color(r, cols, v) if bands else PALETTE[n % len(PALETTE)] for r, v in zip(data, values, strict=True)]
+        colors = [
+            _band_color(r, cols, v) if bands else PALETTE[n % len(PALETTE)] for r, v in zip(data, values, strict=True)
+        ]
         ax.barh(ys, [v or 0 for v in values], height=height, color=colors, label=cols[i])
         config = _field_config(result.panel, cols[i])
         for y, v, r in zip(ys, values, data, strict=True):

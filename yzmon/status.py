@@ -71,7 +71,8 @@ def describe_pace(label: str, p: dict) -> str:
     if p["gap_pct"] is None:
         return f"{target} · 暂不评估进度(本年尚无完整覆盖的日)"
     return (
-        f"{_day(p['first_day']):%m-%d}—{_day(p['last_day']):%m-%d} 共 {p['days']} 天 {fmt(p['actual'])} {unit} · {target} · "
+        f"{_day(p['first_day']):%m-%d}—{_day(p['last_day']):%m-%d} 共 {p['days']} 天 "
+        f"{fmt(p['actual'])} {unit} · {target} · "
         f"同期应达 {fmt(p['expected'])} {unit} · {p['status']} {float(p['gap_pct']):+.1f}%(参照{CURVE_ZH[p['curve']]})"
     )
 
