@@ -70,7 +70,7 @@ def test_every_panel_is_in_the_briefing_with_data(briefing: str):
 
     sections = re.findall(r'<section class="panel [^"]*" data-panel="([^"]*)" data-rows="(\d+)"', briefing)
     titles = [p["title"] for name in BRIEFING for p in json.loads((DASHBOARDS / name).read_text())["panels"]]
-    titles = [re.sub(r"\$\{jfb_visits_target\}", "22050万人次", t) for t in titles]  # filled from the targets
+    titles = [t.replace("${jfb_visits_target}", "20000万人次") for t in titles]  # 2024 target, from the targets
     assert sorted(t for t, _ in sections) == sorted(titles)
     empty = [t for t, n in sections if int(n) == 0]
     assert not empty, f"panels without data: {empty}"
@@ -80,7 +80,9 @@ def test_every_panel_is_in_the_briefing_with_data(briefing: str):
 def test_headline_numbers_come_first_with_the_pace_status(briefing: str):
     first = re.search(r'<section class="panel ([^"]*)" data-panel="([^"]*)"', briefing)
     assert first.groups() == ("stat", "社零进度状态(渝中区)")
-    assert re.search(r'class="status"[^>]*>(领先|符合进度|落后)</span>', briefing)
+    # three of seven 商圈 loaded: no day is fully covered, so the pace is not judged (it used to read 落后 −90%)
+    assert re.search(r'<div class="label">进度</div><div class="value">暂不评估</div>', briefing)
+    assert "落后" not in briefing.split("<h2>社零目标追踪")[0]
     assert briefing.index("核心指标") < briefing.index('<img class="chart"') and "<svg" not in briefing
     assert "亿元" in briefing and "万人次" in briefing and "<script" not in briefing and "http://" not in briefing
     charts = re.findall(r'<img class="chart" alt="chart" src="data:image/png;base64,([^"]+)"', briefing)
