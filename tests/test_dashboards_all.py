@@ -468,3 +468,44 @@ def test_alert_queries_run_and_return_labels_and_one_value(engine: Client, uid: 
             assert {r[0] for r in rows} == {f.topic for f in FEEDS.values()}
         else:
             assert {r[columns.index("district")] for r in rows} == set(DISTRICTS)
+
+
+# --- what committee staff expect ---------------------------------------------------------------------------
+
+BUSINESS = [p for p in DASHBOARDS if p.name != "pipeline.json"]
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_links_between_dashboards_carry_the_district_selection(path: Path):
+    links = [link for link in _load(path)["links"] if link["type"] == "dashboards"]
+    assert links and all(link["includeVars"] and link["keepTime"] and "yzmon" in link["tags"] for link in links)
+    assert "yzmon" in _load(path)["tags"], "every dashboard is reachable from the others' link menu"
+
+
+@pytest.mark.parametrize("path", BUSINESS, ids=lambda p: p.name)
+def test_business_time_series_carry_holiday_annotations_from_the_calendar(engine: Client, path: Path):
+    board = _load(path)
+    (holidays,) = [a for a in board["annotations"]["list"] if a.get("name") == "节假日"]
+    assert holidays["enable"] and holidays["datasource"] == DATASOURCE
+    target = holidays["target"]
+    assert target["editorType"] == "sql" and "dim_calendar" in target["rawSql"]
+    start, end = datetime(2024, 9, 20, tzinfo=ZONE), datetime(2024, 10, 20, tzinfo=ZONE)
+    columns, rows = run(engine, target["rawSql"], {}, {}, start, end)
+    assert columns == ["time", "timeEnd", "text", "tags"]  # Grafana's default annotation field names: a region
+    national = [r for r in rows if r[2] == "国庆"]
+    assert len(national) == 1 and national[0][1] - national[0][0] == timedelta(days=7)
+
+
+def test_the_crowd_kiosk_view_is_linked_for_the_duty_room():
+    live = _load(ROOT / "dashboards" / "footfall_live.json")
+    (link,) = [x for x in live["links"] if x["type"] == "link"]
+    assert link["url"].startswith("/d/yzmon-crowd-kiosk?kiosk")
+    kiosk = _load(ROOT / "dashboards" / "crowd_kiosk.json")
+    assert kiosk["uid"] == "yzmon-crowd-kiosk" and kiosk["refresh"] == "30s"
+    assert [p["type"] for p in kiosk["panels"]] == ["bargauge", "table", "timeseries"]
+
+
+def test_titles_take_targets_from_the_target_table_not_the_json():
+    for path in DASHBOARDS:
+        for panel in _panels(_load(path)["panels"]):
+            assert not re.search(r"\d+(\.\d+)?\s*亿(人次|元)", panel["title"]), f"{path.name}: {panel['title']}"
