@@ -24,7 +24,7 @@ from yzcore.migrate import migrate
 from yzcore.store import DirectReader, connect
 from yzmon.grafana_macros import expand
 from yzmon.live import summary
-from yzmon.report import BRIEFING, chromium_path, panel_queries, pdf, render_report, screenshot
+from yzmon.report import BRIEFING, chromium_path, panel_queries_at, pdf, render_report, screenshot
 from yzmon.status import coverage_line, describe_pace, pace_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ def store(chdb_dir: Path, first: date, now: datetime, factor: float = 1.0) -> Cl
 def panels(client: Client, at: datetime, names: list[str]) -> dict[tuple[str, str], dict[str, list[Any]]]:
     """Every panel of the dashboards as Grafana shows them opened at ``at``: (board, title) → column → values."""
     out = {}
-    for board, panel, title, sql in panel_queries(DirectReader(client), at, [DASHBOARDS / n for n in names]):
+    for board, panel, title, sql in panel_queries_at(DirectReader(client), at, [DASHBOARDS / n for n in names]):
         result = client.query(sql)
         out[(board["uid"], title)] = {
             c: [r[i] for r in result.result_rows] for i, c in enumerate(result.column_names)

@@ -39,6 +39,8 @@ __all__ = [
     "briefing_moment",
     "coverage_summary",
     "evaluate",
+    "panel_queries",
+    "panel_queries_at",
     "pdf",
     "render_report",
     "screenshot",
@@ -165,7 +167,13 @@ def _title(title: str, values: dict[str, Any]) -> str:
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", fill, title)
 
 
-def panel_queries(reader: Reader, at: datetime, paths: list[Path]) -> list[tuple[dict, dict, str, str]]:
+def panel_queries(reader: Reader, day: date, paths: list[Path]) -> list[tuple[dict, dict, str]]:
+    """(board, panel, expanded SQL) of every panel of the dashboards at ``paths``, as opened at the end of ``day``."""
+    end = datetime.combine(day, time(23, 59, 59, 999000), ZONE)
+    return [(board, panel, sql) for board, panel, _, sql in panel_queries_at(reader, end, paths)]
+
+
+def panel_queries_at(reader: Reader, at: datetime, paths: list[Path]) -> list[tuple[dict, dict, str, str]]:
     """(board, panel, title, expanded SQL) of every panel of the dashboards at ``paths``, as opened at ``at``."""
     out = []
     for path in paths:
@@ -191,7 +199,7 @@ def panel_queries(reader: Reader, at: datetime, paths: list[Path]) -> list[tuple
 def evaluate(reader: Reader, at: datetime, dashboards_dir: Path | str) -> list[PanelResult]:
     """Every panel of the briefing dashboards, queried as opened at ``at``."""
     results = []
-    for board, panel, title, sql in panel_queries(reader, at, [Path(dashboards_dir) / n for n in BRIEFING]):
+    for board, panel, title, sql in panel_queries_at(reader, at, [Path(dashboards_dir) / n for n in BRIEFING]):
         try:
             columns, types, found = _query(reader, sql)
         except Exception as exc:
