@@ -115,11 +115,9 @@ def test_the_cli_command_writes_html_and_png(chdb_dir: Path, tmp_path: Path, mon
     app = typer.Typer()
     app.command("report")(dashboards_cli.report)
     app.command("noop")(lambda: None)
-    out, png, pdf = tmp_path / "b.html", tmp_path / "b.png", tmp_path / "b.pdf"
-    args = ["report", "--date", "2024-10-07", "--out", str(out), "--png", str(png), "--pdf", str(pdf)]
-    result = CliRunner().invoke(app, args)
+    out, png = tmp_path / "b.html", tmp_path / "b.png"
+    result = CliRunner().invoke(app, ["report", "--date", "2024-10-07", "--out", str(out), "--png", str(png)])
     assert result.exit_code == 0, result.output
-    assert "data-rows" in out.read_text(encoding="utf-8") and png.stat().st_size > 50_000
-    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 50_000
+    assert "data-rows" in out.read_text(encoding="utf-8") and png.stat().st_size > 50_000  # --pdf: test_coverage
     bad = CliRunner().invoke(app, ["report", "--date", "7.10.2024", "--out", str(out)])
     assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output
