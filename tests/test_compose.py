@@ -50,7 +50,12 @@ NEEDS: dict[str, set[str]] = {
 }
 ONE_SHOT = {"kafka-init", "migrate"}
 CLICKHOUSE_DS_TYPE = "grafana-clickhouse-datasource"
-PLUGIN = "grafana-clickhouse-datasource@4.20.0"
+PLUGIN = ("grafana-clickhouse-datasource", "4.20.0")
+GRAFANA_DOCKERFILE = ROOT / "deploy" / "grafana" / "Dockerfile"
+ALERTING = ROOT / "deploy" / "grafana" / "provisioning" / "alerting"
+# Secrets of optional features (alert e-mail): empty means the feature is off.
+OPTIONAL_SECRETS = {"GF_SMTP_PASSWORD"}
+OPTIONAL_SETTINGS = {"SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM_ADDRESS"}
 
 
 # -- Compose interpolation -----------------------------------------------------------------------------------------
@@ -400,14 +405,16 @@ def test_secrets_come_only_from_the_environment(raw: dict, raw_text: str, exampl
     secret_like = re.compile(r"PASSWORD|SECRET|TOKEN")
     for name, service in raw["services"].items():
         for key, value in env_of(service).items():
-            if secret_like.search(key):
+            if secret_like.search(key) and key not in OPTIONAL_SECRETS:
                 assert re.fullmatch(r"\$\{[A-Za-z_]\w*:\?[^}]+\}", value), f"{name}: {key} must be ${{VAR:?message}}"
+            elif secret_like.search(key):  # an optional feature's secret: empty (feature off) unless given
+                assert re.fullmatch(r"\$\{[A-Za-z_]\w*:-\}", value), f"{name}: {key} may only default to empty"
             if key.endswith("_DSN"):
                 assert re.search(r"://[a-z_]+:\$\{[A-Za-z_]\w*:\?[^}]+\}@", value), f"{name}: {key} embeds a password"
     required = required_variables(raw_text)
-    secrets = {k for k, v in example_env.items() if v == ""}
+    secrets = {k for k, v in example_env.items() if v == ""} - OPTIONAL_SETTINGS
     assert required == secrets, "required variables and the empty secrets of .env.example differ"
-    assert all("PASSWORD" in name for name in secrets)
+    assert all(re.search(r"PASSWORD|SECRET|ALERT", name) for name in secrets)
     for name in secrets:  # without the secret, Compose refuses to interpolate the file
         with pytest.raises(MissingVariable):
             interpolate_tree(
@@ -496,14 +503,84 @@ def test_grafana_datasource_provisioning(services: dict, users: ET.Element) -> N
 def test_grafana_service_and_dashboard_provider(services: dict, raw: dict) -> None:
     grafana = services["grafana"]
     env = env_of(grafana)
-    assert env["GF_PLUGINS_PREINSTALL_SYNC"] == PLUGIN
-    assert env["TZ"] == "Asia/Shanghai"
-    assert raw["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_")
+    assert "GF_PLUGINS_PREINSTALL_SYNC" not in env, "it blocks start-up and fails without internet"
+    assert env["GF_PLUGINS_PREINSTALL_DISABLED"] == "true" and env["TZ"] == "Asia/Shanghai"
+    assert env["GF_USERS_DEFAULT_LANGUAGE"] == "zh-Hans"
+    raw_env = raw["services"]["grafana"]["environment"]
+    for key in (
+        "GF_SECURITY_ADMIN_PASSWORD",
+        "GF_SECURITY_SECRET_KEY",
+        "YZMON_ALERT_CHANNEL",
+        "YZMON_ALERT_WEBHOOK_URL",
+    ):
+        assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", raw_env[key]), f"{key}: from the environment, no default"
     mounts = dict((target, source) for source, target in bind_mounts(grafana))
     assert mounts["/etc/grafana/provisioning"] == "./deploy/grafana/provisioning"
     provider = yaml.safe_load(DASHBOARD_PROVIDER.read_text(encoding="utf-8"))["providers"][0]
     assert provider["type"] == "file"
     assert mounts[provider["options"]["path"]] == "./dashboards"
+    home = env["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(provider["options"]["path"] + "/")
+    board = json.loads((ROOT / "dashboards" / home.rpartition("/")[2]).read_text(encoding="utf-8"))
+    assert board["uid"] == "yzmon-overview", "the overview is the home dashboard"
+
+
+def test_dashboards_and_alert_rules_share_one_folder() -> None:
+    """Alert rule files name their folder by title only (grafana/grafana#125079) and are provisioned before or
+    alongside the dashboards; a provider with folderUid would create a second folder of the same title."""
+    provider = yaml.safe_load(DASHBOARD_PROVIDER.read_text(encoding="utf-8"))["providers"][0]
+    assert "folderUid" not in provider, "by title, like the alert rules, or Grafana makes two folders"
+    rules = yaml.safe_load((ALERTING / "yzmon-alerts.yaml").read_text(encoding="utf-8"))
+    assert {group["folder"] for group in rules["groups"]} == {provider["folder"]}
+
+
+def test_alerts_reach_someone() -> None:
+    """A contact point from the environment and a policy tree that routes every rule category to it."""
+    points = yaml.safe_load((ALERTING / "contact-points.yaml").read_text(encoding="utf-8"))
+    (point,) = points["contactPoints"]
+    (receiver,) = point["receivers"]
+    assert receiver["type"] == "${YZMON_ALERT_CHANNEL}" and receiver["settings"]["url"] == "${YZMON_ALERT_WEBHOOK_URL}"
+    assert receiver["uid"]
+    (policy,) = yaml.safe_load((ALERTING / "policies.yaml").read_text(encoding="utf-8"))["policies"]
+    assert policy["receiver"] == point["name"]
+    routes = {tuple(r["object_matchers"][0]): r for r in policy["routes"]}
+    rules = yaml.safe_load((ALERTING / "yzmon-alerts.yaml").read_text(encoding="utf-8"))
+    categories = {rule["labels"]["category"] for group in rules["groups"] for rule in group["rules"]}
+    assert {("category", "=", c) for c in categories} == set(routes)
+    assert all(r["receiver"] == point["name"] for r in routes.values())
+    mutes = {
+        m["name"]: m for m in yaml.safe_load((ALERTING / "mute-timings.yaml").read_text(encoding="utf-8"))["muteTimes"]
+    }
+    used = {n for r in routes.values() for n in r.get("mute_time_intervals", []) + r.get("active_time_intervals", [])}
+    assert used == set(mutes) and all(
+        i["location"] == "Asia/Shanghai" for m in mutes.values() for i in m["time_intervals"]
+    )
+    crowd = routes[("category", "=", "crowd")]
+    assert not crowd.get("mute_time_intervals") and not crowd.get("active_time_intervals"), "crowds are never muted"
+
+
+def test_grafana_image_installs_the_pinned_plugin_at_build_time(raw: dict) -> None:
+    grafana = raw["services"]["grafana"]
+    assert grafana["build"]["context"] == "deploy/grafana"
+    name, version = PLUGIN
+    assert grafana["build"]["args"]["CLICKHOUSE_PLUGIN_VERSION"] == version
+    assert grafana["image"].endswith(f"ch{version}") and grafana["build"]["args"]["GRAFANA_VERSION"] in grafana["image"]
+    text = GRAFANA_DOCKERFILE.read_text(encoding="utf-8")
+    assert re.search(r"^ARG GRAFANA_VERSION=\d+\.\d+\.\d+$", text, re.M)
+    assert f"ARG CLICKHOUSE_PLUGIN={name}" in text and f"ARG CLICKHOUSE_PLUGIN_VERSION={version}" in text
+    assert re.search(r"grafana cli --pluginsDir \S+ plugins install \S+ \S+", text)
+    assert "GF_PATHS_PLUGINS=/var/lib/grafana-plugins" in text, "outside the grafana-data volume"
+    assert "USER grafana" in text
+
+
+def test_clickhouse_users_only_from_the_compose_network(users: ET.Element, raw: dict, services: dict) -> None:
+    subnet = raw["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert subnet == "${YZMON_NETWORK_SUBNET:-172.28.0.0/24}"
+    assert env_of(services["clickhouse"])["YZMON_NETWORK_SUBNET"] == "172.28.0.0/24"
+    for user in users.findall("users/*"):
+        ips = user.findall("networks/ip")
+        assert [ip.get("from_env") for ip in ips if ip.get("from_env")] == ["YZMON_NETWORK_SUBNET"], user.tag
+        assert {ip.text for ip in ips if not ip.get("from_env")} <= {"127.0.0.1", "::1"}, user.tag
 
 
 # -- the image -----------------------------------------------------------------------------------------------------

@@ -354,8 +354,13 @@ def test_every_panel_returns_what_its_type_needs(day: Day, title: str, selection
         assert len(set(columns)) == len(columns)
         if panel["type"] == "stat":
             assert len(rows) == 1
-            _numeric(rows, columns, set())
-            assert all(v is not None for v in rows[0])
+            text = {c for c, v in zip(columns, rows[0], strict=True) if isinstance(v, str)}
+            _numeric(
+                [tuple(v for c, v in zip(columns, rows[0], strict=True) if c not in text and v is not None)],
+                [c for c, v in zip(columns, rows[0], strict=True) if c not in text and v is not None],
+                set(),
+            )
+            assert rows[0][0] is not None and text <= {"目标来源", "进度", "数据覆盖"}
         elif target["format"] == 0:  # time series, long form: time, label, values
             assert isinstance(rows[0][0], datetime), columns
             labels = [c for c, v in zip(columns, rows[0], strict=True) if isinstance(v, str)]
@@ -384,17 +389,30 @@ def test_today_sales_in_100m_yuan(day: Day, selection: list[str]):
 
 
 def test_year_to_date_against_the_target(day: Day):
+    """One day of data in October: the year to date is that day, but neither completion nor pace is claimed."""
     result = _one(day, "年累计社零 vs 年度目标(渝中区)", SELECTIONS["one"])  # the whole district, any selection
     ytd = float(sum(day.sales.values())) / 1e8
-    assert result["年累计社零"] == [_approx(ytd)]
-    assert result["年度目标"] == [_approx(1430.0)]
-    assert result["完成率"] == [_approx(100 * ytd / 1430.0)]
+    assert result["年累计"] == [_approx(ytd)]
+    assert result["年度目标"] == [_approx(1430.0)] and result["目标来源"] == ["已公布"]
+    assert result["完成率"] == [None], "the store does not cover 1 January to today"
+    assert result["进度偏差"] == [None] and result["进度"] == ["暂不评估(无完整覆盖的日)"]  # today is not complete
+    assert result["数据覆盖"] == ["10-01—10-01 共 1 天(未覆盖全年至今)"]
 
 
-def test_a_year_without_target_shows_no_percentage(day: Day):
+def test_a_year_after_the_published_targets_carries_the_last_one_forward(day: Day):
+    """2031: the last published target (2026, 1575亿) grown at its own rate (2026/2025 = 1.05) and marked 推算."""
     later = datetime(2031, 1, 2, tzinfo=ZONE)
     result = _one(day, "年累计社零 vs 年度目标(渝中区)", [ALL], time_from=later, time_to=later + timedelta(hours=1))
-    assert result["年度目标"] == [None] and result["完成率"] == [None]
+    assert result["年度目标"] == [pytest.approx(1575.0 * 1.05**5)] and result["目标来源"] == [
+        "推算(按上年目标增速顺延)"
+    ]
+    assert result["完成率"] == [None] and result["年累计"] == [None]
+
+
+def test_a_year_before_any_target_says_so(day: Day):
+    early = datetime(2020, 6, 2, tzinfo=ZONE)
+    result = _one(day, "年累计社零 vs 年度目标(渝中区)", [ALL], time_from=early, time_to=early + timedelta(hours=1))
+    assert result["年度目标"] == [None] and result["目标来源"] == ["无目标"] and result["进度"] == ["无目标"]
 
 
 @pytest.mark.parametrize("selection", SELECTIONS.values(), ids=SELECTIONS.keys())
@@ -404,6 +422,7 @@ def test_occupancy_is_the_latest_minute_of_the_beijing_day(day: Day, selection: 
     expected = {day.names[d]: day.afternoon_occupancy[d] / 1e4 for d in day.selected(selection)}
     assert got == {k: _approx(v) for k, v in expected.items()}
     assert all(v > 0 for v in got.values())
+    assert set(result) == {"商圈", "在场人数", "正常", "预警", "严重", "刻度上限"}  # the bands travel with each row
     end_of_day = _one(day, "当前在场人数", selection)  # everyone is counted out by 23:59
     assert end_of_day["在场人数"] == [0.0] * len(expected)
 

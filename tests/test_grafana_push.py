@@ -71,6 +71,8 @@ def _handler(state: FakeGrafana) -> type[BaseHTTPRequestHandler]:
 
         # GET /api/folders/:uid, GET /api/datasources/uid/:uid, GET /api/dashboards/uid/:uid
         def _get(self, p: list[str]) -> None:
+            if p == ["folders"]:
+                return self._send(200, [{"uid": f["uid"], "title": f["title"]} for f in state.folders.values()])
             if p[:1] == ["folders"] and len(p) == 2:
                 folder = state.folders.get(p[1])
                 return self._send(200, folder) if folder else self._send(404, {"message": "folder not found"})
@@ -254,3 +256,13 @@ def test_the_cli(grafana):
     assert "yzmon-sales-targets" in ok.output and state.datasources
     bad = runner.invoke(dashboards_app, ["push", "--url", url, "--token", "nope", "--skip-datasource"])
     assert bad.exit_code == 1 and "401" in bad.output
+
+
+def test_a_folder_provisioned_by_title_is_reused_not_duplicated(grafana):
+    """File provisioning creates 渝中商圈监测 with a uid of its own (alert rules name folders by title): a push
+    puts the dashboards there instead of making a second folder of the same title."""
+    url, state = grafana
+    state.folders["Xy12abc"] = {"id": 7, "uid": "Xy12abc", "title": "渝中商圈监测", "version": 1}
+    result = push(url, TOKEN, DASHBOARDS)
+    assert not result.folder_created and result.folder_uid == "Xy12abc" and len(state.folders) == 1
+    assert {d["meta"]["folderUid"] for d in state.dashboards.values()} == {"Xy12abc"}

@@ -31,6 +31,7 @@ PARAMS = {
     "holiday_vs_last_year": {"holiday": "national_day", "year": "2024"},
     "district_ranking": {"start": "2024-10-01", "end": "2024-10-03"},
     "pace_vs_target": {"day": "2024-10-02", "scope": "district", "metric": "retail_sales"},
+    "coverage": {},
 }
 
 
@@ -96,10 +97,13 @@ def test_bad_parameters_name_what_the_query_takes():
 def pace_store(store_dsn):
     client = connect(store_dsn)
 
-    def daily(day: date, yuan: int) -> None:
+    districts = [r[0] for r in client.query("SELECT district FROM dim_district FINAL").result_rows]
+
+    def daily(day: date, yuan: float) -> None:
+        """Every 商圈 reports the day (a fully covered day), ``yuan`` in all."""
         client.insert(
             "sales_daily",
-            [(day, "daping", "retail", Decimal(yuan), 1, datetime.now(UTC))],
+            [(day, d, "retail", Decimal(round(yuan / len(districts), 2)), 1, datetime.now(UTC)) for d in districts],
             column_names=["day", "district", "sector", "amount", "txn_count", "computed_at"],
         )
 
@@ -113,13 +117,29 @@ def _pace(reader, day: str) -> dict:
 
 def test_pace_without_history_uses_the_model_curve(pace_store):
     reader, daily = pace_store
-    daily(date(2025, 3, 1), 60_000_000_000)  # 600亿 by 1 July against the 1500亿 target of 2025
-    p = _pace(reader, "2025-07-01")
-    share = expected_share(date(2025, 7, 1))
-    assert p["curve"] == "model" and p["target"] == 150_000_000_000
-    assert p["expected_share"] == pytest.approx(share, abs=1e-6)
-    assert p["gap_pct"] == pytest.approx(100 * (600 / (1500 * share) - 1), abs=0.01)
-    assert p["status"] == "落后"
+    day = date(2025, 1, 1)
+    while day <= date(2025, 6, 30):  # every day at 90 % of the model's share of the 1500亿 target
+        before = expected_share(day - timedelta(days=1)) if day > date(2025, 1, 1) else 0.0
+        daily(day, 0.9 * 1500e8 * (expected_share(day) - before))
+        day += timedelta(days=1)
+    p = _pace(reader, "2025-06-30")
+    assert p["curve"] == "model" and p["target"] == 150_000_000_000 and p["days"] == 181
+    assert p["expected_share"] == pytest.approx(expected_share(date(2025, 6, 30)), abs=1e-6)
+    assert p["gap_pct"] == pytest.approx(-10, abs=0.01) and p["status"] == "落后"
+
+
+def test_pace_is_judged_on_covered_days_only(pace_store):
+    """A store from 16 November: on the model from there, so on pace; a lone 商圈's day does not count."""
+    reader, daily = pace_store
+    day = date(2025, 11, 16)
+    while day <= date(2025, 11, 29):
+        daily(day, 1500e8 * (expected_share(day) - expected_share(day - timedelta(days=1))))
+        day += timedelta(days=1)
+    p = _pace(reader, "2025-11-29")
+    assert p["days"] == 14 and (p["first_day"], p["last_day"]) == ("2025-11-16", "2025-11-29")
+    assert p["gap_pct"] == pytest.approx(0, abs=0.01) and p["status"] == "符合进度"
+    early = _pace(reader, "2025-11-15")
+    assert early["gap_pct"] is None and early["status"] == "暂不评估" and early["days"] == 0
 
 
 def test_pace_with_a_full_last_year_uses_its_curve(pace_store):
@@ -128,10 +148,13 @@ def test_pace_with_a_full_last_year_uses_its_curve(pace_store):
     while day.year == 2024:  # an even last year: every day 1亿, so 1 July 2024 is day 183 of 366
         daily(day, 100_000_000)
         day += timedelta(days=1)
-    daily(date(2025, 5, 1), 75_000_000_000)  # 750亿 so far in 2025
+    day = date(2025, 1, 1)
+    while day <= date(2025, 7, 2):  # 750亿 over days 1..183 of 2025, evenly
+        daily(day, 750e8 / 183)
+        day += timedelta(days=1)
     p = _pace(reader, "2025-07-02")  # day 183 of 2025
     assert p["curve"] == "last_year"
     assert p["expected_share"] == pytest.approx(183 / 366, abs=1e-6)
     assert p["expected"] == pytest.approx(1500e8 * 183 / 366, rel=1e-9)
-    assert p["gap"] == pytest.approx(750e8 - 750e8, abs=1)
+    assert p["gap"] == pytest.approx(750e8 - 750e8, abs=100)
     assert p["status"] == "符合进度"

@@ -3,6 +3,7 @@ Chromium and screenshotted; every panel must have rendered with data."""
 
 from __future__ import annotations
 
+import base64
 import re
 import struct
 import zlib
@@ -69,23 +70,23 @@ def test_every_panel_is_in_the_briefing_with_data(briefing: str):
 
     sections = re.findall(r'<section class="panel [^"]*" data-panel="([^"]*)" data-rows="(\d+)"', briefing)
     titles = [p["title"] for name in BRIEFING for p in json.loads((DASHBOARDS / name).read_text())["panels"]]
+    titles = [t.replace("${jfb_visits_target}", "20000万人次") for t in titles]  # 2024 target, from the targets
     assert sorted(t for t, _ in sections) == sorted(titles)
     empty = [t for t, n in sections if int(n) == 0]
     assert not empty, f"panels without data: {empty}"
-    assert "无数据" not in briefing
+    assert "$" not in "".join(t for t, _ in sections), "every title variable is filled in"
 
 
 def test_headline_numbers_come_first_with_the_pace_status(briefing: str):
     first = re.search(r'<section class="panel ([^"]*)" data-panel="([^"]*)"', briefing)
     assert first.groups() == ("stat", "社零进度状态(渝中区)")
-    assert re.search(r'class="status"[^>]*>(领先|符合进度|落后)</span>', briefing)
-    assert briefing.index("核心指标") < briefing.index("<svg")
-    assert (
-        "亿元" in briefing
-        and "万人次" in briefing
-        and "<script" not in briefing
-        and "http://" not in briefing.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    )
+    # three of seven 商圈 loaded: no day is fully covered, so the pace is not judged (it used to read 落后 −90%)
+    assert re.search(r'<div class="label">进度</div><div class="value">暂不评估</div>', briefing)
+    assert "落后" not in briefing.split("<h2>社零目标追踪")[0]
+    assert briefing.index("核心指标") < briefing.index('<img class="chart"') and "<svg" not in briefing
+    assert "亿元" in briefing and "万人次" in briefing and "<script" not in briefing and "http://" not in briefing
+    charts = re.findall(r'<img class="chart" alt="chart" src="data:image/png;base64,([^"]+)"', briefing)
+    assert len(charts) >= 8 and all(base64.b64decode(c)[:8] == b"\x89PNG\r\n\x1a\n" for c in charts)  # matplotlib
 
 
 def test_the_briefing_renders_in_headless_chromium(briefing: str, tmp_path: Path):
@@ -117,6 +118,6 @@ def test_the_cli_command_writes_html_and_png(chdb_dir: Path, tmp_path: Path, mon
     out, png = tmp_path / "b.html", tmp_path / "b.png"
     result = CliRunner().invoke(app, ["report", "--date", "2024-10-07", "--out", str(out), "--png", str(png)])
     assert result.exit_code == 0, result.output
-    assert "data-rows" in out.read_text(encoding="utf-8") and png.stat().st_size > 50_000
+    assert "data-rows" in out.read_text(encoding="utf-8") and png.stat().st_size > 50_000  # --pdf: test_coverage
     bad = CliRunner().invoke(app, ["report", "--date", "7.10.2024", "--out", str(out)])
     assert bad.exit_code == 1 and "YYYY-MM-DD" in bad.output

@@ -75,12 +75,14 @@ def report(
     day: str = typer.Option(..., "--date", help="The Beijing-time day of the briefing, YYYY-MM-DD."),
     out: Path = typer.Option(Path("briefing.html"), "--out", help="HTML file to write."),
     png: Path | None = typer.Option(None, "--png", help="Also write a PNG screenshot (needs Chromium)."),
+    pdf: Path | None = typer.Option(None, "--pdf", help="Also write a PDF for mail (needs Chromium)."),
     directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="Directory of dashboard JSON files."),
 ) -> None:
     """Render the dashboards' panels for one day into a static HTML briefing (and optionally a PNG)."""
     from yzcore.settings import get_settings
     from yzcore.store import StoreError, query_reader
     from yzmon.report import ReportError, render_report, screenshot
+    from yzmon.report import pdf as print_pdf
 
     try:
         when: date = datetime.strptime(day, "%Y-%m-%d").date()
@@ -94,5 +96,8 @@ def report(
         if png is not None:
             screenshot(out, png)
             _out.print(f"wrote {png}")
+        if pdf is not None:
+            print_pdf(out, pdf)
+            _out.print(f"wrote {pdf}")
     except (ReportError, StoreError) as exc:
         _fail(str(exc))

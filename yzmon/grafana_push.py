@@ -1,6 +1,7 @@
 """Install or update the yzmon dashboards, their folder and the ClickHouse datasource in an existing Grafana.
 
-Uses grafana-client (Grafana's HTTP API): the folder is created with a stable uid, the datasource is looked up by
+Uses grafana-client (Grafana's HTTP API): the folder is found by uid or, as file provisioning names it, by title,
+or else created with a stable uid; the datasource is looked up by
 uid and updated or created, and every ``dashboards/*.json`` is imported with ``overwrite: true`` into the folder.
 Everything is keyed by uid, so running it again changes nothing but versions.
 """
@@ -131,8 +132,9 @@ def load_dashboards(dashboards_dir: Path | str) -> list[dict[str, Any]]:
     return boards
 
 
-def _folder(api: GrafanaApi, url: str, title: str, uid: str) -> bool:
-    """Get the folder by uid or create it; True when created."""
+def _folder(api: GrafanaApi, url: str, title: str, uid: str) -> tuple[str, bool]:
+    """The folder's uid, and True when it was created: by uid, else a top-level folder of that title (file
+    provisioning names folders by title, so a provisioned Grafana has one with another uid), else a new one."""
     try:
         existing = api.folder.get_folder(uid)
     except GrafanaException as exc:
@@ -144,9 +146,13 @@ def _folder(api: GrafanaApi, url: str, title: str, uid: str) -> bool:
     if existing:
         if existing.get("title") != title:
             _call(url, f"renaming folder {uid}", api.folder.update_folder, uid, title=title, overwrite=True)
-        return False
+        return uid, False
+    folders = _call(url, "listing folders", api.folder.get_all_folders) or []
+    same = [f for f in folders if f.get("title") == title]
+    if same:
+        return same[0]["uid"], False
     _call(url, f"creating folder {title!r}", api.folder.create_folder, title, uid=uid)
-    return True
+    return uid, True
 
 
 def _datasource(api: GrafanaApi, url: str, datasource: dict[str, Any]) -> str:
@@ -181,7 +187,7 @@ def push(
         api = GrafanaApi.from_url(url, credential=token, timeout=timeout)
     except (ValueError, TypeError) as exc:
         raise PushError(f"not a Grafana URL: {url!r} ({exc})") from exc
-    created = _folder(api, url, folder_title, folder_uid)
+    folder_uid, created = _folder(api, url, folder_title, folder_uid)
     ds_state = _datasource(api, url, datasource) if datasource is not None else None
     result = PushResult(folder_uid=folder_uid, folder_created=created, datasource=ds_state)
     for board in boards:

@@ -24,7 +24,7 @@ from yzcore.settings import Settings
 from yzcore.store import GatewayReader, Reader, query_reader, rows
 from yzmon.broker import StackError
 from yzmon.stack import Stack
-from yzmon.status import describe_pace, pace_rows
+from yzmon.status import coverage_line, describe_pace, pace_rows
 
 NOW_SQL = """
 SELECT d.name_zh AS name,
@@ -66,8 +66,9 @@ def summary(reader: Reader, today: date) -> Table:
     if today_share and today_share[0]["expected"] is not None:
         expected = Decimal(str(today_share[0]["expected"])) / 10**8
         lines[0] += f" · 按年度目标与季节曲线, 今日全天应达 {expected:,.2f} 亿元"
+    lines.append(f"数据覆盖 {today.year}: {coverage_line(reader, today.year)}")
     for label, p in pace_rows(reader, today):
-        lines.append(f"{today.year} {label}: {describe_pace(label, p)} (仅含已导入数据)")
+        lines.append(f"{today.year} {label}: {describe_pace(label, p)}")
     table.caption = "\n".join(lines)
     return table
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -48,12 +48,13 @@ def landed(reader: Reader) -> dict[str, int]:
     return {r["feed"]: int(r["n"]) for r in rows(reader, sql)}
 
 
-def pace_rows(reader: Reader, day: date) -> list[tuple[str, dict]]:
-    """The library's pace_vs_target for 渝中 社零 and 解放碑 客流 on ``day`` (rows without a target are left out)."""
+def pace_rows(reader: Reader, today: date) -> list[tuple[str, dict]]:
+    """The library's pace_vs_target for 渝中 社零 and 解放碑 客流, judged up to yesterday (today is not complete) on the
+    days the store fully covers; rows without a target are left out."""
     query = get("pace_vs_target")
     out = []
     for label, scope, metric in (("社零", "district", "retail_sales"), ("解放碑客流", "jiefangbei", "visits")):
-        row = rows(reader, query.sql, {"day": day, "scope": scope, "metric": metric})[0]
+        row = rows(reader, query.sql, {"day": today - timedelta(days=1), "scope": scope, "metric": metric})[0]
         if row["target"]:
             out.append((label, row))
     return out
@@ -66,10 +67,43 @@ def describe_pace(label: str, p: dict) -> str:
     def fmt(x: object) -> str:
         return f"{Decimal(str(x)) / scale:,.2f}"
 
+    target = f"目标 {fmt(p['target'])} {unit}" + ("(推算)" if p.get("target_note") == "推算" else "")
+    if p["gap_pct"] is None:
+        return f"{target} · 暂不评估进度(本年尚无完整覆盖的日)"
     return (
-        f"{fmt(p['actual'])} {unit} / 目标 {fmt(p['target'])} {unit} · 按进度应达 {fmt(p['expected'])} {unit} · "
-        f"{p['status']} ({float(p['gap_pct'] or 0):+.1f}%, 参照{CURVE_ZH[p['curve']]})"
+        f"{_day(p['first_day']):%m-%d}—{_day(p['last_day']):%m-%d} 共 {p['days']} 天 "
+        f"{fmt(p['actual'])} {unit} · {target} · "
+        f"同期应达 {fmt(p['expected'])} {unit} · {p['status']} {float(p['gap_pct']):+.1f}%(参照{CURVE_ZH[p['curve']]})"
     )
+
+
+FEED_ZH = {"sales": "社零", "footfall": "客流", "tourists": "游客"}
+
+
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def coverage_line(reader: Reader, year: int) -> str:
+    """What the store covers in ``year`` per feed (library query coverage), saying so when it is not the whole year."""
+    found = {r["feed"]: r for r in rows(reader, get("coverage").sql) if int(r["year"]) == year}
+    if not found:
+        return f"{year} 年尚无数据"
+    parts = []
+    for feed, name in FEED_ZH.items():
+        r = found.get(feed)
+        if r is None:
+            parts.append(f"{name} 无数据")
+            continue
+        gaps = int(r["span_days"]) - int(r["days_covered"])
+        parts.append(
+            f"{name} {_day(r['first_day']):%m-%d}—{_day(r['last_day']):%m-%d} {r['days_covered']} 天"
+            + (f"(缺 {gaps} 天)" if gaps else "")
+            + (f"(其中 {r['complete_days']} 天各商圈齐全)" if int(r["complete_days"]) != int(r["days_covered"]) else "")
+        )
+    first = min(_day(r["first_day"]) for r in found.values())
+    note = "" if first == date(year, 1, 1) else f";{year}-01-01 至 {first - timedelta(days=1):%m-%d} 无数据"
+    return " · ".join(parts) + note
 
 
 CURVE_ZH = {"last_year": "上年实际", "model": "模型"}
@@ -103,6 +137,7 @@ def render_status(settings: Settings, console: Console) -> int:
         late = rows(reader, "SELECT topic, sum(late) AS n FROM ingest_batches FINAL GROUP BY topic ORDER BY topic")
         t.add_row("late events", " · ".join(f"{r['topic']} {int(r['n']):,}" for r in late) or "none")
         today = datetime.now(ZONE).date()
+        t.add_row(f"{today.year} 数据覆盖", coverage_line(reader, today.year))
         for label, p in pace_rows(reader, today):
             t.add_row(f"{today.year} {label}", describe_pace(label, p))
     except StoreError as exc:
