@@ -130,7 +130,8 @@ def test_the_migration_runs_every_file_rendered_and_records_it(cluster_run: Reco
             expected += plan.render(statement)
     assert cluster_run.commands[: len(expected)] == expected
     assert cluster_run.inserts.count("schema_migrations") == len(discover())
-    swaps = cluster_run.commands[len(expected) :]
+    assert cluster_run.commands[len(expected)] == f"SYSTEM SYNC REPLICA ON CLUSTER {NAME} schema_migrations"
+    swaps = cluster_run.commands[len(expected) + 1 :]
     for table in ("dim_district", "dim_sector", "dim_origin", "dim_calendar"):
         twin = f"{table}__next"
         assert f"{twin}" in cluster_run.inserts
@@ -243,7 +244,7 @@ def test_the_rendering_can_be_reviewed_before_it_runs(
 
     main([NAME])
     printed = [s.strip() for s in re.sub(r"^--.*$", "", capsys.readouterr().out, flags=re.M).split(";\n") if s.strip()]
-    migration_commands = [c for c in cluster_run.commands if "__next" not in c]
+    migration_commands = [c for c in cluster_run.commands if "__next" not in c and not c.startswith("SYSTEM")]
     assert printed == migration_commands
     with pytest.raises(SystemExit, match="usage"):
         main([])
