@@ -124,6 +124,8 @@ def migrate(client: Client, sql_dir: Path = SQL_DIR, cluster: str | None = None)
             "schema_migrations", [(m.version, m.name, m.checksum)], column_names=["version", "name", "checksum"]
         )
         done.append(m.name)
+    if plan is not None:  # every node has the ledger before a worker checks it there
+        client.command(f"SYSTEM SYNC REPLICA {plan.on_cluster} schema_migrations")
     sync_reference(client, plan)
     return done
 
