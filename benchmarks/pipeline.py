@@ -163,15 +163,9 @@ class TrackingProducer(FeedProducer):
         super().__init__(bootstrap, **kwargs)
         self.ends = ends
 
-    def flush(self) -> int:
-        self.push()
-        self._producer.flush(timeout=self.delivery_timeout_s)
-        for future, _ in self._pending:
-            if future.is_done and future.succeeded():
-                md = future.value
-                tp = TopicPartition(md.topic, md.partition)
-                self.ends[tp] = max(self.ends.get(tp, 0), md.offset + 1)
-        return super().flush()
+    def _acknowledged(self, metadata: Any) -> None:
+        tp = TopicPartition(metadata.topic, metadata.partition)
+        self.ends[tp] = max(self.ends.get(tp, 0), metadata.offset + 1)
 
 
 class Committed:

@@ -264,53 +264,92 @@ def load(
     speed: str = typer.Option("max", help="'max', 1 for the file's original cadence, or N times faster."),
     dry_run: bool = typer.Option(False, help="Validate and report only; send nothing."),
 ) -> None:
-    """Load a real feed file: map, validate every row (bad rows by line number), publish to Kafka."""
-    from producers.files import Mapping, MappingError, load_file
+    """Load a real feed file: map, validate every row (bad rows by line number), publish to Kafka.
+
+    The file streams through in chunks (any size, bounded memory), in file order; at a speed other
+    than max, rows are paced by their event time. Exit 0 when every row was valid and sent, 2 when
+    some rows were refused (listed in FILE.rejects.csv; the valid ones are sent all the same).
+    """
+    from producers.files import Mapping, MappingError, count_rows
     from schemas.feeds import FEEDS
 
     if feed not in FEEDS:
         _fail(f"unknown feed {feed!r}; choose from {', '.join(FEEDS)}")
     try:
-        loaded = load_file(file, Mapping.load(mapping, feed))
-    except (MappingError, ValueError, OSError) as exc:
+        pace = None if speed == "max" else float(speed)
+    except ValueError:
+        _fail(f"--speed {speed!r}: use 'max' or a number such as 1 or 60")
+    try:
+        m = Mapping.load(mapping, feed)
+        total = count_rows(file)
+    except (MappingError, OSError) as exc:
         _fail(str(exc))
-    for b in loaded.bad[:20]:
-        err.print(f"{file.name}:{b.line}: {b.reason}: {b.detail}")
-    if loaded.bad:
-        report = file.with_name(file.name + ".rejects.csv")
-        report.write_text(
-            "line,reason,detail\n"
-            + "".join(f'{b.line},{b.reason},"{b.detail.replace(chr(34), chr(39))}"\n' for b in loaded.bad),
-            encoding="utf-8",
-        )
+    rejects = file.with_name(file.name + ".rejects.csv")
+    rejects.unlink(missing_ok=True)
+    try:
+        good, bad = _stream_load(file, m, total, None if dry_run else pace, dry_run, rejects)
+    except (MappingError, ValueError, OSError) as exc:
+        _fail(f"{file.name}: {exc}")
+    if bad:
         err.print(
-            f"{len(loaded.bad)} of {loaded.rows} rows are invalid (all listed in {report}); "
+            f"{bad:,} of {good + bad:,} rows are invalid (all listed in {rejects}); "
             "they are not sent: fix them and load the file again (valid rows load idempotently)"
         )
-    if not dry_run and loaded.events:
-        _publish(feed, loaded.events, speed)
-    console.print(f"{len(loaded.events):,} valid rows {'checked' if dry_run else 'sent'}, {len(loaded.bad):,} invalid")
-    if loaded.bad:
+    console.print(f"{good:,} valid rows {'checked' if dry_run else 'sent'}, {bad:,} invalid")
+    if bad:
         raise typer.Exit(2)
 
 
-def _publish(feed: str, events: list[dict], speed: str) -> None:
-    from rich.progress import Progress
+def _stream_load(file: Path, m, total: int, pace: float | None, dry_run: bool, rejects: Path) -> tuple[int, int]:
+    """Stream ``file`` through the mapping into Kafka; write refused rows to ``rejects`` as they come."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from producers.kafka import FeedProducer, ProducerError
+    from producers.files import BadRow, stream_file
+    from producers.kafka import ProducerError
     from producers.replay import Pacer
 
-    pace = None if speed == "max" else float(speed)
-    pacer = Pacer(pace, datetime.fromisoformat(events[0]["event_time"]))
+    good = bad = 0
+    out = None
+    producer = None if dry_run else _producer(validate=False)
+    pacer: Pacer | None = None
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
-        producer = FeedProducer(get_settings().bootstrap)
-        with Progress(console=console) as progress:
-            task = progress.add_task(f"publish {feed}", total=len(events))
-            for event in events:
-                pacer.wait_until(datetime.fromisoformat(event["event_time"]), idle=producer.push)
-                producer.send(feed, event)
-                progress.advance(task)
-        producer.close()
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task(f"{'check' if dry_run else 'load'} {file.name}", total=total)
+            for n, (line, item) in enumerate(stream_file(file, m), start=1):
+                if isinstance(item, BadRow):
+                    bad += 1
+                    if out is None:
+                        out = rejects.open("w", encoding="utf-8")
+                        out.write("line,reason,detail\n")
+                    out.write(f'{item.line},{item.reason},"{item.detail.replace(chr(34), chr(39))}"\n')
+                    if bad <= 20:
+                        err.print(f"{file.name}:{line}: {item.reason}: {item.detail}")
+                else:
+                    good += 1
+                    if producer is not None:
+                        when = datetime.fromisoformat(item["event_time"])
+                        pacer = pacer or Pacer(pace, when)
+                        pacer.wait_until(when, idle=producer.push)
+                        producer.send(m.feed, item)
+                if n % 2000 == 0:
+                    progress.update(task, completed=n)
+            progress.update(task, completed=good + bad)
+            if producer is not None:
+                producer.close()
+    except ProducerError as exc:
+        _fail(f"{exc} ({good:,} rows of {file.name} were handed over before this)")
+    finally:
+        if out is not None:
+            out.close()
+    return good, bad
+
+
+def _producer(validate: bool = True):
+    from producers.kafka import FeedProducer, ProducerError
+
+    try:
+        return FeedProducer(get_settings().bootstrap, validate=validate)
     except ProducerError as exc:
         _fail(str(exc))
 
