@@ -27,6 +27,7 @@ class DetachedStack:
             "YZMON_DATA_DIR": str(data_dir),
             "YZMON_BROKER_PORT": str(broker_port),
             "YZMON_WORKER_PORT": str(worker_port),
+            "COLUMNS": "250",  # rich tables on one line each, for the assertions
             **{f"YZMON_{k.upper()}": str(v) for k, v in extra.items()},
         }
         env.pop("YZMON_KAFKA_BOOTSTRAP", None)

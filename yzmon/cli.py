@@ -15,6 +15,7 @@ from rich.console import Console
 from yzcore.settings import Settings, get_settings
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
+from yzmon.errors import explain, log_traceback, missing_object
 
 app = typer.Typer(
     help="渝中商圈消费与客流监测 — consumption and visitor-flow monitor for Yuzhong.",
@@ -389,6 +390,8 @@ def sql(
     except (StoreError, QueryError) as exc:
         _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - engine errors are for the analyst to read
+        if missing_object(exc) is not None:
+            _fail(explain(exc, get_settings().query_dsn, own_sql=True))
         _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     sys.stdout.write(out.decode("utf-8", "replace"))
 
@@ -486,10 +489,18 @@ def targets_list() -> None:
 
 
 def main() -> None:
+    """The entry point: every failure ends as a plain sentence (its traceback in DATA_DIR/logs/cli.log)."""
     try:
         app()
     except StackError as exc:
         err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - an operator reads a sentence, not a traceback
+        settings = get_settings()
+        logged = log_traceback(exc, settings.data_dir)
+        err.print(f"[bold red]error:[/] {explain(exc, settings.query_dsn)}")
+        if logged is not None and missing_object(exc) is None:
+            err.print(f"(details in {logged})")
         sys.exit(1)
 
 

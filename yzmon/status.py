@@ -15,6 +15,7 @@ from yzcore.queries import get
 from yzcore.settings import Settings
 from yzcore.store import Reader, StoreError, query_reader, rows
 from yzmon.broker import group_lag, port_open
+from yzmon.errors import explain
 from yzmon.stack import supervision_rows
 
 
@@ -91,6 +92,8 @@ def render_status(settings: Settings, console: Console) -> int:
             t.add_row(f"{today.year} {label}", describe_pace(label, p))
     except StoreError as exc:
         t.add_row("store", f"[red]{exc}[/]")
+    except Exception as exc:  # noqa: BLE001 - an empty or half-migrated store is a state to report, not a crash
+        t.add_row("store", f"[yellow]{explain(exc, settings.query_dsn)}[/]")
     console.print(t)
     return 0
 
