@@ -176,17 +176,21 @@ def test_confirming_mid_stream_does_not_reenter_the_bundle_push(monkeypatch):
 
 def _unionpay_file(path: Path, rows: int) -> Decimal:
     """A provider file in the shipped 银联 layout: the example's rows repeated with new ids and times."""
-    template = pd.read_csv(EXAMPLES / "sales_unionpay.csv", dtype=str, keep_default_na=False)
-    start = pd.Timestamp("2024-10-02 00:00:00")
+    import csv
+    from datetime import datetime, timedelta
+
+    with (EXAMPLES / "sales_unionpay.csv").open(encoding="utf-8") as f:
+        header, *template = list(csv.reader(f))
+    start = datetime(2024, 10, 2)
     total = Decimal(0)
     with path.open("w", encoding="utf-8") as f:
-        f.write(",".join(template.columns) + "\n")
+        f.write(",".join(header) + "\n")
         for i in range(rows):
-            t = template.iloc[i % len(template)]
-            amount = Decimal(t["金额"]) + Decimal(i % 97) / 100
-            total += amount
-            when = (start + pd.Timedelta(seconds=i * 86400 // rows)).strftime("%Y-%m-%d %H:%M:%S")
-            f.write(f"UP{i:07d},{when},{t['商圈']},{t['行业']},{t['商户']},{amount},{t['笔数']}\n")
+            _, _, district, sector, merchant, amount, count = template[i % len(template)]
+            value = Decimal(amount) + Decimal(i % 97) / 100
+            total += value
+            when = start + timedelta(seconds=i * 86400 // rows)
+            f.write(f"UP{i:07d},{when:%Y-%m-%d %H:%M:%S},{district},{sector},{merchant},{value},{count}\n")
     return total
 
 

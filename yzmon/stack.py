@@ -36,6 +36,7 @@ from yzmon.broker import StackError, die_with_parent, ensure_topics, group_lag, 
 
 CHECK_S = 5.0  # how often the supervisor samples broker memory and consumer lag
 BACKOFF_MAX_S = 30.0
+RECYCLE_RETRY_S = 60.0  # after a recycle that was not the moment (producers busy, worker behind)
 
 
 def state_file(settings: Settings) -> Path:
@@ -88,6 +89,7 @@ class Stack:
     gate: Gate | None = None
     _crashes: dict[str, deque] = field(default_factory=lambda: {"worker": deque(), "broker": deque()})
     _last_lag: tuple[str, int] | None = None  # (when, records) at the last check
+    _recycle_after: float = 0.0  # no recycle attempt before this (monotonic), after one that was not the moment
 
     def start(self, wait_ready_s: float = 60.0) -> None:
         s = self.settings
@@ -314,8 +316,8 @@ class Stack:
         if lag is not None:
             self._last_lag = (f"{datetime.now(ZONE):%H:%M:%S}", sum(lag.values()))
         limit = self.settings.broker_recycle_mb
-        if limit and self.broker_mb > limit:
-            self.recycle()
+        if limit and self.broker_mb > limit and time.monotonic() >= self._recycle_after:
+            self._recycle_after = 0.0 if self.recycle() else time.monotonic() + RECYCLE_RETRY_S
         self.write_state()
 
     def recycle(self, drain_timeout_s: float = 60.0) -> bool:
