@@ -89,6 +89,8 @@ class Stack:
     gate: Gate | None = None
     _crashes: dict[str, deque] = field(default_factory=lambda: {"worker": deque(), "broker": deque()})
     _last_lag: tuple[str, int] | None = None  # (when, records) at the last check
+    _restart_at: float | None = None  # when to start a crashed worker again (monotonic)
+    _next_check: float = 0.0
     _recycle_after: float = 0.0  # no recycle attempt before this (monotonic), after one that was not the moment
 
     def start(self, wait_ready_s: float = 60.0) -> None:
@@ -207,42 +209,47 @@ class Stack:
         signal.signal(signal.SIGTERM, _on_signal)
         self.write_state()
         code = 0
-        restart_at: float | None = None
-        next_check = time.monotonic() + CHECK_S
         try:
             while not stop["signal"]:
-                if self.broker is not None and self.broker.poll() is not None:
-                    if not self._crashed("broker", self.broker):
-                        code = 1
-                        break
-                    self._restart_broker()
-                    restart_at = None
-                if self.worker is not None and self.worker.poll() is not None and restart_at is None:
-                    if not self._crashed("worker", self.worker):
-                        code = 1
-                        break
-                    backoff = min(
-                        self.settings.restart_backoff_s * 2 ** (len(self._crashes["worker"]) - 1), BACKOFF_MAX_S
-                    )
-                    self.records["worker"].state = f"restarting in {backoff:.0f} s"
-                    self.write_state()
-                    restart_at = time.monotonic() + backoff
-                if restart_at is not None and time.monotonic() >= restart_at:
-                    restart_at = None
-                    self.start_worker()
-                    self.records["worker"].state = "up"
-                    self.log(f"worker started again (pid {self.worker.pid if self.worker else '?'})")
-                    self.write_state()
-                if time.monotonic() >= next_check:
-                    self._check()
-                    next_check = time.monotonic() + CHECK_S
+                if not self.tick():
+                    code = 1
+                    break
                 time.sleep(0.2)
         finally:
-            self.stop()
-            if self.gate is not None:
-                self.gate.release()
-            state_file(self.settings).unlink(missing_ok=True)
+            self.close()
         return code
+
+    def tick(self) -> bool:
+        """One round of supervision (call it often); False when a child crashed too often: stop the stack."""
+        if self.broker is not None and self.broker.poll() is not None:
+            if not self._crashed("broker", self.broker):
+                return False
+            self._restart_broker()
+            self._restart_at = None
+        if self.worker is not None and self.worker.poll() is not None and self._restart_at is None:
+            if not self._crashed("worker", self.worker):
+                return False
+            backoff = min(self.settings.restart_backoff_s * 2 ** (len(self._crashes["worker"]) - 1), BACKOFF_MAX_S)
+            self.records["worker"].state = f"restarting in {backoff:.0f} s"
+            self.write_state()
+            self._restart_at = time.monotonic() + backoff
+        if self._restart_at is not None and time.monotonic() >= self._restart_at:
+            self._restart_at = None
+            self.start_worker()
+            self.records["worker"].state = "up"
+            self.log(f"worker started again (pid {self.worker.pid if self.worker else '?'})")
+            self.write_state()
+        if time.monotonic() >= self._next_check:
+            self._check()
+            self._next_check = time.monotonic() + CHECK_S
+        return True
+
+    def close(self) -> None:
+        """Stop the children and forget the stack's state."""
+        self.stop()
+        if self.gate is not None:
+            self.gate.release()
+        state_file(self.settings).unlink(missing_ok=True)
 
     def _crashed(self, name: str, proc: subprocess.Popen) -> bool:
         """Record a child's death; False when it crashed more than restart_max times in the window (give up)."""
