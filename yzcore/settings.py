@@ -58,7 +58,7 @@ class Settings(BaseSettings):
         1.0, ge=0, description="Wait before the first restart of a crashed worker; doubles per crash, at most 30 s."
     )
     broker_recycle_mb: int = Field(
-        1024,
+        512,
         ge=0,
         description="Embedded broker memory (RSS, MiB) past which the supervisor restarts it once everything it "
         "holds has landed (the broker keeps every record in memory); 0 never recycles.",
