@@ -78,6 +78,7 @@ class FeedProducer:
         path = gate_path(bootstrap)
         self._gate = Gate(path) if path is not None and path.exists() else None
         self._generation = self._gate.generation() if self._gate else ""
+        self._gate_checked = 0.0
         self._producer = self._connect()
 
     def _connect(self) -> KafkaProducer:
@@ -125,17 +126,21 @@ class FeedProducer:
         if len(bundle) >= self.bundle_events or self._bundle_bytes[key] >= MAX_BUNDLE_BYTES:
             self._emit(key)
         elif self.linger_s and time.monotonic() - self._oldest >= self.linger_s:
-            self.push()
-        if self._queued >= CONFIRM_EVENTS:
+            self._emit_all()
+        if self._queued >= CONFIRM_EVENTS or (self._gate is not None and self._gate.held and self._yield_due()):
             self._confirm()
 
     def push(self) -> None:
-        """Hand every waiting bundle to Kafka now (without waiting for acknowledgements, unless the
-        embedded stack's supervisor waits for the broker gate)."""
+        """Hand every waiting bundle to Kafka now. A paced producer calls this before it sleeps: on the
+        embedded broker it then also waits for the acknowledgements, so that an idle producer never
+        holds the broker gate (the supervisor may recycle the broker meanwhile)."""
+        self._emit_all()
+        if self._gate is not None and self._gate.held:
+            self._confirm()
+
+    def _emit_all(self) -> None:
         while self._bundles:
             self._emit(next(iter(self._bundles)))
-        if self._gate is not None and self._gate.held and self._gate.requested():
-            self._confirm()
 
     def _emit(self, key: tuple[str, bytes]) -> None:
         bundle = self._bundles.pop(key)
@@ -215,10 +220,17 @@ class FeedProducer:
         if self._gate is not None:
             self._gate.release()
 
+    def _yield_due(self) -> bool:
+        """Whether the supervisor waits for the gate (looked at no more than every 0.2 s)."""
+        now = time.monotonic()
+        if now - self._gate_checked < 0.2:
+            return False
+        self._gate_checked = now
+        return self._gate is not None and self._gate.requested()
+
     def flush(self) -> int:
         """Send every waiting bundle and wait until all is acknowledged; return how many events were confirmed."""
-        while self._bundles:
-            self._emit(next(iter(self._bundles)))
+        self._emit_all()
         return self._confirm()
 
     def close(self) -> None:

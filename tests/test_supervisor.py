@@ -161,3 +161,60 @@ def test_no_supervision_rows_without_a_supervised_stack(tmp_path, code):
     if code:
         state_file(settings).write_text("{not json")
     assert supervision_rows(settings) == []
+
+
+def test_a_producer_steps_back_for_a_recycle_and_reconnects_to_the_new_broker(monkeypatch, free_port):
+    """Mid-stream, the supervisor asks for the gate: the producer confirms what it sent, waits out the
+    recycle, then opens a fresh connection (the new broker knows none of the old producer ids)."""
+    import orjson
+
+    import producers.kafka as kafka_mod
+    from producers.gate import gate_path
+
+    sent: list[bytes] = []
+
+    class FakeKafka:
+        def send(self, topic, key=None, value=None):
+            sent.append(value)
+            md = type("Md", (), {"topic": topic, "partition": 0, "offset": len(sent)})()
+            return type(
+                "F", (), {"is_done": True, "value": md, "failed": lambda s: False, "succeeded": lambda s: True}
+            )()
+
+        def flush(self, timeout=None):
+            pass
+
+        def close(self, timeout=None):
+            pass
+
+    monkeypatch.setattr(kafka_mod.FeedProducer, "_connect", lambda self: FakeKafka())
+    bootstrap = f"127.0.0.1:{free_port()}"
+    path = gate_path(bootstrap)
+    supervisor = Gate.create(path)
+    try:
+        producer = kafka_mod.FeedProducer(bootstrap, validate=False, linger_ms=0, bundle_events=1)
+        producer.send("sales", {"event_id": "a", "district": "daping"})
+        assert producer._gate is not None and producer._gate.held
+        recycled = threading.Event()
+
+        def recycle() -> None:
+            assert supervisor.acquire_exclusive(10)
+            time.sleep(0.3)  # the broker restarts meanwhile
+            supervisor.bump()
+            supervisor.release()
+            recycled.set()
+
+        thread = threading.Thread(target=recycle)
+        thread.start()
+        for i in range(200):
+            time.sleep(0.01)
+            producer.send("sales", {"event_id": f"b{i}", "district": "daping"})
+        thread.join()
+        producer.close()
+        assert recycled.is_set() and producer.reconnects == 1
+        assert sorted(e["event_id"] for v in sent for e in orjson.loads(v)) == sorted(
+            ["a", *(f"b{i}" for i in range(200))]
+        )
+    finally:
+        path.unlink(missing_ok=True)
+        path.with_suffix(".wanted").unlink(missing_ok=True)
