@@ -324,7 +324,12 @@ class Stack:
             self._last_lag = (f"{datetime.now(ZONE):%H:%M:%S}", sum(lag.values()))
         limit = self.settings.broker_recycle_mb
         if limit and self.broker_mb > limit and time.monotonic() >= self._recycle_after:
-            self._recycle_after = 0.0 if self.recycle() else time.monotonic() + RECYCLE_RETRY_S
+            try:
+                done = self.recycle()
+            except Exception as exc:  # noqa: BLE001 - a dead child is brought back by the next round
+                self.log(f"the broker recycle failed ({type(exc).__name__}: {exc}); the next rounds repair the stack")
+                done = False
+            self._recycle_after = 0.0 if done else time.monotonic() + RECYCLE_RETRY_S
         self.write_state()
 
     def recycle(self, drain_timeout_s: float = 60.0) -> bool:
@@ -350,11 +355,8 @@ class Stack:
                     return False
                 time.sleep(0.5)
             before = self.broker_mb
-            if self.worker is not None:
-                self.worker.terminate()
-                self.worker.wait(30)
-            self.broker.terminate()
-            self.broker.wait(30)
+            for proc in (self.worker, self.broker):  # the worker first: it commits what it landed
+                _stop(proc)
             self.broker = self._start_broker_retrying()
             ensure_topics(self.settings)
             self.gate.bump()
@@ -369,6 +371,17 @@ class Stack:
             return True
         finally:
             self.gate.release()
+
+
+def _stop(proc: subprocess.Popen | None, timeout_s: float = 30.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def exit_reason(code: int | None, log: Path) -> str:
