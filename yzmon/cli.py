@@ -54,7 +54,9 @@ _FORMATS = {
 def up(
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; stop with `yzmon down`."),
 ) -> None:
-    """Start the embedded stack: broker (unless YZMON_KAFKA_BOOTSTRAP is set), schema, Faust worker."""
+    """Start the embedded stack: broker (unless YZMON_KAFKA_BOOTSTRAP is set), schema, Faust worker, under a
+    supervisor that restarts a crashed worker or broker and bounds the broker's memory (README).
+    """
     from yzmon.stack import Stack
 
     settings = get_settings()
