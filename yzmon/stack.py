@@ -249,6 +249,8 @@ class Stack:
         self.stop()
         if self.gate is not None:
             self.gate.release()
+            self.gate.path.unlink(missing_ok=True)
+            self.gate.wanted.unlink(missing_ok=True)
         state_file(self.settings).unlink(missing_ok=True)
 
     def _crashed(self, name: str, proc: subprocess.Popen) -> bool:
