@@ -163,16 +163,13 @@ class Stack:
         raise StackError(f"the worker was not ready within {timeout_s:.0f} s; see {self.logs['worker']}")
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        """Stop the worker, then the broker: SIGTERM, then SIGKILL after ``timeout_s``."""
+        """Stop the worker, then the broker: SIGTERM, then SIGKILL after ``timeout_s``; remove the broker gate."""
         for proc in (self.worker, self.broker):
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.terminate()
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc, timeout_s)
+        if self.gate is not None:
+            self.gate.release()
+            self.gate.path.unlink(missing_ok=True)
+            self.gate.wanted.unlink(missing_ok=True)
 
     def write_state(self) -> None:
         state = {
@@ -247,10 +244,6 @@ class Stack:
     def close(self) -> None:
         """Stop the children and forget the stack's state."""
         self.stop()
-        if self.gate is not None:
-            self.gate.release()
-            self.gate.path.unlink(missing_ok=True)
-            self.gate.wanted.unlink(missing_ok=True)
         state_file(self.settings).unlink(missing_ok=True)
 
     def _crashed(self, name: str, proc: subprocess.Popen) -> bool:
