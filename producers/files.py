@@ -1,6 +1,7 @@
 """Real feed files: read CSV, JSON Lines or Parquet from a provider, map columns onto a feed's
 contract, and validate every row. Bad rows come back with their line numbers; none is dropped
-silently.
+silently. Files are read in chunks (pandas' chunked CSV reader, line by line for JSON Lines,
+pyarrow's ``iter_batches`` for Parquet), so a file of any size loads in bounded memory.
 
 A mapping file (YAML) says how the provider's columns become contract fields:
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -93,31 +95,76 @@ class Loaded:
     rows: int
 
 
-def read_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[BadRow]]:
-    """(line, row) pairs of a CSV, JSON Lines or Parquet file, with lines that could not be parsed."""
+CHUNK_ROWS = 20_000  # rows read at once: what a load holds in memory, whatever the file's size
+SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet")
+
+
+def _kind(path: Path) -> str:
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        return [(i + 2, row) for i, row in enumerate(frame.to_dict("records"))], []
-    if suffix in (".jsonl", ".ndjson"):
-        rows, bad = [], []
-        for i, line in enumerate(path.read_bytes().splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                value = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                bad.append(BadRow(i, "malformed_json", str(exc)[:200]))
-                continue
-            if not isinstance(value, dict):
-                bad.append(BadRow(i, "malformed_json", "a line must hold one JSON object"))
-                continue
-            rows.append((i, value))
-        return rows, bad
-    if suffix == ".parquet":
-        frame = pd.read_parquet(path)
-        return [(i + 1, row) for i, row in enumerate(frame.to_dict("records"))], []
-    raise MappingError(f"{path.name}: read .csv, .jsonl/.ndjson or .parquet files")
+    if suffix not in SUFFIXES:
+        raise MappingError(f"{path.name}: read .csv, .jsonl/.ndjson or .parquet files")
+    return {".ndjson": ".jsonl"}.get(suffix, suffix)
+
+
+def count_rows(path: Path) -> int:
+    """Data rows in the file (for progress), counted without holding the file in memory."""
+    kind = _kind(path)
+    if kind == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    lines, last = 0, b"\n"
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    lines += last != b"\n"
+    return max(lines - 1, 0) if kind == ".csv" else lines
+
+
+def iter_rows(path: Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple[int, dict[str, Any]] | BadRow]:
+    """(line, row) pairs of a CSV, JSON Lines or Parquet file, in file order, read ``chunk_rows`` at a
+    time; a line that cannot be parsed comes as a BadRow in its place."""
+    kind = _kind(path)
+    if kind == ".csv":
+        line = 2  # the header is line 1
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", chunksize=chunk_rows)
+        with reader:
+            for chunk in reader:
+                for row in chunk.to_dict("records"):
+                    yield line, row
+                    line += 1
+    elif kind == ".jsonl":
+        with path.open("rb") as f:
+            for i, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    value = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    yield BadRow(i, "malformed_json", str(exc)[:200])
+                    continue
+                if not isinstance(value, dict):
+                    yield BadRow(i, "malformed_json", "a line must hold one JSON object")
+                    continue
+                yield i, value
+    else:
+        import pyarrow.parquet as pq
+
+        n = 1
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            for row in batch.to_pandas().to_dict("records"):  # pandas types, as derived event ids expect
+                yield n, row
+                n += 1
+
+
+def read_rows(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[BadRow]]:
+    """All (line, row) pairs of a small file, with the lines that could not be parsed."""
+    rows: list[tuple[int, dict[str, Any]]] = []
+    bad: list[BadRow] = []
+    for item in iter_rows(path):
+        (bad if isinstance(item, BadRow) else rows).append(item)  # type: ignore[arg-type]
+    return rows, bad
 
 
 def to_event(row: dict[str, Any], m: Mapping) -> dict[str, Any]:
@@ -168,22 +215,34 @@ def _parse_time(text: str) -> datetime | None:
         return None
 
 
-def load_file(path: Path, m: Mapping, future_tolerance: timedelta | None = None) -> Loaded:
-    """Read, map and validate ``path``: the valid events in time order and every bad row."""
-    rows, unreadable = read_rows(path)
-    bad = list(unreadable)
-    feed = FEEDS[m.feed]
-    now = datetime.now(UTC)
+def stream_file(
+    path: Path, m: Mapping, future_tolerance: timedelta | None = None, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[int, dict[str, Any] | BadRow]]:
+    """Read, map and validate ``path`` row by row in file order: (line, event) for a valid row,
+    (line, BadRow) for an invalid one. Memory stays bounded by ``chunk_rows``."""
     if future_tolerance is None:
         future_tolerance = timedelta(seconds=get_settings().future_tolerance_s)
-    events = []
-    for line, row in rows:
+    feed = FEEDS[m.feed]
+    now = datetime.now(UTC)
+    for item in iter_rows(path, chunk_rows):
+        if isinstance(item, BadRow):
+            yield item.line, item
+            continue
+        line, row = item
         event = to_event(row, m)
         rejection = check(feed, event, now, future_tolerance)
         if rejection is not None:
-            bad.append(BadRow(line, rejection.reason, rejection.detail))
+            yield line, BadRow(line, rejection.reason, rejection.detail)
         else:
-            events.append(event)
+            yield line, event
+
+
+def load_file(path: Path, m: Mapping, future_tolerance: timedelta | None = None) -> Loaded:
+    """Read, map and validate a small file at once: the valid events in time order and every bad row."""
+    events: list[dict[str, Any]] = []
+    bad: list[BadRow] = []
+    for _, item in stream_file(path, m, future_tolerance):
+        (bad if isinstance(item, BadRow) else events).append(item)  # type: ignore[arg-type]
     events.sort(key=lambda e: datetime.fromisoformat(e["event_time"]))
     bad.sort(key=lambda b: b.line)
-    return Loaded(events, bad, len(rows) + len(unreadable))
+    return Loaded(events, bad, len(events) + len(bad))

@@ -4,14 +4,21 @@ Events of one feed and one 商圈 travel together as one Kafka record (a JSON ar
 ``schemas.contracts``) of up to ``bundle_events`` events: Kafka, Faust and the worker then pay
 their per-record cost once per bundle. A bundle leaves when it is full, when its first event has
 waited ``linger_ms``, on ``push()`` (a paced replay calls it before sleeping) and on ``flush()``.
+Every ``CONFIRM_EVENTS`` events the producer waits for the broker's acknowledgements, so what it
+holds stays bounded whatever the length of the feed.
 
-Idempotent, acks from all in-sync replicas, retries with backoff; a broker that stays down raises
-ProducerError after the batch timeout without dropping what was handed to it silently.
+Acks from all in-sync replicas, retries with backoff. The producer keeps every record until the
+broker acknowledges it: when the broker restarts (the embedded stack's supervisor brings a dead
+one back, or recycles it to free its memory), the producer opens a fresh connection and sends the
+unacknowledged records again. A broker that stays down raises ProducerError after the delivery
+timeout without dropping what was handed to it silently. On the embedded broker the producer
+also takes the broker gate (``producers.gate``) while it holds unacknowledged records.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,15 +26,27 @@ import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from producers.gate import Gate, GateTimeout, gate_path
 from schemas.contracts import InvalidEvent, check
 from schemas.feeds import FEEDS
 from yzcore.settings import get_settings
 
 MAX_BUNDLE_BYTES = 512 * 1024  # a bundle leaves before it grows past this (the worker accepts 1 MiB)
+CONFIRM_EVENTS = 50_000  # wait for acknowledgements after this many events
+RESEND_ATTEMPTS = 5
 
 
 class ProducerError(RuntimeError):
     pass
+
+
+@dataclass
+class _InFlight:
+    future: Any
+    topic: str
+    key: bytes | None
+    value: bytes
+    events: int
 
 
 class FeedProducer:
@@ -40,35 +59,53 @@ class FeedProducer:
         connect_timeout_s: float = 10,
         bundle_events: int | None = None,
     ):
+        self.bootstrap = bootstrap
         self.validate = validate
         self.delivery_timeout_s = delivery_timeout_s
+        self.connect_timeout_s = connect_timeout_s
         settings = get_settings()
         self.bundle_events = bundle_events or settings.bundle_events
         self.future_tolerance = timedelta(seconds=settings.future_tolerance_s)
+        self.linger_ms = linger_ms
         self.linger_s = linger_ms / 1000
         self.sent = 0  # events confirmed by the broker
+        self.reconnects = 0  # fresh connections after a broker restart
         self._bundles: dict[tuple[str, bytes], list[bytes]] = {}  # (feed, key) -> serialised events
         self._bundle_bytes: dict[tuple[str, bytes], int] = {}
         self._oldest = 0.0  # when the oldest waiting event was queued (monotonic)
+        self._pending: list[_InFlight] = []  # handed to Kafka, not yet acknowledged
+        self._queued = 0  # events handed to Kafka since the last confirmation
+        path = gate_path(bootstrap)
+        self._gate = Gate(path) if path is not None and path.exists() else None
+        self._generation = self._gate.generation() if self._gate else ""
+        self._gate_checked = 0.0
+        self._producer = self._connect()
+
+    def _connect(self) -> KafkaProducer:
         try:
-            self._producer = KafkaProducer(
-                bootstrap_servers=bootstrap,
+            return KafkaProducer(
+                bootstrap_servers=self.bootstrap,
                 acks="all",
                 enable_idempotence=True,
                 retries=10,
                 retry_backoff_ms=200,
-                linger_ms=linger_ms,
+                linger_ms=self.linger_ms,
                 batch_size=256 * 1024,
                 compression_type=None,
                 max_in_flight_requests_per_connection=5,
                 request_timeout_ms=15000,
-                max_block_ms=int(delivery_timeout_s * 1000),
-                bootstrap_timeout_ms=int(connect_timeout_s * 1000),
+                delivery_timeout_ms=int(self.delivery_timeout_s * 1000),
+                max_block_ms=int(self.delivery_timeout_s * 1000),
+                bootstrap_timeout_ms=int(self.connect_timeout_s * 1000),
+                allow_auto_create_topics=False,  # a restarted broker gets its topics from the stack
             )
         except KafkaError as exc:
-            raise ProducerError(f"cannot reach Kafka at {bootstrap} ({exc}); start it with `yzmon up`") from exc
-        self._pending: list[tuple[Any, int]] = []  # (record future, events it carries)
-        self._queued = 0  # events handed to Kafka since the last flush
+            raise ProducerError(f"cannot reach Kafka at {self.bootstrap} ({exc}); start it with `yzmon up`") from exc
+
+    def _reconnect(self) -> None:
+        self._producer.close(timeout=0)
+        self._producer = self._connect()
+        self.reconnects += 1
 
     def send(self, feed: str, event: dict[str, Any]) -> None:
         """Validate and queue one event of ``feed`` in its 商圈's bundle."""
@@ -89,49 +126,116 @@ class FeedProducer:
         if len(bundle) >= self.bundle_events or self._bundle_bytes[key] >= MAX_BUNDLE_BYTES:
             self._emit(key)
         elif self.linger_s and time.monotonic() - self._oldest >= self.linger_s:
-            self.push()
+            self._emit_all()
+        if self._queued >= CONFIRM_EVENTS or (self._gate is not None and self._gate.held and self._yield_due()):
+            self._confirm()
 
     def push(self) -> None:
-        """Hand every waiting bundle to Kafka now (without waiting for acknowledgements)."""
-        for key in list(self._bundles):
-            self._emit(key)
+        """Hand every waiting bundle to Kafka now. A paced producer calls this before it sleeps: on the
+        embedded broker it then also waits for the acknowledgements, so that an idle producer never
+        holds the broker gate (the supervisor may recycle the broker meanwhile)."""
+        self._emit_all()
+        if self._gate is not None and self._gate.held:
+            self._confirm()
+
+    def _emit_all(self) -> None:
+        while self._bundles:
+            self._emit(next(iter(self._bundles)))
 
     def _emit(self, key: tuple[str, bytes]) -> None:
         bundle = self._bundles.pop(key)
         self._bundle_bytes.pop(key)
-        self._send(key[0], key[1], b"[" + b",".join(bundle) + b"]", len(bundle))
+        self._send(FEEDS[key[0]].topic, key[1], b"[" + b",".join(bundle) + b"]", len(bundle))
 
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
         """Send already-serialised bytes as a record of their own (also deliberately bad ones, for rehearsals)."""
-        self._send(feed, key, value, 1)
+        self._send(FEEDS[feed].topic, key, value, 1)
+        if self._queued >= CONFIRM_EVENTS:
+            self._confirm()
 
-    def _send(self, feed: str, key: bytes | None, value: bytes, events: int) -> None:
+    def _send(self, topic: str, key: bytes | None, value: bytes, events: int) -> None:
+        """Hand one record to the Kafka client. Never confirms nor pushes: no re-entrancy."""
+        self._enter_gate()
         try:
-            self._pending.append((self._producer.send(FEEDS[feed].topic, key=key, value=value), events))
+            future = self._producer.send(topic, key=key, value=value)
         except KafkaError as exc:
             raise ProducerError(f"Kafka refused a record ({exc}); nothing after the last flush was confirmed") from exc
+        self._pending.append(_InFlight(future, topic, key, value, events))
         self._queued += events
-        if self._queued >= 50_000:
-            self.flush()
+
+    def _enter_gate(self) -> None:
+        gate = self._gate
+        if gate is None or gate.held:
+            return
+        try:
+            gate.acquire_shared(self.delivery_timeout_s * 2)
+        except GateTimeout as exc:
+            raise ProducerError(f"{exc}; is the stack's supervisor stuck? `yzmon status`") from exc
+        generation = gate.generation()
+        if generation != self._generation:  # the broker was restarted: its producer ids are new
+            self._generation = generation
+            self._reconnect()
+
+    def _confirm(self) -> int:
+        """Wait until every record handed to Kafka is acknowledged, sending again (on a fresh connection)
+        what a restarted broker lost; return how many events were confirmed."""
+        waiting = self._pending
+        self._pending = []
+        confirmed = 0
+        for attempt in range(RESEND_ATTEMPTS + 1):
+            self._producer.flush(timeout=self.delivery_timeout_s)
+            failed = [r for r in waiting if not r.future.is_done or r.future.failed()]
+            for r in waiting:
+                if r.future.is_done and r.future.succeeded():
+                    self._acknowledged(r.future.value)
+            confirmed += sum(r.events for r in waiting) - sum(r.events for r in failed)
+            if not failed:
+                break
+            if attempt == RESEND_ATTEMPTS:
+                self.sent += confirmed
+                self._queued = 0
+                self._leave_gate()
+                raise ProducerError(
+                    f"{sum(r.events for r in failed)} events were not acknowledged by Kafka "
+                    f"({failed[0].future.exception}); replay the range again (event ids make the replay idempotent)"
+                )
+            time.sleep(min(0.5 * 2**attempt, 5.0))
+            try:
+                self._reconnect()
+            except ProducerError:
+                continue  # the broker is not back yet; the next attempt tries again
+            waiting = [
+                _InFlight(self._producer.send(r.topic, key=r.key, value=r.value), r.topic, r.key, r.value, r.events)
+                for r in failed
+            ]
+        self.sent += confirmed
+        self._queued = 0
+        self._leave_gate()
+        return confirmed
+
+    def _acknowledged(self, metadata: Any) -> None:
+        """Called with the broker's RecordMetadata of every acknowledged record (a hook for benchmarks)."""
+
+    def _leave_gate(self) -> None:
+        if self._gate is not None:
+            self._gate.release()
+
+    def _yield_due(self) -> bool:
+        """Whether the supervisor waits for the gate (looked at no more than every 0.2 s)."""
+        now = time.monotonic()
+        if now - self._gate_checked < 0.2:
+            return False
+        self._gate_checked = now
+        return self._gate is not None and self._gate.requested()
 
     def flush(self) -> int:
         """Send every waiting bundle and wait until all is acknowledged; return how many events were confirmed."""
-        self.push()
-        self._producer.flush(timeout=self.delivery_timeout_s)
-        failed = sum(n for future, n in self._pending if future.failed() or not future.is_done)
-        confirmed = sum(n for _, n in self._pending) - failed
-        self.sent += confirmed
-        self._pending.clear()
-        self._queued = 0
-        if failed:
-            raise ProducerError(
-                f"{failed} events were not acknowledged by Kafka; replay the range again "
-                "(event ids make the replay idempotent)"
-            )
-        return confirmed
+        self._emit_all()
+        return self._confirm()
 
     def close(self) -> None:
         try:
             self.flush()
         finally:
             self._producer.close(timeout=5)
+            self._leave_gate()

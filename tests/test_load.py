@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from producers.files import Mapping, MappingError, load_file
+from producers.files import BadRow, Mapping, MappingError, count_rows, load_file, stream_file
 from yzmon.cli import app
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "feeds"
@@ -97,3 +98,147 @@ def test_cli_dry_run_reports_and_exits_2_on_bad_rows(tmp_path):
     assert result.exit_code == 2
     assert "s.csv:3: schema_violation" in result.output
     assert (tmp_path / "s.csv.rejects.csv").read_text().startswith("line,reason,detail\n3,schema_violation,")
+
+
+def test_streamed_reading_keeps_line_numbers_across_chunks(tmp_path):
+    """Chunks of 7 rows: rejects and valid rows keep the file's line numbers at every chunk edge."""
+    src = (EXAMPLES / "sales_unionpay.csv").read_text(encoding="utf-8").splitlines()
+    lines = [src[0], *src[1:41]]
+    for n in (8, 9, 15, 22, 41):  # file lines at and beside chunk edges (line 1 is the header)
+        lines[n - 1] = lines[n - 1].replace("解放碑—朝天门", "火星").replace("洪崖洞", "火星").replace("大坪", "火星")
+        lines[n - 1] = lines[n - 1].replace("十八梯—山城巷", "火星").replace("化龙桥", "火星")
+        lines[n - 1] = lines[n - 1].replace("鹅岭—佛图关", "火星").replace("渝中其他", "火星")
+    path = tmp_path / "s.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    m = Mapping.load(EXAMPLES / "sales_unionpay.mapping.yaml", "sales")
+    got = list(stream_file(path, m, chunk_rows=7))
+    assert [line for line, _ in got] == list(range(2, 42))
+    assert [line for line, item in got if isinstance(item, BadRow)] == [8, 9, 15, 22, 41]
+    assert count_rows(path) == 40
+
+
+def test_parquet_and_json_lines_stream_in_batches_with_the_same_events(tmp_path):
+    for name, feed in (("tourists_signalling.parquet", "tourists"), ("footfall_counters.jsonl", "footfall")):
+        path = EXAMPLES / name
+        m = Mapping.load(path.with_name(path.stem + ".mapping.yaml"), feed)
+        small = [item for _, item in stream_file(path, m, chunk_rows=3)]
+        whole = [item for _, item in stream_file(path, m, chunk_rows=1000)]
+        assert small == whole and len(small) == count_rows(path) == 40
+
+
+class _Acked:
+    is_done = True
+
+    def __init__(self, topic: str):
+        self.value = type("Md", (), {"topic": topic, "partition": 0, "offset": 0})()
+
+    def failed(self) -> bool:
+        return False
+
+    def succeeded(self) -> bool:
+        return True
+
+
+class _FakeKafka:
+    def __init__(self):
+        self.records: list[tuple[str, bytes | None, bytes]] = []
+
+    def send(self, topic, key=None, value=None):
+        self.records.append((topic, key, value))
+        return _Acked(topic)
+
+    def flush(self, timeout=None):
+        pass
+
+    def close(self, timeout=None):
+        pass
+
+
+def test_confirming_mid_stream_does_not_reenter_the_bundle_push(monkeypatch):
+    """Confirmation every CONFIRM_EVENTS events used to push bundles while push() iterated them (KeyError)."""
+    import orjson
+
+    import producers.kafka as kafka_mod
+
+    fake = _FakeKafka()
+    monkeypatch.setattr(kafka_mod, "CONFIRM_EVENTS", 1000)
+    monkeypatch.setattr(kafka_mod.FeedProducer, "_connect", lambda self: fake)
+    producer = kafka_mod.FeedProducer("kafka.invalid:9092", validate=False, linger_ms=0, bundle_events=500)
+    districts = ["jiefangbei", "hongyadong", "shibati", "daping", "hualongqiao", "eling", "other"]
+    n = 12_345
+    for i in range(n):
+        producer.send("sales", {"event_id": f"e{i}", "district": districts[i % 7]})
+    producer.close()
+    assert producer.sent == n
+    ids = [e["event_id"] for _, _, value in fake.records for e in orjson.loads(value)]
+    assert sorted(ids) == sorted(f"e{i}" for i in range(n))  # every event once
+
+
+def _unionpay_file(path: Path, rows: int) -> Decimal:
+    """A provider file in the shipped 银联 layout: the example's rows repeated with new ids and times."""
+    import csv
+    from datetime import datetime, timedelta
+
+    with (EXAMPLES / "sales_unionpay.csv").open(encoding="utf-8") as f:
+        header, *template = list(csv.reader(f))
+    start = datetime(2024, 10, 2)
+    total = Decimal(0)
+    with path.open("w", encoding="utf-8") as f:
+        f.write(",".join(header) + "\n")
+        for i in range(rows):
+            _, _, district, sector, merchant, amount, count = template[i % len(template)]
+            value = Decimal(amount) + Decimal(i % 97) / 100
+            total += value
+            when = start + timedelta(seconds=i * 86400 // rows)
+            f.write(f"UP{i:07d},{when:%Y-%m-%d %H:%M:%S},{district},{sector},{merchant},{value},{count}\n")
+    return total
+
+
+@pytest.mark.e2e
+def test_a_300k_row_file_lands_every_row_once_in_bounded_memory_through_broker_recycles(tmp_path, free_port):
+    """`yzmon load` of 300,000 rows at --speed max: exit 0, every row landed once with exact money, the
+    load's memory bounded; the broker is recycled (low threshold) and nothing is lost."""
+    from supervised import DetachedStack
+
+    from yzcore.store import GatewayReader, rows
+
+    n = 300_000
+    path = tmp_path / "unionpay_300k.csv"
+    total = _unionpay_file(path, n)
+    stack = DetachedStack.up(tmp_path / "stack", free_port(), free_port(), broker_recycle_mb=48)
+    try:
+        measured = stack.env | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        wrapper = (
+            "import resource, subprocess, sys\n"
+            "done = subprocess.run([sys.executable, '-m', 'yzmon.cli', *sys.argv[1:]])\n"
+            "print('PEAK_KB', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+            "sys.exit(done.returncode)\n"
+        )
+        import subprocess
+        import sys
+
+        mapping = EXAMPLES / "sales_unionpay.mapping.yaml"
+        done = subprocess.run(
+            [sys.executable, "-c", wrapper, "load", str(path), "--feed", "sales", "--mapping", str(mapping)],
+            env=measured,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert "300,000 valid rows sent, 0 invalid" in done.stdout
+        assert not (tmp_path / "unionpay_300k.csv.rejects.csv").exists()
+        peak_mb = int(done.stderr.rsplit("PEAK_KB", 1)[1].split()[0]) / 1024
+        assert peak_mb < 400, f"the load peaked at {peak_mb:.0f} MiB"  # it read the whole file before: 626 MB
+        stack.wait(lambda s: s["recycles"] >= 1, "a broker recycle", timeout_s=300)
+        stack.worker_ready()
+        reader = GatewayReader(stack.settings.worker_url)
+        sql = "SELECT count() AS n, uniqExact(event_id) AS ids, sum(amount) AS amount FROM sales_raw FINAL"
+        deadline = time.monotonic() + 300
+        while (got := rows(reader, sql)[0])["n"] < n and time.monotonic() < deadline:
+            time.sleep(1)
+        assert int(got["n"]) == int(got["ids"]) == n
+        assert Decimal(str(got["amount"])) == total
+        assert stack.state()["children"]["broker"]["restarts"] == 0  # recycled, never crashed
+    finally:
+        stack.down()

@@ -1,7 +1,9 @@
-"""Exact results after worker crashes, restarts and replays, on the embedded stack."""
+"""Exact results after worker crashes, broker loss and replays, on the embedded stack as `yzmon up --detach`
+starts it: the supervisor, not the test, brings dead children back."""
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
@@ -11,15 +13,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from supervised import DetachedStack
 from support import FEEDS_BY_TOPIC, store_totals, wait_idle
 
 from producers.kafka import FeedProducer
 from producers.replay import replay
 from simulators.run import RunSpec, records, truth
 from simulators.scenario import load
-from yzcore.settings import Settings
 from yzcore.store import GatewayReader, rows
-from yzmon.stack import Stack
 
 pytestmark = pytest.mark.e2e
 SPEC = RunSpec(load("baseline"), 21, date(2024, 5, 1), date(2024, 5, 2), bad_per_day=5)
@@ -27,18 +28,16 @@ SPEC = RunSpec(load("baseline"), 21, date(2024, 5, 1), date(2024, 5, 2), bad_per
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, free_port):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("stack"),
-        broker_port=free_port(),
-        worker_port=free_port(),
+    s = DetachedStack.up(
+        tmp_path_factory.mktemp("stack"),
+        free_port(),
+        free_port(),
         topic_partitions=3,
         batch_max=1000,
-        fault_injection=True,
+        fault_injection="true",
     )
-    s = Stack(settings)
-    s.start(wait_ready_s=120)
     yield s
-    s.stop()
+    s.down()
 
 
 def expected() -> tuple[dict, Counter]:
@@ -58,8 +57,8 @@ def rejected(reader) -> Counter:
     )
 
 
-def test_worker_killed_five_times_mid_replay_still_exact(stack):
-    """SIGKILL the worker at random moments while a day replays; restart it each time."""
+def test_the_supervisor_brings_the_worker_back_after_three_kill_9_during_a_replay(stack):
+    """SIGKILL the worker pid of DATA_DIR/stack.json three times while a day replays; no manual step."""
     settings = stack.settings
     sent: list[int] = []
 
@@ -71,14 +70,16 @@ def test_worker_killed_five_times_mid_replay_still_exact(stack):
     thread = threading.Thread(target=produce)
     thread.start()
     rng = random.Random(5)
-    kills = 0
-    while kills < 5:
+    for kill in range(1, 4):
         time.sleep(rng.uniform(1.0, 4.0))
-        stack.worker.send_signal(signal.SIGKILL)
-        stack.worker.wait()
-        kills += 1
-        stack.start_worker()
-        stack.wait_ready(120)
+        pid = stack.wait(lambda s: s["children"]["worker"]["state"] == "up", "the worker")["worker"]
+        os.kill(pid, signal.SIGKILL)
+        state = stack.wait(
+            lambda s, k=kill, p=pid: s["children"]["worker"]["restarts"] == k and s["worker"] != p,
+            f"restart {kill}",
+        )
+        assert "killed by SIGKILL" in state["children"]["worker"]["last_reason"]
+        stack.worker_ready()
     thread.join()
     wait_idle(settings, sent[0])
 
@@ -87,6 +88,9 @@ def test_worker_killed_five_times_mid_replay_still_exact(stack):
     assert store_totals(reader, "raw") == totals
     assert store_totals(reader, "agg") == totals
     assert rejected(reader) == bad
+    assert stack.state()["children"]["broker"]["restarts"] == 0  # the broker stayed up throughout
+    status = stack.yzmon("status")
+    assert status.returncode == 0 and "worker restarts 3 (last: was killed by SIGKILL" in status.stdout
 
 
 def test_replaying_the_same_range_again_counts_nothing_twice(stack):
@@ -128,7 +132,7 @@ def test_a_thirty_second_store_outage_commits_nothing_then_catches_up(stack):
     while time.monotonic() - outage_started < 26:
         time.sleep(4)
         status = httpx.get(f"{settings.worker_url}/status").json()
-        samples.append((_committed(settings), status["retrying"], _rss_mb(stack.worker.pid)))
+        samples.append((_committed(settings), status["retrying"], _rss_mb(status["pid"])))
     assert all(committed == before for committed, _, _ in samples), samples  # nothing committed while down
     assert any(retrying for _, retrying, _ in samples)
     assert max(rss for *_, rss in samples) - samples[0][2] < 200  # bounded: one batch in hand, no growth
@@ -141,25 +145,22 @@ def test_a_thirty_second_store_outage_commits_nothing_then_catches_up(stack):
         assert got == want
 
 
-def test_after_a_broker_restart_replaying_the_range_restores_exact_totals(stack):
-    """The embedded broker keeps topics in memory: a restart loses what had not landed. The README's
-    recovery path is to replay the same range; the event ids make that idempotent."""
-    from yzmon.broker import ensure_topics, start_broker
-
+def test_a_killed_broker_is_restarted_and_replaying_the_range_restores_exact_totals(stack):
+    """The README's broker-loss path: the supervisor brings the broker (with its topics) and the worker
+    back and says what was lost; replaying the same range restores exact totals (event ids)."""
     settings = stack.settings
     spec = RunSpec(load("baseline"), 44, date(2024, 5, 5), date(2024, 5, 6), districts=("shibati", "hualongqiao"))
+    before = stack.state()
     producer = FeedProducer(settings.bootstrap)
     replay(spec, producer, None, show_progress=False)
     producer.close()
-    # the broker dies before the worker has landed everything (the worker is stopped first, so nothing lands)
-    stack.worker.send_signal(signal.SIGKILL)
-    stack.worker.wait()
-    stack.broker.send_signal(signal.SIGKILL)
-    stack.broker.wait()
-    stack.broker = start_broker(settings, stack.logs["broker"])
-    ensure_topics(settings)
-    stack.start_worker()
-    stack.wait_ready(120)
+    os.kill(before["broker"], signal.SIGKILL)  # at once: part of the day has not landed yet
+    state = stack.wait(
+        lambda s: s["children"]["broker"]["restarts"] == 1 and s["broker"] != before["broker"], "the broker restart"
+    )
+    assert "killed by SIGKILL" in state["children"]["broker"]["last_reason"]
+    assert "had not landed are lost" in state["lost"] and "replay the range again" in state["lost"]
+    stack.worker_ready()
     producer = FeedProducer(settings.bootstrap)
     again = replay(spec, producer, None, show_progress=False)
     producer.close()
@@ -169,3 +170,5 @@ def test_after_a_broker_restart_replaying_the_range_restores_exact_totals(stack)
     for layer in ("raw", "agg"):
         got = {k: v for k, v in store_totals(reader, layer).items() if k[0] == "2024-05-05"}
         assert got == want
+    status = stack.yzmon("status")
+    assert "broker loss" in status.stdout and "broker restarts 1" in status.stdout

@@ -56,6 +56,19 @@ class Settings(BaseSettings):
     )
     fault_injection: bool = Field(False, description="Offer POST /admin/store-outage on the worker (tests, drills).")
     log_level: str = "info"
+    restart_max: int = Field(
+        5, ge=0, description="Restarts of a crashed worker or broker within restart_window_s before the stack gives up."
+    )
+    restart_window_s: float = Field(600.0, gt=0, description="The window in which restart_max counts crashes.")
+    restart_backoff_s: float = Field(
+        1.0, ge=0, description="Wait before the first restart of a crashed worker; doubles per crash, at most 30 s."
+    )
+    broker_recycle_mb: int = Field(
+        512,
+        ge=0,
+        description="Embedded broker memory (RSS, MiB) past which the supervisor restarts it once everything it "
+        "holds has landed (the broker keeps every record in memory); 0 never recycles.",
+    )
 
     @field_validator("clickhouse_dsn", "reader_dsn")
     @classmethod

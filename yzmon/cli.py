@@ -15,6 +15,7 @@ from rich.console import Console
 from yzcore.settings import Settings, get_settings
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
+from yzmon.errors import explain, log_traceback, missing_object
 
 app = typer.Typer(
     help="渝中商圈消费与客流监测 — consumption and visitor-flow monitor for Yuzhong.",
@@ -53,7 +54,9 @@ _FORMATS = {
 def up(
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; stop with `yzmon down`."),
 ) -> None:
-    """Start the embedded stack: broker (unless YZMON_KAFKA_BOOTSTRAP is set), schema, Faust worker."""
+    """Start the embedded stack: broker (unless YZMON_KAFKA_BOOTSTRAP is set), schema, Faust worker, under a
+    supervisor that restarts a crashed worker or broker and bounds the broker's memory (README).
+    """
     from yzmon.stack import Stack
 
     settings = get_settings()
@@ -264,53 +267,92 @@ def load(
     speed: str = typer.Option("max", help="'max', 1 for the file's original cadence, or N times faster."),
     dry_run: bool = typer.Option(False, help="Validate and report only; send nothing."),
 ) -> None:
-    """Load a real feed file: map, validate every row (bad rows by line number), publish to Kafka."""
-    from producers.files import Mapping, MappingError, load_file
+    """Load a real feed file: map, validate every row (bad rows by line number), publish to Kafka.
+
+    The file streams through in chunks (any size, bounded memory), in file order; at a speed other
+    than max, rows are paced by their event time. Exit 0 when every row was valid and sent, 2 when
+    some rows were refused (listed in FILE.rejects.csv; the valid ones are sent all the same).
+    """
+    from producers.files import Mapping, MappingError, count_rows
     from schemas.feeds import FEEDS
 
     if feed not in FEEDS:
         _fail(f"unknown feed {feed!r}; choose from {', '.join(FEEDS)}")
     try:
-        loaded = load_file(file, Mapping.load(mapping, feed))
-    except (MappingError, ValueError, OSError) as exc:
+        pace = None if speed == "max" else float(speed)
+    except ValueError:
+        _fail(f"--speed {speed!r}: use 'max' or a number such as 1 or 60")
+    try:
+        m = Mapping.load(mapping, feed)
+        total = count_rows(file)
+    except (MappingError, OSError) as exc:
         _fail(str(exc))
-    for b in loaded.bad[:20]:
-        err.print(f"{file.name}:{b.line}: {b.reason}: {b.detail}")
-    if loaded.bad:
-        report = file.with_name(file.name + ".rejects.csv")
-        report.write_text(
-            "line,reason,detail\n"
-            + "".join(f'{b.line},{b.reason},"{b.detail.replace(chr(34), chr(39))}"\n' for b in loaded.bad),
-            encoding="utf-8",
-        )
+    rejects = file.with_name(file.name + ".rejects.csv")
+    rejects.unlink(missing_ok=True)
+    try:
+        good, bad = _stream_load(file, m, total, None if dry_run else pace, dry_run, rejects)
+    except (MappingError, ValueError, OSError) as exc:
+        _fail(f"{file.name}: {exc}")
+    if bad:
         err.print(
-            f"{len(loaded.bad)} of {loaded.rows} rows are invalid (all listed in {report}); "
+            f"{bad:,} of {good + bad:,} rows are invalid (all listed in {rejects}); "
             "they are not sent: fix them and load the file again (valid rows load idempotently)"
         )
-    if not dry_run and loaded.events:
-        _publish(feed, loaded.events, speed)
-    console.print(f"{len(loaded.events):,} valid rows {'checked' if dry_run else 'sent'}, {len(loaded.bad):,} invalid")
-    if loaded.bad:
+    console.print(f"{good:,} valid rows {'checked' if dry_run else 'sent'}, {bad:,} invalid")
+    if bad:
         raise typer.Exit(2)
 
 
-def _publish(feed: str, events: list[dict], speed: str) -> None:
-    from rich.progress import Progress
+def _stream_load(file: Path, m, total: int, pace: float | None, dry_run: bool, rejects: Path) -> tuple[int, int]:
+    """Stream ``file`` through the mapping into Kafka; write refused rows to ``rejects`` as they come."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from producers.kafka import FeedProducer, ProducerError
+    from producers.files import BadRow, stream_file
+    from producers.kafka import ProducerError
     from producers.replay import Pacer
 
-    pace = None if speed == "max" else float(speed)
-    pacer = Pacer(pace, datetime.fromisoformat(events[0]["event_time"]))
+    good = bad = 0
+    out = None
+    producer = None if dry_run else _producer(validate=False)
+    pacer: Pacer | None = None
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
-        producer = FeedProducer(get_settings().bootstrap)
-        with Progress(console=console) as progress:
-            task = progress.add_task(f"publish {feed}", total=len(events))
-            for event in events:
-                pacer.wait_until(datetime.fromisoformat(event["event_time"]), idle=producer.push)
-                producer.send(feed, event)
-                progress.advance(task)
-        producer.close()
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task(f"{'check' if dry_run else 'load'} {file.name}", total=total)
+            for n, (line, item) in enumerate(stream_file(file, m), start=1):
+                if isinstance(item, BadRow):
+                    bad += 1
+                    if out is None:
+                        out = rejects.open("w", encoding="utf-8")
+                        out.write("line,reason,detail\n")
+                    out.write(f'{item.line},{item.reason},"{item.detail.replace(chr(34), chr(39))}"\n')
+                    if bad <= 20:
+                        err.print(f"{file.name}:{line}: {item.reason}: {item.detail}")
+                else:
+                    good += 1
+                    if producer is not None:
+                        when = datetime.fromisoformat(item["event_time"])
+                        pacer = pacer or Pacer(pace, when)
+                        pacer.wait_until(when, idle=producer.push)
+                        producer.send(m.feed, item)
+                if n % 2000 == 0:
+                    progress.update(task, completed=n)
+            progress.update(task, completed=good + bad)
+            if producer is not None:
+                producer.close()
+    except ProducerError as exc:
+        _fail(f"{exc} ({good:,} rows of {file.name} were handed over before this)")
+    finally:
+        if out is not None:
+            out.close()
+    return good, bad
+
+
+def _producer(validate: bool = True):
+    from producers.kafka import FeedProducer, ProducerError
+
+    try:
+        return FeedProducer(get_settings().bootstrap, validate=validate)
     except ProducerError as exc:
         _fail(str(exc))
 
@@ -350,6 +392,8 @@ def sql(
     except (StoreError, QueryError) as exc:
         _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - engine errors are for the analyst to read
+        if missing_object(exc) is not None:
+            _fail(explain(exc, get_settings().query_dsn, own_sql=True))
         _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
     sys.stdout.write(out.decode("utf-8", "replace"))
 
@@ -447,10 +491,18 @@ def targets_list() -> None:
 
 
 def main() -> None:
+    """The entry point: every failure ends as a plain sentence (its traceback in DATA_DIR/logs/cli.log)."""
     try:
         app()
     except StackError as exc:
         err.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - an operator reads a sentence, not a traceback
+        settings = get_settings()
+        logged = log_traceback(exc, settings.data_dir)
+        err.print(f"[bold red]error:[/] {explain(exc, settings.query_dsn)}")
+        if logged is not None and missing_object(exc) is None:
+            err.print(f"(details in {logged})")
         sys.exit(1)
 
 

@@ -82,6 +82,7 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
         console.print(f"[bold red]error:[/] {exc}")
         return 1
     console.print(f"[green]stack up[/] · Kafka {settings.bootstrap} · worker {settings.worker_url} — Ctrl-C stops")
+    stack.write_state()
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -108,12 +109,16 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
                     live.update(Group(summary(reader, today)))
                 except Exception as exc:  # noqa: BLE001 - a slow store shows as a note, the feed goes on
                     live.update(f"waiting for the store: {exc}")
-                time.sleep(2)
+                for _ in range(10):  # the supervisor's rounds: restarts, broker memory (yzmon.stack)
+                    if not stack.tick():
+                        failure.append(StackError(f"the stack gave up; see {stack.logs['supervisor']}"))
+                        break
+                    time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:
         stop.set()
-        stack.stop()
+        stack.close()
     if failure:
         console.print(f"[bold red]the live feed stopped:[/] {failure[0]}")
         return 1

@@ -1,8 +1,18 @@
-"""The embedded stack: the broker (unless Kafka is external) and the Faust worker as child processes.
+"""The embedded stack: the broker (unless Kafka is external) and the Faust worker as child processes,
+kept alive by a supervisor.
 
 `yzmon up` runs it in the foreground; `--detach` runs the same supervisor in the background and
-records its pid in DATA_DIR/stack.json for `yzmon down`. Children die with the supervisor
-(PR_SET_PDEATHSIG, for the broker and the worker), so no process outlives it.
+records its pids and restart history in DATA_DIR/stack.json (`yzmon status`, `yzmon down`).
+Children die with the supervisor (PR_SET_PDEATHSIG), so no process outlives it.
+
+Supervision: a worker that dies is started again after a backoff (1 s, doubling to 30 s) while
+the broker stays up; the worker resumes from its group's committed offsets and the store's
+idempotent tables absorb what it lands twice. A broker that dies is started again with its
+topics, and the worker with it: the records it held that had not landed are lost, and the log
+says how many were waiting. More than ``restart_max`` crashes of one child within
+``restart_window_s`` stop the stack with a message. Every few seconds the supervisor also looks
+at the broker's memory; past ``broker_recycle_mb`` it recycles the broker behind the producer
+gate (``producers.gate``) once every record has landed, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -13,12 +23,20 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from producers.gate import Gate, gate_path
+from schemas.zone import ZONE
 from yzcore.settings import Settings
 from yzcore.store import worker_alive
-from yzmon.broker import StackError, die_with_parent, ensure_topics, port_free, start_broker
+from yzmon.broker import StackError, die_with_parent, ensure_topics, group_lag, port_free, rss_mb, start_broker
+
+CHECK_S = 5.0  # how often the supervisor samples broker memory and consumer lag
+BACKOFF_MAX_S = 30.0
+RECYCLE_RETRY_S = 60.0  # after a recycle that was not the moment (producers busy, worker behind)
 
 
 def state_file(settings: Settings) -> Path:
@@ -48,18 +66,43 @@ def worker_env(settings: Settings) -> dict[str, str]:
 
 
 @dataclass
+class ChildRecord:
+    """What the supervisor knows of one child: for `yzmon status` and the log."""
+
+    restarts: int = 0
+    last_exit: int | None = None
+    last_reason: str = ""
+    last_at: str = ""
+    state: str = "up"
+
+
+@dataclass
 class Stack:
     settings: Settings
     broker: subprocess.Popen | None = None
     worker: subprocess.Popen | None = None
     logs: dict[str, Path] = field(default_factory=dict)
+    records: dict[str, ChildRecord] = field(default_factory=lambda: {"worker": ChildRecord(), "broker": ChildRecord()})
+    recycles: int = 0
+    broker_mb: float = 0.0
+    lost: str = ""
+    gate: Gate | None = None
+    _crashes: dict[str, deque] = field(default_factory=lambda: {"worker": deque(), "broker": deque()})
+    _last_lag: tuple[str, int] | None = None  # (when, records) at the last check
+    _restart_at: float | None = None  # when to start a crashed worker again (monotonic)
+    _next_check: float = 0.0
+    _recycle_after: float = 0.0  # no recycle attempt before this (monotonic), after one that was not the moment
 
     def start(self, wait_ready_s: float = 60.0) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
         log_dir = s.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
-        self.logs = {"broker": log_dir / "broker.log", "worker": log_dir / "worker.log"}
+        self.logs = {
+            "broker": log_dir / "broker.log",
+            "worker": log_dir / "worker.log",
+            "supervisor": log_dir / "supervisor.log",
+        }
         if worker_alive(s) or not port_free(s.worker_host, s.worker_port):
             raise StackError(
                 f"port {s.worker_port} is taken (is a stack already up? `yzmon status`); "
@@ -68,6 +111,8 @@ class Stack:
         try:
             if s.embedded_broker:
                 self.broker = start_broker(s, self.logs["broker"])
+                path = gate_path(s.bootstrap)
+                self.gate = Gate.create(path) if path is not None else None
             ensure_topics(s)
             self.migrate()
             self.start_worker()
@@ -118,16 +163,13 @@ class Stack:
         raise StackError(f"the worker was not ready within {timeout_s:.0f} s; see {self.logs['worker']}")
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        """Stop the worker, then the broker: SIGTERM, then SIGKILL after ``timeout_s``."""
+        """Stop the worker, then the broker: SIGTERM, then SIGKILL after ``timeout_s``; remove the broker gate."""
         for proc in (self.worker, self.broker):
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.terminate()
-            try:
-                proc.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop(proc, timeout_s)
+        if self.gate is not None:
+            self.gate.release()
+            self.gate.path.unlink(missing_ok=True)
+            self.gate.wanted.unlink(missing_ok=True)
 
     def write_state(self) -> None:
         state = {
@@ -136,11 +178,25 @@ class Stack:
             "broker": self.broker.pid if self.broker else None,
             "bootstrap": self.settings.bootstrap,
             "worker_url": self.settings.worker_url,
+            "children": {name: asdict(r) for name, r in self.records.items()},
+            "recycles": self.recycles,
+            "broker_mb": round(self.broker_mb, 1),
+            "lost": self.lost,
         }
-        state_file(self.settings).write_text(json.dumps(state))
+        path = state_file(self.settings)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state))
+        tmp.replace(path)
+
+    def log(self, message: str) -> None:
+        """One line in DATA_DIR/logs/supervisor.log and on stderr (DATA_DIR/stack.log when detached)."""
+        line = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S} {message}"
+        print(line, file=sys.stderr, flush=True)
+        with self.logs["supervisor"].open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
 
     def supervise(self) -> int:
-        """Run until SIGINT/SIGTERM or a child dies; return an exit code."""
+        """Keep the children alive until SIGINT/SIGTERM, or until one crashes too often; return an exit code."""
         stop = {"signal": 0}
 
         def _on_signal(signum: int, _frame: object) -> None:
@@ -152,16 +208,212 @@ class Stack:
         code = 0
         try:
             while not stop["signal"]:
-                for name, proc in (("worker", self.worker), ("broker", self.broker)):
-                    if proc is not None and proc.poll() is not None:
-                        print(f"the {name} exited with code {proc.returncode}; see {self.logs[name]}", file=sys.stderr)
-                        code = 1
-                        stop["signal"] = -1
+                if not self.tick():
+                    code = 1
+                    break
                 time.sleep(0.2)
         finally:
-            self.stop()
-            state_file(self.settings).unlink(missing_ok=True)
+            self.close()
         return code
+
+    def tick(self) -> bool:
+        """One round of supervision (call it often); False when a child crashed too often: stop the stack."""
+        if self.broker is not None and self.broker.poll() is not None:
+            if not self._crashed("broker", self.broker):
+                return False
+            self._restart_broker()
+            self._restart_at = None
+        if self.worker is not None and self.worker.poll() is not None and self._restart_at is None:
+            if not self._crashed("worker", self.worker):
+                return False
+            backoff = min(self.settings.restart_backoff_s * 2 ** (len(self._crashes["worker"]) - 1), BACKOFF_MAX_S)
+            self.records["worker"].state = f"restarting in {backoff:.0f} s"
+            self.write_state()
+            self._restart_at = time.monotonic() + backoff
+        if self._restart_at is not None and time.monotonic() >= self._restart_at:
+            self._restart_at = None
+            self.start_worker()
+            self.records["worker"].state = "up"
+            self.log(f"worker started again (pid {self.worker.pid if self.worker else '?'})")
+            self.write_state()
+        if time.monotonic() >= self._next_check:
+            self._check()
+            self._next_check = time.monotonic() + CHECK_S
+        return True
+
+    def close(self) -> None:
+        """Stop the children and forget the stack's state."""
+        self.stop()
+        state_file(self.settings).unlink(missing_ok=True)
+
+    def _crashed(self, name: str, proc: subprocess.Popen) -> bool:
+        """Record a child's death; False when it crashed more than restart_max times in the window (give up)."""
+        rec, s = self.records[name], self.settings
+        now = time.monotonic()
+        crashes = self._crashes[name]
+        crashes.append(now)
+        while crashes and now - crashes[0] > s.restart_window_s:
+            crashes.popleft()
+        rec.last_exit = proc.returncode
+        rec.last_reason = exit_reason(proc.returncode, self.logs[name])
+        rec.last_at = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S}"
+        if len(crashes) > s.restart_max:
+            rec.state = "gave up"
+            self.write_state()
+            self.log(
+                f"the {name} {rec.last_reason}; it crashed {len(crashes)} times within {s.restart_window_s:.0f} s, "
+                f"more than YZMON_RESTART_MAX={s.restart_max}: giving up and stopping the stack. "
+                f"See {self.logs[name]}, fix the cause, then `yzmon up` again"
+            )
+            return False
+        rec.restarts += 1
+        self.log(f"the {name} {rec.last_reason}; restart {rec.restarts} (see {self.logs[name]})")
+        return True
+
+    def _restart_broker(self) -> None:
+        """Start a dead broker again with its topics, and the worker with it (its group is gone)."""
+        lag = self._last_lag
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.kill()
+            self.worker.wait()
+        started = time.monotonic()
+        self.broker = self._start_broker_retrying()
+        ensure_topics(self.settings)
+        if self.gate is not None:
+            self.gate.bump()
+        self.start_worker()
+        self.records["broker"].state = "up"
+        waiting = (
+            f"{lag[1]:,} Kafka records (up to {self.settings.bundle_events} events each) were waiting at {lag[0]}"
+            if lag
+            else "how many were waiting is unknown (no check yet)"
+        )
+        self.lost = (
+            f"broker restart at {self.records['broker'].last_at}: the records it held that had not landed are lost; "
+            f"{waiting}. Producers send again what the broker had not acknowledged; replay the range again "
+            "to restore the rest (event ids make it idempotent)"
+        )
+        self.log(f"broker back in {time.monotonic() - started:.1f} s with its topics; {self.lost}")
+        self.write_state()
+
+    def _start_broker_retrying(self) -> subprocess.Popen:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                return start_broker(self.settings, self.logs["broker"])
+            except StackError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def _check(self) -> None:
+        """Sample broker memory and consumer lag; recycle the broker when it holds too much."""
+        if self.broker is None or self.broker.poll() is not None:
+            return
+        self.broker_mb = rss_mb(self.broker.pid)
+        try:
+            lag = group_lag(self.settings.bootstrap)
+        except Exception:  # noqa: BLE001 - a check that fails is only skipped
+            lag = None
+        if lag is not None:
+            self._last_lag = (f"{datetime.now(ZONE):%H:%M:%S}", sum(lag.values()))
+        limit = self.settings.broker_recycle_mb
+        if limit and self.broker_mb > limit and time.monotonic() >= self._recycle_after:
+            try:
+                done = self.recycle()
+            except Exception as exc:  # noqa: BLE001 - a dead child is brought back by the next round
+                self.log(f"the broker recycle failed ({type(exc).__name__}: {exc}); the next rounds repair the stack")
+                done = False
+            self._recycle_after = 0.0 if done else time.monotonic() + RECYCLE_RETRY_S
+        self.write_state()
+
+    def recycle(self, drain_timeout_s: float = 60.0) -> bool:
+        """Restart the broker to free its memory, losing nothing: producers step back behind the gate,
+        the worker lands everything, then broker and worker start afresh. False when it was not the moment."""
+        if self.gate is None or self.broker is None:
+            return False
+        started = time.monotonic()
+        if not self.gate.acquire_exclusive(30.0):
+            self.log(f"broker at {self.broker_mb:,.0f} MiB: producers did not pause within 30 s; recycling later")
+            return False
+        try:
+            deadline = time.monotonic() + drain_timeout_s
+            while True:
+                lag = group_lag(self.settings.bootstrap)
+                if lag is not None and sum(lag.values()) == 0:
+                    break
+                if time.monotonic() > deadline or (self.worker is not None and self.worker.poll() is not None):
+                    self.log(
+                        f"broker at {self.broker_mb:,.0f} MiB: the worker did not land everything in time; "
+                        "recycling later"
+                    )
+                    return False
+                time.sleep(0.5)
+            before = self.broker_mb
+            for proc in (self.worker, self.broker):  # the worker first: it commits what it landed
+                _stop(proc)
+            self.broker = self._start_broker_retrying()
+            ensure_topics(self.settings)
+            self.gate.bump()
+            self.start_worker()
+            self.recycles += 1
+            self.broker_mb = rss_mb(self.broker.pid)
+            self.log(
+                f"broker recycled to free memory ({before:,.0f} MiB → {self.broker_mb:,.0f} MiB) in "
+                f"{time.monotonic() - started:.1f} s; nothing lost: every record had landed and producers waited"
+            )
+            self.write_state()
+            return True
+        finally:
+            self.gate.release()
+
+
+def _stop(proc: subprocess.Popen | None, timeout_s: float = 30.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def exit_reason(code: int | None, log: Path) -> str:
+    """How a child ended, in words: the signal, or the exit code and the last line of its log."""
+    if code is not None and code < 0:
+        name = signal.Signals(-code).name
+        hint = " (kill -9, or the out-of-memory killer)" if -code == signal.SIGKILL else ""
+        return f"was killed by {name}{hint}"
+    try:
+        with log.open("rb") as f:
+            f.seek(max(log.stat().st_size - 4096, 0))
+            tail = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        tail = []
+    return f"exited with code {code}" + (f" ({tail[-1][:200]})" if tail else "")
+
+
+def supervision_rows(settings: Settings) -> list[tuple[str, str]]:
+    """The supervisor's rows for `yzmon status`; none when no stack of this data dir is supervised."""
+    try:
+        state = json.loads(state_file(settings).read_text())
+    except (OSError, ValueError):
+        return []
+    parts = [f"pid {state.get('supervisor')}"]
+    for name, rec in (state.get("children") or {}).items():
+        text = f"{name} restarts {rec['restarts']}"
+        if rec.get("last_reason"):
+            text += f" (last: {rec['last_reason']} at {rec['last_at']})"
+        if rec.get("state", "up") != "up":
+            text += f" · {name} {rec['state']}"
+        parts.append(text)
+    if state.get("broker"):
+        parts.append(f"broker {state.get('broker_mb', 0):,.0f} MiB · recycled {state.get('recycles', 0)}×")
+    out = [("supervisor", " · ".join(parts))]
+    if state.get("lost"):
+        out.append(("broker loss", state["lost"]))
+    return out
 
 
 def down(settings: Settings, timeout_s: float = 30.0) -> bool:

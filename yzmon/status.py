@@ -9,36 +9,19 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from schemas.feeds import FEEDS, GROUP_ID
+from schemas.feeds import FEEDS
 from schemas.zone import ZONE
 from yzcore.queries import get
 from yzcore.settings import Settings
 from yzcore.store import Reader, StoreError, query_reader, rows
-from yzmon.broker import port_open
+from yzmon.broker import group_lag, port_open
+from yzmon.errors import explain
+from yzmon.stack import supervision_rows
 
 
 def consumer_lag(settings: Settings) -> dict[str, int] | None:
     """Records not yet committed by the worker's group, per feed topic; None when Kafka is unreachable."""
-    from kafka import KafkaAdminClient, KafkaConsumer
-    from kafka.structs import TopicPartition
-
-    if not port_open(*_host_port(settings.bootstrap)):
-        return None
-    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap, request_timeout_ms=5000)
-    consumer = KafkaConsumer(bootstrap_servers=settings.bootstrap, request_timeout_ms=5000)
-    try:
-        committed = {tp: meta.offset for tp, meta in admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {}).items()}
-        tps = [
-            TopicPartition(f.topic, p) for f in FEEDS.values() for p in (consumer.partitions_for_topic(f.topic) or ())
-        ]
-        ends = consumer.end_offsets(tps) if tps else {}
-        lag: dict[str, int] = {f.topic: 0 for f in FEEDS.values()}
-        for tp, end in ends.items():
-            lag[tp.topic] += max(end - max(committed.get(tp, 0), 0), 0)
-        return lag
-    finally:
-        consumer.close()
-        admin.close()
+    return group_lag(settings.bootstrap)
 
 
 def landed(reader: Reader) -> dict[str, int]:
@@ -124,6 +107,8 @@ def render_status(settings: Settings, console: Console) -> int:
         )
     except (httpx.HTTPError, ValueError):
         t.add_row("worker", f"[red]down[/] at {settings.worker_url} — `yzmon up`")
+    for label, text in supervision_rows(settings):
+        t.add_row(label, text)
     if broker_up:
         lag = consumer_lag(settings) or {}
         t.add_row("consumer lag", " · ".join(f"{k} {v:,}" for k, v in lag.items()))
@@ -142,6 +127,8 @@ def render_status(settings: Settings, console: Console) -> int:
             t.add_row(f"{today.year} {label}", describe_pace(label, p))
     except StoreError as exc:
         t.add_row("store", f"[red]{exc}[/]")
+    except Exception as exc:  # noqa: BLE001 - an empty or half-migrated store is a state to report, not a crash
+        t.add_row("store", f"[yellow]{explain(exc, settings.query_dsn)}[/]")
     console.print(t)
     return 0
 
