@@ -343,7 +343,6 @@ class Bench:
 
     # the pipeline
     def drain_pipeline(self, phase: Phase, ends: dict[TopicPartition, int], profile: Path | None = None) -> Phase:
-        self.stack.migrate()  # once per store; a no-op when current
         spawn = time.time()
         self.stack.start_worker()
         self.stack.wait_ready(120)
