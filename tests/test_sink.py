@@ -11,6 +11,8 @@ from schemas.feeds import FEEDS
 from simulators.generate import bad_events, day_events
 from simulators.scenario import load
 from streams.batch import Record, prepare
+from streams.drill import OutageDrill
+from streams.retry import Retrying
 from streams.sink import ClickHouseSink
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -87,21 +89,28 @@ def test_rejected_events_are_stored_with_payload_and_reason_once(store, store_ds
     assert store.query("SELECT count() FROM sales_raw").result_rows[0][0] == 0
 
 
-def test_a_failing_store_is_retried_without_losing_the_batch(store, store_dsn, monkeypatch):
+def test_a_failing_store_is_retried_without_losing_the_batch(store, store_dsn):
     events = [e for _, e in day_events(load("baseline"), 3, date(2024, 10, 4), ["eling"], ["tourists"])][:50]
-    sink = ClickHouseSink(store_dsn, max_backoff_s=0.05)
-    real_write, failures = sink._write, {"left": 3}
-
-    def flaky(client, batch):
-        if failures["left"]:
-            failures["left"] -= 1
-            raise ConnectionError("store unavailable")
-        return real_write(client, batch)
-
-    monkeypatch.setattr(sink, "_write", flaky)
-    asyncio.run(sink.land(prepare(FEEDS["tourists"], _records("tourists", events), NOW, TOL)))
-    assert sink.stats.write_errors == 3 and not sink.stats.retrying
+    sink = ClickHouseSink(store_dsn)
+    drill = OutageDrill()
+    drill.fail_for(0.5)  # every attempt within the next half second fails before it reaches the store
+    asyncio.run(
+        Retrying(sink, drill, max_backoff_s=0.05).land(
+            prepare(FEEDS["tourists"], _records("tourists", events), NOW, TOL)
+        )
+    )
+    assert sink.stats.write_errors >= 3 and not sink.stats.retrying and sink.stats.batches == 1
+    assert "outage drill" in sink.stats.last_error
     assert store.query("SELECT count() FROM tourists_raw FINAL").result_rows[0][0] == len(events)
+
+
+def test_one_attempt_raises_and_counts_nothing(store, store_dsn):
+    """The sink writes once: a store error reaches the caller, and the batch is not counted as landed."""
+    events = [e for _, e in day_events(load("baseline"), 3, date(2024, 10, 4), ["eling"], ["sales"])][:5]
+    sink = ClickHouseSink(store_dsn.split("?")[0] + "?database=never_migrated")  # the store refuses
+    with pytest.raises(Exception):  # noqa: B017 - whatever the store raises reaches the caller
+        asyncio.run(sink.land(prepare(FEEDS["sales"], _records("sales", events), NOW, TOL)))
+    assert sink.stats.batches == 0 and not sink.stats.landed
 
 
 LEVELS = {
