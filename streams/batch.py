@@ -166,21 +166,34 @@ def prepare(
         out.accepted += n
         stats.accepted += n
         districts = [e["district"] for e in events]
-        out.touched.update(zip(districts, [int(s) // 60 * 60 for s in stamps], strict=True))
-        if districts.count(districts[0]) == n:  # a bundle of one 商圈 (the record key): its running maximum
-            stats.late += _late(watermarks, (partition, districts[0]), stamps, behind)
-        else:
-            for district, stamp in zip(districts, stamps, strict=True):
-                stats.late += _late(watermarks, (partition, district), [stamp], behind)
         lo, hi = min(stamps), max(stamps)
+        if districts.count(districts[0]) == n:  # a bundle of one 商圈 (the record key)
+            district = districts[0]
+            out.touched.update((district, int(s) // 60 * 60) for s in set(stamps))  # events share times
+            stats.late += _late(watermarks, (partition, district), stamps, lo, hi, behind)
+        else:
+            out.touched.update(zip(districts, [int(s) // 60 * 60 for s in stamps], strict=True))
+            for district, stamp in zip(districts, stamps, strict=True):
+                stats.late += _late(watermarks, (partition, district), [stamp], stamp, stamp, behind)
         stats.min_stamp = lo if stats.min_stamp is None else min(stats.min_stamp, lo)
         stats.max_stamp = hi if stats.max_stamp is None else max(stats.max_stamp, hi)
     return out
 
 
-def _late(watermarks: dict[tuple[int, str], float], key: tuple[int, str], stamps: list[float], behind: float) -> int:
-    """Count the stamps older than the running watermark minus ``behind``; move the watermark."""
+def _late(
+    watermarks: dict[tuple[int, str], float],
+    key: tuple[int, str],
+    stamps: list[float],
+    lo: float,
+    hi: float,
+    behind: float,
+) -> int:
+    """Count the stamps older than the running watermark minus ``behind`` (``lo``, ``hi``: their minimum and
+    maximum); move the watermark."""
     mark = watermarks.get(key)
-    running = list(accumulate(stamps, max, initial=stamps[0] if mark is None else mark))
-    watermarks[key] = running[-1]
+    start = stamps[0] if mark is None else mark
+    watermarks[key] = max(start, hi)
+    if lo >= max(start, hi) - behind:  # none can be late: skip the running maximum
+        return 0
+    running = accumulate(stamps, max, initial=start)
     return sum(1 for stamp, before in zip(stamps, running, strict=False) if stamp < before - behind)

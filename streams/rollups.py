@@ -164,13 +164,8 @@ def touched_windows(touched: Iterable[tuple[str, int]], whole_days: bool = False
         minutes[district].add(minute)
     if not minutes:
         return None
-    unit = "day" if whole_days else "minute"
-    return Windows(
-        {
-            d: _merge(((_floor(m, unit), _ceil(m + 60, unit)) for m in sorted(ms)), MERGE_GAP_S)
-            for d, ms in minutes.items()
-        }
-    )
+    ranges = {d: _merge(((m, m + 60) for m in ms), MERGE_GAP_S) for d, ms in minutes.items()}
+    return at_level(Windows(ranges), "day") if whole_days else Windows(ranges)
 
 
 def at_level(windows: Windows, level: str) -> Windows:
