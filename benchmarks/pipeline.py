@@ -293,6 +293,7 @@ class Bench:
         self.stack.logs = {"broker": log_dir / "broker.log", "worker": log_dir / "worker.log"}
         self.stack.broker = start_broker(s, self.stack.logs["broker"])
         ensure_topics(s)
+        self.stack.migrate()  # once, before the worker starts (the worker only checks)
 
     def stop_worker(self) -> None:
         proc = self.stack.worker

@@ -178,3 +178,41 @@ def test_every_rollup_level_equals_raw_across_a_month_boundary(store, store_dsn,
         raw, rollup = store.query(raw_sql).result_rows, store.query(rollup_sql).result_rows
         assert len(raw) >= 2
         assert [tuple(r) for r in raw] == [tuple(r) for r in rollup], rollup_sql
+
+
+def test_the_store_reads_each_field_as_python_would(store, store_dsn):
+    """ClickHouse parses the validated JSON: integral floats, escapes, zone offsets, fractions, defaults."""
+    base = {
+        "event_time": "2024-10-01T12:00:00+08:00",
+        "district": "daping",
+        "sector": "retail",
+        "merchant_group": "g",
+        "amount": "1.05",
+        "txn_count": 2,
+    }
+    events = [
+        {**base, "event_id": "float-count", "txn_count": 3.0},
+        {**base, "event_id": "escapes", "merchant_group": '中文 "q" \\ \u0001 tab\t'},
+        {**base, "event_id": "utc-fraction", "event_time": "2024-10-01T04:00:59.999999Z"},
+        {**base, "event_id": "west", "event_time": "2024-10-01T12:00:00-05:30", "channel": "delivery", "source": "s"},
+        {**base, "event_id": "padded", "amount": "00012.5"},
+    ]
+    batch = prepare(FEEDS["sales"], [Record(FEEDS["sales"].topic, 3, 42, orjson.dumps(events))], NOW, TOL)
+    assert batch.accepted == len(events) and not batch.rejected
+    asyncio.run(ClickHouseSink(store_dsn).land(batch))
+    got = {
+        r[0]: r[1:]
+        for r in store.query(
+            "SELECT event_id, toUnixTimestamp64Milli(event_time), merchant_group, channel, amount, txn_count, source, "
+            "kafka_partition, kafka_offset FROM sales_raw FINAL"
+        ).result_rows
+    }
+    want = dict(zip(batch.column_names, batch.raw_columns(), strict=True))  # the same events as Python reads them
+    for i, event_id in enumerate(want["event_id"]):
+        expected = (
+            int(want["event_time"][i].timestamp() * 1000),
+            *(want[c][i] for c in ("merchant_group", "channel", "amount", "txn_count", "source")),
+            3,
+            42,
+        )
+        assert got[event_id] == expected, event_id
