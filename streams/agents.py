@@ -17,7 +17,7 @@ import faust
 
 from schemas.feeds import FOOTFALL, SALES, TOURISTS, Feed
 from streams.app import app
-from streams.batch import Record, Refused, prepare
+from streams.batch import Prepared, Record, Refused, merge, prepare
 
 SOURCES = {
     feed.name: app.topic(feed.topic, value_serializer="raw", key_serializer="raw")
@@ -29,21 +29,54 @@ DEAD_LETTERS = {
 }
 
 
+MAX_WAITING = 8  # prepared batches that may wait for the store before the agent stops taking more
+
+
 async def land(feed: Feed, stream: faust.StreamT) -> None:
-    """Land the feed's stream batch by batch; acknowledge a batch only once it is written."""
+    """Land the feed's stream; acknowledge a batch only once it is written.
+
+    The agent decodes the next batch while the store writes the previous ones (chDB works outside
+    the GIL); batches that arrive during a write wait, and the next write lands all of them at once,
+    in order. So under a backlog the store gets few large writes, and with a trickle each batch is
+    written as soon as it is taken.
+    """
     settings = app.yz_settings
     tolerance = timedelta(seconds=settings.future_tolerance_s)
     lateness = timedelta(seconds=settings.allowed_lateness_s)
     watermarks = app.watermarks[feed.name]
-    async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
-        records = [
-            Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"") for e in events
-        ]
-        batch = prepare(feed, records, app.now(), tolerance, watermarks, lateness)
-        await asyncio.gather(*(send_dead_letter(DEAD_LETTERS[feed.name], refused) for refused in batch.rejected))
-        await app.landing.land(batch)
-        for event in events:
-            await stream.ack(event)
+    waiting: list[tuple[Prepared, list[faust.EventT]]] = []
+    writer: asyncio.Task | None = None
+
+    async def write_waiting() -> None:
+        while waiting:
+            group = waiting[:]
+            del waiting[:]
+            await app.landing.land(merge([batch for batch, _ in group]))
+            for _, events in group:
+                for event in events:
+                    await stream.ack(event)
+
+    try:
+        async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
+            records = [
+                Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"") for e in events
+            ]
+            batch = prepare(feed, records, app.now(), tolerance, watermarks, lateness)
+            await asyncio.gather(*(send_dead_letter(DEAD_LETTERS[feed.name], refused) for refused in batch.rejected))
+            waiting.append((batch, events))
+            if writer is not None and writer.done():
+                await writer  # surfaces a writer that failed outside the retry policy
+                writer = None
+            if writer is None:
+                writer = asyncio.ensure_future(write_waiting())
+            elif len(waiting) >= MAX_WAITING:
+                await writer  # backpressure: the store is behind (or down)
+                writer = None
+        if writer is not None:
+            await writer
+    finally:
+        if writer is not None and not writer.done():
+            writer.cancel()
 
 
 @app.agent(SOURCES[SALES.name], name="streams.agents.land_sales")

@@ -197,3 +197,33 @@ def _late(
         return 0
     running = accumulate(stamps, max, initial=start)
     return sum(1 for stamp, before in zip(stamps, running, strict=False) if stamp < before - behind)
+
+
+def merge(batches: list[Prepared]) -> Prepared:
+    """One batch holding several prepared batches of the same feed, in order (to land them in one write)."""
+    if len(batches) == 1:
+        return batches[0]
+    out = Prepared(batches[0].feed)
+    for batch in batches:
+        if batch.feed != out.feed or batch.columns is not None:
+            raise ValueError("only JSON-line batches of one feed merge")
+        out.lines.extend(batch.lines)
+        out.accepted += batch.accepted
+        out.rejected.extend(batch.rejected)
+        out.touched |= batch.touched
+        for partition, stats in batch.partitions.items():
+            into = out.partitions.get(partition)
+            if into is None:
+                out.partitions[partition] = PartitionStats(**vars(stats))
+                continue
+            into.first_offset = min(into.first_offset, stats.first_offset)
+            into.last_offset = max(into.last_offset, stats.last_offset)
+            into.records += stats.records
+            into.accepted += stats.accepted
+            into.rejected += stats.rejected
+            into.late += stats.late
+            stamps = [s for s in (into.min_stamp, stats.min_stamp) if s is not None]
+            into.min_stamp = min(stamps) if stamps else None
+            stamps = [s for s in (into.max_stamp, stats.max_stamp) if s is not None]
+            into.max_stamp = max(stamps) if stamps else None
+    return out

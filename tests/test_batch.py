@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from schemas.feeds import FEEDS, FOOTFALL, SALES
-from streams.batch import Record, prepare
+from streams.batch import Record, merge, prepare
 from streams.rollups import recompute_statements
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -130,3 +130,18 @@ def test_a_refused_event_of_a_bundle_keeps_its_index_and_its_own_bytes():
     assert (row.records, row.accepted, row.rejected) == (1, 2, 2)  # one record, two events accepted, two refused
     empty = prepare(SALES, [Record(SALES.topic, 0, 6, b"[]")], NOW, TOL)
     assert [(r.index, r.why.reason) for r in empty.rejected] == [(-1, "malformed_json")]
+
+
+def test_merged_batches_hold_every_row_refusal_window_and_partition_count():
+    marks: dict = {}
+    first = prepare(SALES, [sale(0, "12:00"), sale(1, "12:01"), Record(SALES.topic, 0, 102, b"{")], NOW, TOL, marks)
+    second = prepare(SALES, [sale(2, "12:30"), sale(4, "11:00")], NOW, TOL, marks)
+    merged = merge([first, second])
+    assert merged.accepted == 4 and [e["event_id"] for e in merged.events()] == ["e0", "e1", "e2", "e4"]
+    assert [r.record.offset for r in merged.rejected] == [102]
+    assert merged.touched == first.touched | second.touched and merged.late == first.late + second.late == 1
+    rows = {row.kafka_partition: row for row in merged.ingest_rows()}
+    assert (rows[0].first_offset, rows[0].last_offset, rows[0].records, rows[0].accepted) == (100, 104, 4, 3)
+    assert (rows[1].first_offset, rows[1].records, rows[1].accepted) == (101, 1, 1)
+    assert rows[0].max_event_time - rows[0].min_event_time == timedelta(minutes=90)
+    assert merge([first]) is first
