@@ -621,7 +621,7 @@ def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[st
     """Run every phase; return the results (nothing written outside ``data_dir``, except the profile)."""
     tmp = None
     if data_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="yzmon-bench-")
+        tmp = tempfile.TemporaryDirectory(prefix="yzmon-bench-", ignore_cleanup_errors=True)  # chDB may still merge
         data_dir = Path(tmp.name)
     bench = Bench(config, data_dir, log)
     result: dict[str, Any] = {
