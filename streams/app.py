@@ -13,6 +13,7 @@ import faust
 
 from schemas.feeds import FEEDS, GROUP_ID
 from streams.drill import OutageDrill
+from streams.gateway import blueprint
 from streams.retry import Retrying
 from streams.sink import ClickHouseSink
 from yzcore.settings import Settings, get_settings
@@ -71,8 +72,6 @@ class YzApp(faust.App):
 
 
 def create_app(settings: Settings) -> YzApp:
-    from streams.gateway import blueprint
-
     app = YzApp(settings)
     blueprint.register(app, url_prefix="/")
     return app
