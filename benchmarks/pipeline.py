@@ -41,6 +41,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
@@ -55,8 +56,9 @@ from simulators.scenario import load
 from simulators.truth import Truth
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
+from yzcore.migrate import migrate
 from yzcore.settings import Settings
-from yzcore.store import DirectReader, GatewayReader, Reader, rows
+from yzcore.store import DirectReader, GatewayReader, Reader, connect, rows
 from yzmon.broker import ensure_topics, start_broker
 from yzmon.stack import Stack
 
@@ -64,12 +66,9 @@ ROOT = Path(__file__).resolve().parent.parent
 GROUP = "yzmon"
 FRESH_PREFIX = "fresh-"
 
-# Totals per day × 商圈 × dimension, for the raw and the minute-aggregate layers (freshness events excluded).
-_TOTALS = {
-    "sales": ("sector", ("amount", "txn_count")),
-    "footfall": ("''", ("entries", "exits")),
-    "tourists": ("origin", ("arrivals", "spend")),
-}
+# Totals per day × 商圈 × dimension, for the raw and the minute-aggregate layers (freshness events excluded):
+# each feed's first dimension (or none) and its measures, from the feed registry.
+_TOTALS = {name: (feed.dims[0] if feed.dims else "''", feed.measures) for name, feed in FEEDS.items()}
 
 
 @dataclass
@@ -190,12 +189,16 @@ class Expected:
         self.events: dict[str, int] = defaultdict(int)
         self.rejected: dict[str, int] = defaultdict(int)
 
-    def add(self, spec: RunSpec) -> tuple[int, int]:
+    def add(self, spec: RunSpec, dump: dict[str, Any] | None = None) -> tuple[int, int]:
+        """Add the spec's records; with ``dump`` (feed -> open binary file), also write each valid event there
+        as a JSON line (for the store's own ingest of the same events)."""
         n_records = n_events = 0
         for day in spec.days:
             for r in records(spec, day):
                 n_records += 1
                 if r.event is not None:
+                    if dump is not None:
+                        dump[r.feed].write(orjson.dumps(r.event) + b"\n")
                     self.truth.add(r.feed, r.event)
                     self.events[r.feed] += 1
                     n_events += 1
@@ -306,7 +309,9 @@ class Bench:
         return [f.topic for f in FEEDS.values()]
 
     # producing
-    def produce(self, feeds: tuple[str, ...], name: str) -> tuple[Phase, dict[TopicPartition, int]]:
+    def produce(
+        self, feeds: tuple[str, ...], name: str, dump: dict[str, Any] | None = None
+    ) -> tuple[Phase, dict[TopicPartition, int]]:
         """Replay the next ``days`` simulated days of ``feeds`` at full speed; return the phase and its end offsets."""
         c = self.config
         spec = RunSpec(
@@ -318,7 +323,7 @@ class Bench:
             feeds=feeds,
         )
         self.next_day = spec.end
-        n_records, n_events = self.expected.add(spec)
+        n_records, n_events = self.expected.add(spec, dump)
         before = dict(self.ends)
         t = time.monotonic()
         producer = TrackingProducer(self.settings.bootstrap, self.ends, validate=False, bundle_events=c.bundle_events)
@@ -512,7 +517,7 @@ class Bench:
             batch = prepare(
                 BY_TOPIC[topic], buffers.pop(topic), datetime.now(UTC), tolerance, watermarks[topic], lateness
             )
-            sink.call(lambda client: sink._write(client, batch))
+            sink.write(batch)
             landed += batch.accepted + len(batch.rejected)
             since.pop(topic, None)
 
@@ -544,12 +549,73 @@ class Bench:
         self.log(f"baseline {out.name}: {out.records:,} events in {out.landed_s:.1f} s = {out.events_per_s:,.0f}/s")
         return out
 
+    # the limits: a Kafka read with no processing, and the store's own JSON ingest
+    def kafka_read(self, phase: Phase) -> Phase:
+        """The same records read again by kafka-python with the baseline's settings, nothing done with them."""
+        ranges = {
+            TopicPartition(k.rpartition(":")[0], int(k.rpartition(":")[2])): tuple(v) for k, v in phase.ranges.items()
+        }
+        out = Phase(f"{phase.name} kafka read", phase.records, phase.events, ranges=phase.ranges)
+        t0 = time.time()
+        consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            max_poll_records=self.config.batch_max,
+            fetch_max_bytes=16 * 1024 * 1024,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+            request_timeout_ms=30000,
+        )
+        consumer.assign(list(ranges))
+        for tp, (first, _) in ranges.items():
+            consumer.seek(tp, first)
+        remaining, kafka_records, nbytes = dict(ranges), 0, 0
+        try:
+            while remaining:
+                for tp, messages in consumer.poll(timeout_ms=200, max_records=self.config.batch_max).items():
+                    end = ranges[tp][1]
+                    for m in messages:
+                        if m.offset < end:
+                            kafka_records += 1
+                            nbytes += len(m.value or b"")
+                    if tp in remaining and consumer.position(tp) >= end:
+                        del remaining[tp]
+                        consumer.pause(tp)
+        finally:
+            consumer.close()
+        out.landed_s = round(time.time() - t0, 3)
+        self.log(f"kafka read {phase.name}: {kafka_records:,} records ({nbytes / 1e6:,.0f} MB) in {out.landed_s:.1f} s")
+        return out
+
+
+def store_ingest(dsn: str, files: dict[str, Path], phase: Phase, log=print) -> Phase:
+    """The store's own JSON ingest of the same valid events: one ``INSERT … FROM INFILE … FORMAT JSONEachRow``
+    per raw table, into a fresh database of the baseline's store (no Kafka, no Python, no rollups)."""
+    admin = connect(dsn)
+    admin.command("DROP DATABASE IF EXISTS store_ingest")
+    admin.command("CREATE DATABASE store_ingest")
+    client = connect(f"{dsn.split('?')[0]}?database=store_ingest")
+    migrate(client)
+    out = Phase(f"{phase.name} store ingest", phase.events, phase.events)
+    t0 = time.time()
+    for name, path in files.items():
+        client.command(
+            f"INSERT INTO {FEEDS[name].raw_table} FROM INFILE '{path}' "
+            "SETTINGS date_time_input_format = 'best_effort' FORMAT JSONEachRow"
+        )
+    out.landed_s = round(time.time() - t0, 3)
+    got = sum(int(client.command(f"SELECT count() FROM {FEEDS[name].raw_table}")) for name in files)
+    if got != phase.events:
+        raise RuntimeError(f"the store's ingest took {got} of {phase.events} events")
+    log(f"store ingest {phase.name}: {phase.events:,} events in {out.landed_s:.2f} s = {out.events_per_s:,.0f}/s")
+    return out
+
 
 def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[str, Any]:
     """Run every phase; return the results (nothing written outside ``data_dir``, except the profile)."""
     tmp = None
     if data_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="yzmon-bench-")
+        tmp = tempfile.TemporaryDirectory(prefix="yzmon-bench-", ignore_cleanup_errors=True)  # chDB may still merge
         data_dir = Path(tmp.name)
     bench = Bench(config, data_dir, log)
     result: dict[str, Any] = {
@@ -558,7 +624,13 @@ def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[st
     try:
         bench.start_broker()
         # 1. throughput: mixed, then each feed alone
-        mixed, ends = bench.produce(config.feeds, "mixed")
+        dumps = {name: data_dir / f"mixed-{name}.jsonl" for name in config.feeds}
+        handles = {name: path.open("wb") for name, path in dumps.items()}
+        try:
+            mixed, ends = bench.produce(config.feeds, "mixed", handles)
+        finally:
+            for handle in handles.values():
+                handle.close()
         log(f"produced {mixed.records:,} events ({config.days} day(s), mixed) in {mixed.produce_s:.1f} s")
         bench.drain_pipeline(mixed, ends, config.profile)
         if config.per_feed and len(config.feeds) > 1:
@@ -576,9 +648,12 @@ def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[st
         bench.stop_worker()
         # 2. the baseline over the same records, with the worker stopped
         dsn = config.baseline_dsn or f"chdb:///{(data_dir / 'baseline-clickhouse').resolve()}"
+        migrate(connect(dsn))
         sink = ClickHouseSink(dsn)
         baseline = [bench.drain_baseline(p, sink) for p in bench.pipeline]
-        result["exactly_once_baseline"] = exactly_once(DirectReader(sink._ensure()), bench.expected)
+        result["exactly_once_baseline"] = exactly_once(DirectReader(connect(dsn, readonly=True)), bench.expected)
+        # 5. the limits, on the mixed phase's records and events
+        limits = [bench.kafka_read(mixed), store_ingest(dsn, dumps, mixed, log)]
         log(f"exactly once (baseline): {result['exactly_once_baseline']['ok']}")
     finally:
         bench.close()
@@ -589,6 +664,15 @@ def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[st
     result["ratio"] = {
         p.name: round(p.events_per_s / b.events_per_s, 3) if b.events_per_s else None
         for p, b in zip(bench.pipeline, baseline, strict=True)
+    }
+    kafka, store = limits
+    result["limits"] = {"kafka_read": kafka.summary(), "store_ingest": store.summary()}
+    pipe, base = bench.pipeline[0], baseline[0]
+    result["ratios"] = {  # mixed phase, all measured in this run
+        "pipeline_to_store_ingest": round(pipe.events_per_s / store.events_per_s, 3),
+        "pipeline_to_kafka_read": round(pipe.events_per_s / kafka.events_per_s, 3),
+        "pipeline_to_plain_consumer": round(pipe.events_per_s / base.events_per_s, 3),
+        "plain_consumer_to_store_ingest": round(base.events_per_s / store.events_per_s, 3),
     }
     result["exactly_once"] = result["exactly_once_pipeline"]["ok"] and result["exactly_once_baseline"]["ok"]
     per_day = mixed.records / config.days
@@ -607,9 +691,10 @@ def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[st
 # -- reporting ------------------------------------------------------------------------------------
 
 HEADER = (
-    "| date | machine | command | pipeline ev/s | baseline ev/s | ratio | per feed ev/s (ratio) | "
-    "freshness p50/p99 ms | year replay | worker peak MB | exactly once |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|\n"
+    "| date | machine | command | pipeline ev/s | store JSON ingest ev/s | pipeline ÷ store | Kafka read ev/s | "
+    "plain consumer ev/s | pipeline ÷ plain | per feed ev/s (÷ plain) | freshness p50/p99 ms | year replay | "
+    "worker peak MB | exactly once |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 )
 
 
@@ -636,10 +721,13 @@ def record(result: dict[str, Any], out: Path, bench_md: Path) -> None:
         or "–"
     )
     ok = result["exactly_once"] and (result.get("year_replay") or {}).get("exactly_once", {}).get("ok", True)
+    limits, ratios = result["limits"], result["ratios"]
     row = (
         f"| {result['date']} | {m['nproc']} cores, {m['cpu']}, {m['ram_gb']} GB | `{result['command']}` | "
-        f"{result['pipeline']['mixed']['events_per_s']:,.0f} | {result['baseline']['mixed']['events_per_s']:,.0f} | "
-        f"{result['ratio']['mixed']:.2f} | {per_feed} | {fresh.get('p50_ms', '–')} / {fresh.get('p99_ms', '–')} | "
+        f"{result['pipeline']['mixed']['events_per_s']:,.0f} | {limits['store_ingest']['events_per_s']:,.0f} | "
+        f"{ratios['pipeline_to_store_ingest']:.3f} | {limits['kafka_read']['events_per_s']:,.0f} | "
+        f"{result['baseline']['mixed']['events_per_s']:,.0f} | {result['ratio']['mixed']:.2f} | {per_feed} | "
+        f"{fresh.get('p50_ms', '–')} / {fresh.get('p99_ms', '–')} | "
         f"{_year_cell(result)} | {result['worker_memory_mb'].get('VmHWM', '–')} | {'pass' if ok else 'FAIL'} |\n"
     )
     if not bench_md.exists():
@@ -679,11 +767,15 @@ def print_table(result: dict[str, Any]) -> None:
             f"{result['ratio'][name]:.2f}",
             f"{p['startup_s']:.1f}",
         )
+    for key, label in (("store_ingest", "store's own JSON ingest (mixed)"), ("kafka_read", "Kafka read (mixed)")):
+        limit = result["limits"][key]
+        t.add_row(label, f"{limit['records']:,}", f"{limit['events_per_s']:,.0f}", "", "", "", "")
     console = Console()
     console.print(t)
     fresh = result.get("freshness") or {}
     y = result["year"]
     s = Table(show_header=False)
+    s.add_row("ratios (mixed)", " · ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in result["ratios"].items()))
     s.add_row(
         "freshness",
         f"p50 {fresh.get('p50_ms')} ms · p99 {fresh.get('p99_ms')} ms · max {fresh.get('max_ms')} "

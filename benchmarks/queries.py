@@ -81,7 +81,7 @@ def day_batch(feed: str, day: date, seed: int = 7) -> Prepared:
                 for column, value in zip(columns, (*row, 0, 0), strict=True):
                     column.append(value)
                 touched.add((district, int(ts.timestamp()) // 60 * 60))
-    return Prepared(FEEDS[feed], columns, touched=touched)
+    return Prepared(FEEDS[feed], columns=columns, accepted=len(columns[0]), touched=touched)
 
 
 def load_year(sink: ClickHouseSink, year: int, console: Console) -> int:
@@ -100,7 +100,7 @@ def load_year(sink: ClickHouseSink, year: int, console: Console) -> int:
         for day in days:
             for feed in FEEDS:
                 batch = day_batch(feed, day)
-                sink.call(lambda c, b=batch: sink._write(c, b))
+                sink.write(batch)
                 rows += batch.accepted
             progress.update(task, advance=1, rate=f"{rows / (time.monotonic() - started):,.0f}")
     return rows

@@ -36,24 +36,24 @@ from yzcore.settings import Settings
 from yzcore.store import GatewayReader, rows
 from yzmon.stack import Stack
 
-# The measure summed per feed, in the raw table and in its monthly rollup.
-MEASURE = {"sales": "amount", "footfall": "entries", "tourists": "spend"}
-MONTHLY = {"sales": "sales_monthly", "footfall": "footfall_monthly", "tourists": "tourists_monthly"}
+# The default of each optional measure field (an event may leave it out), from the feed registry.
+DEFAULTS = {(name, c.name): c.default for name, feed in FEEDS.items() for c in feed.columns if c.default is not None}
 
 
 class CountingProducer(TrackingProducer):
-    """Counts what was sent per feed: valid events, their measure's total, and bad records."""
+    """Counts what was sent per feed: valid events, the total of each measure, and bad records."""
 
     def __init__(self, bootstrap: str, ends: dict[TopicPartition, int], **kwargs: Any):
         super().__init__(bootstrap, ends, **kwargs)
         self.events: Counter = Counter()
-        self.totals: dict[str, Decimal] = defaultdict(Decimal)
+        self.totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)  # (feed, measure)
         self.bad: Counter = Counter()
 
     def send(self, feed: str, event: dict) -> None:
         super().send(feed, event)
         self.events[feed] += 1
-        self.totals[feed] += Decimal(str(event[MEASURE[feed]]))
+        for m in FEEDS[feed].measures:
+            self.totals[(feed, m)] += Decimal(str(event.get(m, DEFAULTS.get((feed, m)))))
 
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
         super().send_raw(feed, key, value)
@@ -98,30 +98,30 @@ def check(reader: GatewayReader, producer: CountingProducer) -> dict[str, Any]:
     problems: list[str] = []
     per_feed: dict[str, Any] = {}
     for name, feed in FEEDS.items():
-        m = MEASURE[name]
-        raw = rows(
-            reader,
-            f"SELECT count() AS n, uniqExact(event_id) AS ids, toString(sum({m})) AS total FROM {feed.raw_table} FINAL",
-        )[0]
-        monthly = rows(reader, f"SELECT toString(sum({m})) AS total FROM {MONTHLY[name]} FINAL")[0]
+        sums = ", ".join(f"toString(sum({m})) AS {m}" for m in feed.measures)
+        raw = rows(reader, f"SELECT count() AS n, uniqExact(event_id) AS ids, {sums} FROM {feed.raw_table} FINAL")[0]
+        monthly = rows(reader, f"SELECT {sums} FROM {feed.level_table('month')} FINAL")[0]
         rejected = rows(
             reader, "SELECT count() AS n FROM rejected_events FINAL WHERE topic = {t:String}", {"t": feed.topic}
         )[0]
-        sent, total = producer.events[name], producer.totals[name]
+        sent = producer.events[name]
         per_feed[name] = {
             "sent": sent,
             "rows": int(raw["n"]),
             "ids": int(raw["ids"]),
-            "sent_total": str(total),
-            "raw_total": raw["total"],
-            "monthly_total": monthly["total"],
+            "totals": {
+                m: {"sent": str(producer.totals[(name, m)]), "raw": raw[m], "monthly": monthly[m]}
+                for m in feed.measures
+            },
             "bad_sent": producer.bad[name],
             "rejected": int(rejected["n"]),
         }
         if not (int(raw["n"]) == int(raw["ids"]) == sent):
             problems.append(f"{name}: {raw['n']} rows, {raw['ids']} ids, {sent} sent")
-        if not (Decimal(raw["total"]) == Decimal(monthly["total"]) == total):
-            problems.append(f"{name}: {m} raw {raw['total']}, monthly {monthly['total']}, sent {total}")
+        for m in feed.measures:
+            total = producer.totals[(name, m)]
+            if not (Decimal(raw[m]) == Decimal(monthly[m]) == total):
+                problems.append(f"{name}: {m} raw {raw[m]}, monthly {monthly[m]}, sent {total}")
         if int(rejected["n"]) != producer.bad[name]:
             problems.append(f"{name}: {rejected['n']} rejected, {producer.bad[name]} bad records sent")
     return {"ok": not problems, "feeds": per_feed, "problems": problems}

@@ -13,7 +13,6 @@ from REASONS and a human-readable detail; the stream worker stores both with the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,7 +23,7 @@ import jsonschema_rs
 import orjson
 
 from schemas import SCHEMA_DIR
-from schemas.feeds import Feed
+from schemas.feeds import DECIMAL, FEEDS, INTEGER, TIME, Feed
 from schemas.reference import districts
 
 MAX_PAYLOAD_BYTES = 64 * 1024  # a record holding one event
@@ -56,13 +55,12 @@ class InvalidEvent(ValueError):
 
 @dataclass(slots=True)
 class Decoded:
-    """The events of one record: valid ones with their parsed event time (and as epoch seconds), refused
-    ones with their bytes. ``index`` of a refusal is the event's position in the bundle, or -1 when the
-    whole record is refused.
+    """The events of one record: valid ones with their event time in epoch seconds, refused ones with
+    their bytes. ``index`` of a refusal is the event's position in the bundle, or -1 when the whole
+    record is refused.
     """
 
     events: list[dict[str, Any]]
-    times: list[datetime]
     stamps: list[float]
     rejected: list[tuple[int, bytes, Rejection]]
 
@@ -98,29 +96,49 @@ def _reason(feed: Feed, event: Any) -> Rejection:
     return Rejection("schema_violation", f"{where}: {err.message}"[:500])
 
 
-def _event_time(event: dict[str, Any], latest: float) -> tuple[datetime, float] | Rejection:
-    """The parsed event time of a schema-valid event and its epoch seconds, or why it is refused
+_STAMPS: dict[str, float] = {}  # epoch seconds of recently seen event_time strings (events share minutes)
+_STAMPS_MAX = 200_000
+
+
+def _stamp(text: str) -> float | None:
+    """Epoch seconds of an RFC 3339 time (cached), or None when Python cannot parse it."""
+    stamp = _STAMPS.get(text)
+    if stamp is None:
+        try:
+            stamp = datetime.fromisoformat(text).timestamp()
+        except ValueError:
+            return None
+        if len(_STAMPS) >= _STAMPS_MAX:
+            _STAMPS.clear()
+        _STAMPS[text] = stamp
+    return stamp
+
+
+def _event_time(event: dict[str, Any], latest: float) -> float | Rejection:
+    """The epoch seconds of a schema-valid event's time, or why it is refused
     (``latest``: the latest acceptable time, in epoch seconds)."""
-    try:
-        when = datetime.fromisoformat(event["event_time"])
-    except ValueError as exc:
-        return Rejection("schema_violation", f"event_time: {exc}"[:500])
-    stamp = when.timestamp()
+    stamp = _stamp(event["event_time"])
+    if stamp is None:
+        try:
+            datetime.fromisoformat(event["event_time"])
+        except ValueError as exc:
+            return Rejection("schema_violation", f"event_time: {exc}"[:500])
+    assert stamp is not None
     if stamp > latest:
         return Rejection(
             "future_timestamp",
             f"event_time {event['event_time']} is more than the tolerance after "
             f"{datetime.fromtimestamp(latest).astimezone().isoformat()}",
         )
-    return when, stamp
+    return stamp
 
 
 def check(feed: Feed, event: Any, now: datetime, future_tolerance: timedelta) -> Rejection | None:
     """Return why ``event`` (a decoded JSON value) is refused, or None when it is valid."""
     if not _validators(feed)[0].is_valid(event):
         return _reason(feed, event)
-    when = _event_time(event, (now + future_tolerance).timestamp())
-    return when if isinstance(when, Rejection) else None
+    stamp = _event_time(event, (now + future_tolerance).timestamp())
+    return stamp if isinstance(stamp, Rejection) else None
 
 
 def decode(feed: Feed, payload: bytes, now: datetime, future_tolerance: timedelta) -> dict[str, Any] | Rejection:
@@ -134,12 +152,13 @@ def decode(feed: Feed, payload: bytes, now: datetime, future_tolerance: timedelt
 
 
 def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: timedelta) -> Decoded:
-    """Decode and validate one record: a single event or a bundle. A valid bundle is checked in one call.
+    """Decode and validate one record: a single event or a bundle. A valid bundle is checked in one call
+    (the worker's hot path); only a bundle holding a refused event is checked event by event.
 
     A refused single event, or a record refused as a whole, keeps the original bytes and index -1.
     """
     bundle = payload.startswith(b"[")
-    whole = Decoded([], [], [], [])
+    whole = Decoded([], [], [])
     limit = MAX_BUNDLE_BYTES if bundle else MAX_PAYLOAD_BYTES
     if len(payload) > limit:
         whole.rejected.append((-1, payload, Rejection("oversized", f"{len(payload)} bytes")))
@@ -159,10 +178,14 @@ def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: t
     items = value if bundle else [value]
     valid = _validators(feed)[1 if bundle else 0].is_valid(value)
     latest = (now + future_tolerance).timestamp()
-    out = Decoded([], [], [], [])
+    if valid:
+        stamps = [_stamp(e["event_time"]) for e in items]
+        if None not in stamps and max(stamps) <= latest:  # type: ignore[type-var]
+            return Decoded(items, stamps, [])  # type: ignore[arg-type]
+    out = Decoded([], [], [])
     for index, event in enumerate(items):
         if not valid and not isinstance(event, dict):
-            why: Rejection | tuple[datetime, float] = Rejection(
+            why: Rejection | float = Rejection(
                 "malformed_json", f"bundle item {type(event).__name__}, expected an object"
             )
         elif not valid and not _validators(feed)[0].is_valid(event):
@@ -173,63 +196,34 @@ def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: t
             out.rejected.append((index, orjson.dumps(event), why) if bundle else (-1, payload, why))
         else:
             out.events.append(event)
-            out.times.append(why[0])
-            out.stamps.append(why[1])
+            out.stamps.append(why)
     return out
 
 
-_REQUIRED = object()
-
-# Raw-table columns of each feed, in table order: (field, default when absent, conversion).
-COLUMN_FIELDS: dict[str, tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]] = {
-    "sales": (
-        ("event_id", _REQUIRED, None),
-        ("event_time", _REQUIRED, None),
-        ("district", _REQUIRED, None),
-        ("sector", _REQUIRED, None),
-        ("merchant_group", _REQUIRED, None),
-        ("channel", "in_store", None),
-        ("amount", _REQUIRED, Decimal),
-        ("txn_count", _REQUIRED, None),
-        ("source", "", None),
-    ),
-    "footfall": (
-        ("event_id", _REQUIRED, None),
-        ("event_time", _REQUIRED, None),
-        ("district", _REQUIRED, None),
-        ("gate", _REQUIRED, None),
-        ("entries", _REQUIRED, None),
-        ("exits", _REQUIRED, None),
-        ("source", "", None),
-    ),
-    "tourists": (
-        ("event_id", _REQUIRED, None),
-        ("event_time", _REQUIRED, None),
-        ("district", _REQUIRED, None),
-        ("origin", _REQUIRED, None),
-        ("arrivals", _REQUIRED, None),
-        ("spend", "0", Decimal),
-        ("source", "", None),
-    ),
-}
-RAW_COLUMNS: dict[str, tuple[str, ...]] = {feed: tuple(f for f, *_ in fields) for feed, fields in COLUMN_FIELDS.items()}
+RAW_COLUMNS: dict[str, tuple[str, ...]] = {name: feed.column_names for name, feed in FEEDS.items()}
 
 
-def to_columns(feed: Feed, events: list[dict[str, Any]], times: list[datetime]) -> list[list[Any]]:
-    """Raw-table columns of valid events (``times``: their parsed event times), without the Kafka position."""
+def to_columns(feed: Feed, events: list[dict[str, Any]], times: list[datetime] | None = None) -> list[list[Any]]:
+    """Raw-table columns (Python values) of valid events, without the Kafka position: absent optional
+    fields take the registry's default, money becomes Decimal and times datetime (``times``: already parsed)."""
     out: list[list[Any]] = []
-    for name, default, convert in COLUMN_FIELDS[feed.name]:
-        if name == "event_time":
-            values = list(times)
-        elif default is _REQUIRED:
-            values = [e[name] for e in events]
+    for column in feed.columns:
+        if column.kind == TIME:
+            values: list[Any] = (
+                list(times) if times is not None else [datetime.fromisoformat(e[column.name]) for e in events]
+            )
+        elif column.default is None:
+            values = [e[column.name] for e in events]
         else:
-            values = [e.get(name, default) for e in events]
-        out.append(values if convert is None else list(map(convert, values)))
+            values = [e.get(column.name, column.default) for e in events]
+        if column.kind == DECIMAL:
+            values = [Decimal(v) for v in values]
+        elif column.kind == INTEGER:
+            values = [int(v) for v in values]
+        out.append(values)
     return out
 
 
 def to_row(feed: Feed, event: dict[str, Any], when: datetime | None = None) -> tuple:
     """The raw-table row of one valid event, without the Kafka position columns."""
-    when = datetime.fromisoformat(event["event_time"]) if when is None else when
-    return tuple(column[0] for column in to_columns(feed, [event], [when]))
+    return tuple(column[0] for column in to_columns(feed, [event], None if when is None else [when]))

@@ -1,11 +1,37 @@
-"""The three feeds: their topic names, dead-letter topics, contract files and tables.
+"""The three feeds: their topic names, dead-letter topics, contract files, raw columns, dimensions,
+measures and rollup levels.
 
-Producers, the stream worker, the simulator and the SQL all name a feed through this module.
+Producers, the stream worker, the simulator and the SQL all name a feed through this module. A feed's
+shape is written here once: the worker's raw-row parsing, the rollup statements, the benchmark's
+expectations and the tests' helpers are derived from it. Adding a measure is one change here plus
+a migration that adds the column to the raw table and each rollup level.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# The kinds of raw column an event field lands in.
+TEXT = "text"  # a JSON string, stored as String / LowCardinality(String)
+INTEGER = "integer"  # a JSON integer, stored as UInt32
+DECIMAL = "decimal"  # money as a JSON decimal string, stored as Decimal(18, 2) exactly
+TIME = "time"  # an RFC 3339 string with a zone offset, stored as DateTime64(3, 'Asia/Shanghai')
+
+
+@dataclass(frozen=True)
+class Column:
+    """One raw-table column filled from the event field of the same name."""
+
+    name: str
+    kind: str  # TEXT | INTEGER | DECIMAL | TIME
+    default: str | None = None  # the value when the (optional) field is absent; None: the field is required
+
+
+# Rollup levels, finest first: the level's time column, its table suffix, and the ClickHouse function that
+# puts a finer time into its bucket.
+LEVEL_TIME = {"minute": "minute", "hour": "hour", "day": "day", "month": "month"}
+LEVEL_TABLE = {"minute": "agg_1m", "hour": "hourly", "day": "daily", "month": "monthly"}
+LEVEL_BUCKET = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toDate", "month": "toStartOfMonth"}
 
 
 @dataclass(frozen=True)
@@ -15,12 +41,35 @@ class Feed:
     schema_file: str
     raw_table: str
     agg_table: str
-    dims: tuple[str, ...]  # aggregate key columns besides minute and district
-    measures: tuple[str, ...]  # summed columns of the raw table
+    dims: tuple[str, ...]  # aggregate key columns besides the time bucket and district
+    measures: tuple[str, ...]  # columns of the raw table summed at every rollup level
+    columns: tuple[Column, ...] = ()  # the raw table's event columns, in table order
+    levels: tuple[str, ...] = ("minute", "hour", "day", "month")  # rollup levels kept, finest first
+    # Running count within the local day: (in, out) measures whose running difference the minute level
+    # keeps as ``occupancy`` and coarser levels as its maximum, ``peak_occupancy``.
+    occupancy: tuple[str, str] | None = None
 
     @property
     def dlq_topic(self) -> str:
         return f"{self.topic}.dlq"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def level_table(self, level: str) -> str:
+        return f"{self.name}_{LEVEL_TABLE[level]}"
+
+
+def _columns(*specific: Column) -> tuple[Column, ...]:
+    """Every feed's raw columns: id, time and 商圈 first, its own fields, the source last."""
+    return (
+        Column("event_id", TEXT),
+        Column("event_time", TIME),
+        Column("district", TEXT),
+        *specific,
+        Column("source", TEXT, ""),
+    )
 
 
 SALES = Feed(
@@ -31,6 +80,13 @@ SALES = Feed(
     "sales_agg_1m",
     ("sector",),
     ("amount", "txn_count"),
+    _columns(
+        Column("sector", TEXT),
+        Column("merchant_group", TEXT),
+        Column("channel", TEXT, "in_store"),
+        Column("amount", DECIMAL),
+        Column("txn_count", INTEGER),
+    ),
 )
 FOOTFALL = Feed(
     "footfall",
@@ -40,6 +96,8 @@ FOOTFALL = Feed(
     "footfall_agg_1m",
     (),
     ("entries", "exits"),
+    _columns(Column("gate", TEXT), Column("entries", INTEGER), Column("exits", INTEGER)),
+    occupancy=("entries", "exits"),
 )
 TOURISTS = Feed(
     "tourists",
@@ -49,6 +107,8 @@ TOURISTS = Feed(
     "tourists_agg_1m",
     ("origin",),
     ("arrivals", "spend"),
+    _columns(Column("origin", TEXT), Column("arrivals", INTEGER), Column("spend", DECIMAL, "0")),
+    levels=("minute", "day", "month"),
 )
 
 GROUP_ID = "yzmon"  # the Faust app id, which is the workers' consumer group

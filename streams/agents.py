@@ -3,52 +3,95 @@
 Each agent takes batches of up to ``batch_max`` records (or whatever arrived within
 ``batch_seconds``; a record holds one event or a bundle of them), decodes and validates them,
 sends refused events to the feed's dead-letter topic, lands the batch in ClickHouse, and only
-then acknowledges it. Acknowledged offsets are
-committed by Faust; a crash before the ack replays the batch, which the tables absorb.
+then acknowledges it. Acknowledged offsets are committed by Faust; a crash before the ack
+replays the batch, which the tables absorb. A failed write is retried (``streams.retry``) and
+acknowledges nothing until it succeeds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import faust
 
-from schemas.feeds import FEEDS, Feed
-from streams.batch import Record, Refused, prepare
-from streams.sink import ClickHouseSink
-from yzcore.settings import Settings
+from schemas.feeds import FOOTFALL, SALES, TOURISTS, Feed
+from streams.app import app
+from streams.batch import Prepared, Record, Refused, merge, prepare
 
-log = logging.getLogger(__name__)
+SOURCES = {
+    feed.name: app.topic(feed.topic, value_serializer="raw", key_serializer="raw")
+    for feed in (SALES, FOOTFALL, TOURISTS)
+}
+DEAD_LETTERS = {
+    feed.name: app.topic(feed.dlq_topic, value_serializer="raw", key_serializer="raw")
+    for feed in (SALES, FOOTFALL, TOURISTS)
+}
 
 
-def register_agents(app: faust.App, settings: Settings) -> None:
-    for feed in FEEDS.values():
-        _register(app, settings, feed)
+MAX_WAITING = 8  # prepared batches that may wait for the store before the agent stops taking more
 
 
-def _register(app: faust.App, settings: Settings, feed: Feed) -> None:
-    source = app.topic(feed.topic, value_serializer="raw", key_serializer="raw")
-    dlq = app.topic(feed.dlq_topic, value_serializer="raw", key_serializer="raw")
-    sink: ClickHouseSink = app.sink  # type: ignore[attr-defined]
+async def land(feed: Feed, stream: faust.StreamT) -> None:
+    """Land the feed's stream; acknowledge a batch only once it is written.
+
+    The agent decodes the next batch while the store writes the previous ones (chDB works outside
+    the GIL); batches that arrive during a write wait, and the next write lands all of them at once,
+    in order. So under a backlog the store gets few large writes, and with a trickle each batch is
+    written as soon as it is taken.
+    """
+    settings = app.yz_settings
     tolerance = timedelta(seconds=settings.future_tolerance_s)
     lateness = timedelta(seconds=settings.allowed_lateness_s)
-    watermarks: dict[tuple[int, str], datetime] = {}  # latest event time per (partition, 商圈), since start
+    watermarks = app.watermarks[feed.name]
+    waiting: list[tuple[Prepared, list[faust.EventT]]] = []
+    writer: asyncio.Task | None = None
 
-    async def land(stream: faust.StreamT) -> None:
+    async def write_waiting() -> None:
+        while waiting:
+            group = waiting[:]
+            del waiting[:]
+            await app.landing.land(merge([batch for batch, _ in group]))
+            for _, events in group:
+                for event in events:
+                    await stream.ack(event)
+
+    try:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
             records = [
                 Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"") for e in events
             ]
-            batch = prepare(feed, records, datetime.now(UTC), tolerance, watermarks, lateness)
-            await asyncio.gather(*(send_dead_letter(dlq, refused) for refused in batch.rejected))
-            await sink.land(batch)
-            for event in events:
-                await stream.ack(event)
+            batch = prepare(feed, records, app.now(), tolerance, watermarks, lateness)
+            await asyncio.gather(*(send_dead_letter(DEAD_LETTERS[feed.name], refused) for refused in batch.rejected))
+            waiting.append((batch, events))
+            if writer is not None and writer.done():
+                await writer  # surfaces a writer that failed outside the retry policy
+                writer = None
+            if writer is None:
+                writer = asyncio.ensure_future(write_waiting())
+            elif len(waiting) >= MAX_WAITING:
+                await writer  # backpressure: the store is behind (or down)
+                writer = None
+        if writer is not None:
+            await writer
+    finally:
+        if writer is not None and not writer.done():
+            writer.cancel()
 
-    land.__name__ = f"land_{feed.name}"
-    app.agent(source, name=f"streams.agents.land_{feed.name}")(land)
+
+@app.agent(SOURCES[SALES.name], name="streams.agents.land_sales")
+async def land_sales(stream: faust.StreamT) -> None:
+    await land(SALES, stream)
+
+
+@app.agent(SOURCES[FOOTFALL.name], name="streams.agents.land_footfall")
+async def land_footfall(stream: faust.StreamT) -> None:
+    await land(FOOTFALL, stream)
+
+
+@app.agent(SOURCES[TOURISTS.name], name="streams.agents.land_tourists")
+async def land_tourists(stream: faust.StreamT) -> None:
+    await land(TOURISTS, stream)
 
 
 async def send_dead_letter(dlq: faust.TopicT, refused: Refused) -> None:

@@ -1,49 +1,79 @@
-"""The Faust app: one landing agent per feed, the DLQ topics, and the worker's web endpoints.
+"""The Faust app: a typed App holding the worker's settings, its store sink, the retry policy and the
+outage drill; the landing agents (``streams.agents``) and the web views (``streams.gateway``, a Blueprint).
 
 Run the worker with `yzmon up` (embedded) or `python -m streams.worker` (production).
 """
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import faust
 
-from schemas.feeds import GROUP_ID
-from streams.agents import register_agents
-from streams.gateway import register_views
+from schemas.feeds import FEEDS, GROUP_ID
+from streams.drill import OutageDrill
+from streams.gateway import blueprint
+from streams.retry import Retrying
 from streams.sink import ClickHouseSink
 from yzcore.settings import Settings, get_settings
 
 
-def create_app(settings: Settings) -> faust.App:
+def faust_config(settings: Settings) -> dict:
+    """Faust's settings for the worker."""
     session = settings.group_session_timeout_s
-    app = faust.App(
-        GROUP_ID,
-        broker=f"kafka://{settings.bootstrap}",
-        store="memory://",
-        datadir=str(settings.data_dir / "faust"),
-        web_enabled=True,
-        web_bind=settings.worker_host,
-        web_host=settings.worker_host,
-        web_port=settings.worker_port,
-        topic_partitions=settings.topic_partitions,
-        consumer_auto_offset_reset="earliest",
+    return {
+        "broker": f"kafka://{settings.bootstrap}",
+        "store": "memory://",
+        "datadir": str(settings.data_dir / "faust"),
+        "web_enabled": True,
+        "web_bind": settings.worker_host,
+        "web_host": settings.worker_host,
+        "web_port": settings.worker_port,
+        "topic_partitions": settings.topic_partitions,
+        "consumer_auto_offset_reset": "earliest",
         # Group membership on a small broker: a short session so that joins (which wait about half
         # a session on Tansu) are quick, heartbeats well inside it, and commits every second.
-        broker_session_timeout=session,
-        broker_heartbeat_interval=max(session / 5, 0.5),
-        broker_rebalance_timeout=session,
-        broker_request_timeout=max(session * 3, 30.0),
-        broker_max_poll_interval=300.0,
-        broker_commit_interval=1.0,
-        stream_buffer_maxsize=settings.batch_max * 2,
-        broker_max_poll_records=settings.poll_records,
-        producer_acks=-1,
-        logging_config=None,
-    )
-    app.sink = ClickHouseSink(settings.store_dsn)  # type: ignore[attr-defined]
-    app.yz_settings = settings  # type: ignore[attr-defined]
-    register_agents(app, settings)
-    register_views(app)
+        "broker_session_timeout": session,
+        "broker_heartbeat_interval": max(session / 5, 0.5),
+        "broker_rebalance_timeout": session,
+        "broker_request_timeout": max(session * 3, 30.0),
+        "broker_max_poll_interval": 300.0,
+        "broker_commit_interval": 1.0,
+        "stream_buffer_maxsize": settings.batch_max * 2,
+        "broker_max_poll_records": settings.poll_records,
+        "producer_acks": -1,
+        "logging_config": None,
+    }
+
+
+class YzApp(faust.App):
+    """The worker's app: Faust's App plus what the agents and views share."""
+
+    yz_settings: Settings
+    sink: ClickHouseSink
+    drill: OutageDrill
+    landing: Retrying
+    watermarks: dict[str, dict[tuple[int, str], float]]  # per feed: latest event time per (partition, 商圈)
+    started_at: float
+
+    def __init__(self, settings: Settings, sink: ClickHouseSink | None = None) -> None:
+        super().__init__(GROUP_ID, **faust_config(settings))
+        self.yz_settings = settings
+        self.sink = sink if sink is not None else ClickHouseSink(settings.store_dsn)
+        self.drill = OutageDrill()
+        self.landing = Retrying(self.sink, self.drill)
+        self.watermarks = {name: {} for name in FEEDS}
+        self.started_at = time.time()
+
+    def now(self) -> datetime:
+        """The wall clock the future-time check is made against."""
+        return datetime.now(UTC)
+
+
+def create_app(settings: Settings) -> YzApp:
+    app = YzApp(settings)
+    blueprint.register(app, url_prefix="/")
     return app
 
 

@@ -1,14 +1,23 @@
-"""Pure batch preparation: decode a batch of Kafka records (single events or bundles) into raw-table
-columns, rejections, touched minutes and per-partition ingest statistics (including late events)."""
+"""Pure batch preparation: decode a batch of Kafka records (single events or bundles) into the raw rows
+to land, rejections, touched minutes and per-partition ingest statistics (including late events).
+
+The raw rows stay JSON: one JSONEachRow line per record, ``{"p": partition, "o": offset, "b": [events]}``,
+re-serialised from the validated events, which ClickHouse parses into the raw table's columns (see
+``streams.sink``). Python only decodes, validates and reads each event's time and 商圈.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from itertools import accumulate
+from typing import Any, NamedTuple
 
-from schemas.contracts import RAW_COLUMNS, Rejection, decode_record, to_columns
+import orjson
+
+from schemas.contracts import Rejection, decode_record, to_columns
 from schemas.feeds import Feed
+from schemas.zone import ZONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +40,24 @@ class Refused:
     why: Rejection
 
 
+class IngestRow(NamedTuple):
+    """One row of ``ingest_batches``: what a batch took from one partition."""
+
+    topic: str
+    kafka_partition: int
+    first_offset: int
+    last_offset: int
+    records: int
+    accepted: int
+    rejected: int
+    late: int
+    min_event_time: datetime
+    max_event_time: datetime
+
+
+INGEST_COLUMNS = list(IngestRow._fields)
+
+
 @dataclass
 class PartitionStats:
     first_offset: int
@@ -39,13 +66,13 @@ class PartitionStats:
     accepted: int = 0  # events
     rejected: int = 0
     late: int = 0
-    min_event_time: datetime | None = None
-    max_event_time: datetime | None = None
+    min_stamp: float | None = None  # event times, epoch seconds
+    max_stamp: float | None = None
 
-    def row(self, topic: str, partition: int) -> tuple:
-        lo = self.min_event_time or datetime.fromtimestamp(0).astimezone()
-        hi = self.max_event_time or lo
-        return (
+    def row(self, topic: str, partition: int) -> IngestRow:
+        lo = datetime.fromtimestamp(self.min_stamp or 0, ZONE)
+        hi = datetime.fromtimestamp(self.max_stamp, ZONE) if self.max_stamp is not None else lo
+        return IngestRow(
             topic,
             partition,
             self.first_offset,
@@ -59,42 +86,45 @@ class PartitionStats:
         )
 
 
-INGEST_COLUMNS = [
-    "topic",
-    "kafka_partition",
-    "first_offset",
-    "last_offset",
-    "records",
-    "accepted",
-    "rejected",
-    "late",
-    "min_event_time",
-    "max_event_time",
-]
-
-
 @dataclass
 class Prepared:
+    """A batch ready to land: raw rows of one feed (JSON lines, or Python columns), refusals, touched windows."""
+
     feed: Feed
-    columns: list[list[Any]]  # column-oriented raw rows, RAW_COLUMNS + kafka_partition, kafka_offset
+    lines: list[bytes] = field(default_factory=list)  # JSONEachRow: {"p": partition, "o": offset, "b": [events]}
+    accepted: int = 0  # events in ``lines`` (or in ``columns``)
     rejected: list[Refused] = field(default_factory=list)
     touched: set[tuple[str, int]] = field(default_factory=set)  # (district, start of the minute in epoch seconds)
     partitions: dict[int, PartitionStats] = field(default_factory=dict)
+    # Alternatively, raw rows as Python columns (the feed's columns, then kafka_partition, kafka_offset):
+    # for tools that build rows without JSON.
+    columns: list[list[Any]] | None = None
 
     @property
     def column_names(self) -> list[str]:
-        return [*RAW_COLUMNS[self.feed.name], "kafka_partition", "kafka_offset"]
-
-    @property
-    def accepted(self) -> int:
-        return len(self.columns[0]) if self.columns else 0
+        return [*self.feed.column_names, "kafka_partition", "kafka_offset"]
 
     @property
     def late(self) -> int:
         return sum(p.late for p in self.partitions.values())
 
-    def ingest_rows(self) -> list[tuple]:
+    def ingest_rows(self) -> list[IngestRow]:
         return [s.row(self.feed.topic, p) for p, s in sorted(self.partitions.items())]
+
+    def events(self) -> list[dict[str, Any]]:
+        """The accepted events, decoded again from the lines (for checks and tools, not the hot path)."""
+        return [event for line in self.lines for event in orjson.loads(line)["b"]]
+
+    def raw_columns(self) -> list[list[Any]]:
+        """The accepted events as the raw table's Python columns (the Kafka position columns last)."""
+        if self.columns is not None:
+            return self.columns
+        wrapped = [orjson.loads(line) for line in self.lines]
+        events = [e for w in wrapped for e in w["b"]]
+        columns = to_columns(self.feed, events) if events else [[] for _ in self.feed.columns]
+        columns.append([w["p"] for w in wrapped for _ in w["b"]])
+        columns.append([w["o"] for w in wrapped for _ in w["b"]])
+        return columns
 
 
 def prepare(
@@ -102,27 +132,25 @@ def prepare(
     records: list[Record],
     now: datetime,
     future_tolerance: timedelta,
-    watermarks: dict[tuple[int, str], datetime] | None = None,
+    watermarks: dict[tuple[int, str], float] | None = None,
     lateness: timedelta = timedelta(minutes=10),
 ) -> Prepared:
-    """Split a batch into accepted rows (column-oriented) and refused events with their reasons.
+    """Split a batch into accepted rows (JSON lines) and refused events with their reasons.
 
-    ``watermarks`` (the latest event time seen per partition and 商圈, updated in place) marks as
-    late any event older than its 商圈's watermark in that partition minus ``lateness``. Per 商圈,
-    because a 商圈 is the record key: its events arrive in order, while bundles of different 商圈
+    ``watermarks`` (the latest event time seen per partition and 商圈, epoch seconds, updated in place)
+    marks as late any event older than its 商圈's watermark in that partition minus ``lateness``. Per
+    商圈, because a 商圈 is the record key: its events arrive in order, while bundles of different 商圈
     sharing a partition may interleave hours apart during a fast replay. Late events are still
     landed and aggregated; they are counted so that lateness is visible.
     """
     watermarks = {} if watermarks is None else watermarks
-    width = len(RAW_COLUMNS[feed.name]) + 2
-    columns: list[list[Any]] = [[] for _ in range(width)]
-    out = Prepared(feed, columns)
-    district_column = columns[2]
-    marks: dict[tuple[int, str], float] = {}  # the watermarks in epoch seconds, as this batch moves them
+    out = Prepared(feed)
+    behind = lateness.total_seconds()
     for record in records:
-        stats = out.partitions.get(record.partition)
+        partition = record.partition
+        stats = out.partitions.get(partition)
         if stats is None:
-            stats = out.partitions[record.partition] = PartitionStats(record.offset, record.offset)
+            stats = out.partitions[partition] = PartitionStats(record.offset, record.offset)
         stats.first_offset = min(stats.first_offset, record.offset)
         stats.last_offset = max(stats.last_offset, record.offset)
         stats.records += 1
@@ -130,28 +158,72 @@ def prepare(
         for index, payload, why in decoded.rejected:
             out.rejected.append(Refused(record, index, payload, why))
         stats.rejected += len(decoded.rejected)
-        if not decoded.events:
+        events, stamps = decoded.events, decoded.stamps
+        if not events:
             continue
-        start = len(district_column)
-        for column, values in zip(columns, to_columns(feed, decoded.events, decoded.times), strict=False):
-            column.extend(values)
-        n = len(decoded.events)
-        columns[-2].extend([record.partition] * n)
-        columns[-1].extend([record.offset] * n)
+        n = len(events)
+        out.lines.append(b'{"p":%d,"o":%d,"b":%b}\n' % (partition, record.offset, orjson.dumps(events)))
+        out.accepted += n
         stats.accepted += n
-        times, stamps = decoded.times, decoded.stamps
-        out.touched.update(zip(district_column[start:], [int(t) // 60 * 60 for t in stamps], strict=True))
-        behind = lateness.total_seconds()
-        for i, (district, stamp) in enumerate(zip(district_column[start:], stamps, strict=True)):
-            key = (record.partition, district)
-            mark_s = marks.get(key)
-            if mark_s is None and key in watermarks:
-                mark_s = marks[key] = watermarks[key].timestamp()
-            if mark_s is None or stamp > mark_s:
-                marks[key], watermarks[key] = stamp, times[i]
-            elif stamp < mark_s - behind:
-                stats.late += 1
-        lo, hi = times[stamps.index(min(stamps))], times[stamps.index(max(stamps))]
-        stats.min_event_time = lo if stats.min_event_time is None else min(stats.min_event_time, lo)
-        stats.max_event_time = hi if stats.max_event_time is None else max(stats.max_event_time, hi)
+        districts = [e["district"] for e in events]
+        lo, hi = min(stamps), max(stamps)
+        if districts.count(districts[0]) == n:  # a bundle of one 商圈 (the record key)
+            district = districts[0]
+            out.touched.update((district, int(s) // 60 * 60) for s in set(stamps))  # events share times
+            stats.late += _late(watermarks, (partition, district), stamps, lo, hi, behind)
+        else:
+            out.touched.update(zip(districts, [int(s) // 60 * 60 for s in stamps], strict=True))
+            for district, stamp in zip(districts, stamps, strict=True):
+                stats.late += _late(watermarks, (partition, district), [stamp], stamp, stamp, behind)
+        stats.min_stamp = lo if stats.min_stamp is None else min(stats.min_stamp, lo)
+        stats.max_stamp = hi if stats.max_stamp is None else max(stats.max_stamp, hi)
+    return out
+
+
+def _late(
+    watermarks: dict[tuple[int, str], float],
+    key: tuple[int, str],
+    stamps: list[float],
+    lo: float,
+    hi: float,
+    behind: float,
+) -> int:
+    """Count the stamps older than the running watermark minus ``behind`` (``lo``, ``hi``: their minimum and
+    maximum); move the watermark."""
+    mark = watermarks.get(key)
+    start = stamps[0] if mark is None else mark
+    watermarks[key] = max(start, hi)
+    if lo >= max(start, hi) - behind:  # none can be late: skip the running maximum
+        return 0
+    running = accumulate(stamps, max, initial=start)
+    return sum(1 for stamp, before in zip(stamps, running, strict=False) if stamp < before - behind)
+
+
+def merge(batches: list[Prepared]) -> Prepared:
+    """One batch holding several prepared batches of the same feed, in order (to land them in one write)."""
+    if len(batches) == 1:
+        return batches[0]
+    out = Prepared(batches[0].feed)
+    for batch in batches:
+        if batch.feed != out.feed or batch.columns is not None:
+            raise ValueError("only JSON-line batches of one feed merge")
+        out.lines.extend(batch.lines)
+        out.accepted += batch.accepted
+        out.rejected.extend(batch.rejected)
+        out.touched |= batch.touched
+        for partition, stats in batch.partitions.items():
+            into = out.partitions.get(partition)
+            if into is None:
+                out.partitions[partition] = PartitionStats(**vars(stats))
+                continue
+            into.first_offset = min(into.first_offset, stats.first_offset)
+            into.last_offset = max(into.last_offset, stats.last_offset)
+            into.records += stats.records
+            into.accepted += stats.accepted
+            into.rejected += stats.rejected
+            into.late += stats.late
+            stamps = [s for s in (into.min_stamp, stats.min_stamp) if s is not None]
+            into.min_stamp = min(stamps) if stamps else None
+            stamps = [s for s in (into.max_stamp, stats.max_stamp) if s is not None]
+            into.max_stamp = max(stamps) if stamps else None
     return out

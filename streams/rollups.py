@@ -1,130 +1,184 @@
 """Rollup maintenance: after a batch lands, recompute every window it touched, level by level.
 
-Window rules: tumbling windows in Asia/Shanghai time, keyed by 商圈 (× sector or origin):
-minute (from the deduplicated raw rows), then hour, day and month (each from the level below).
-A window is recomputed whenever a batch lands an event in it, however late, so the latest version
-(computed_at) of every window equals the raw table exactly, after duplicates and replays too.
-Occupancy is the running sum of entries − exits within the local day, so footfall refreshes whole
-days of every 商圈 it touched.
+Window rules: tumbling windows in Asia/Shanghai time, keyed by 商圈 (× the feed's dimensions):
+minute (from the deduplicated raw rows), then each coarser level of the feed (hour, day, month) from
+the level below. A window is recomputed whenever a batch lands an event in it, however late, so the
+latest version (computed_at) of every window equals the raw table exactly, after duplicates and
+replays too. Recomputing a window nobody touched is harmless (it equals the raw table as well), so a
+batch's touched minutes are passed as a few time ranges per 商圈 rather than one key per minute.
+Occupancy (a feed's running in − out within the local day) makes its feed refresh whole days.
+
+The statements are built once per feed from the feed registry (schemas/feeds.py): its dimensions,
+measures and levels. Every statement takes the same four parameters (see :class:`Windows`).
 """
 
 from __future__ import annotations
 
-import re
+from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from schemas.feeds import FOOTFALL, SALES, TOURISTS, Feed
+from schemas.feeds import FEEDS, LEVEL_BUCKET, LEVEL_TIME, Feed
 from schemas.zone import ZONE
 
-_RANGE = (
-    "district IN {districts:Array(String)} AND COL >= fromUnixTimestamp64Milli({lo:Int64}) "
-    "AND COL < fromUnixTimestamp64Milli({hi:Int64})"
-)
+MERGE_GAP_S = 6 * 3600  # two touched ranges of a 商圈 closer than this are refreshed as one
 
-
-def _where(col: str, key_expr: str, keys: str, key_type: str) -> str:
-    return _RANGE.replace("COL", col) + f" AND (district, {key_expr}) IN {{{keys}:Array(Tuple(String, {key_type}))}}"
-
-
-_MONTH_RANGE = (
-    "district IN {districts:Array(String)} AND day >= {month_lo:Date} AND day < {month_hi:Date} "
-    "AND (district, toStartOfMonth(day)) IN {months:Array(Tuple(String, Date))}"
-)
-
-STATEMENTS: dict[str, list[str]] = {
-    SALES.name: [
-        "INSERT INTO sales_agg_1m (minute, district, sector, amount, txn_count, events, computed_at) "
-        "SELECT toStartOfMinute(event_time) AS b, district, sector, sum(amount), sum(txn_count), count(), now64(6) "
-        "FROM sales_raw FINAL WHERE "
-        + _where("event_time", "toUnixTimestamp(toStartOfMinute(event_time))", "minutes", "UInt32")
-        + " GROUP BY b, district, sector",
-        "INSERT INTO sales_hourly (hour, district, sector, amount, txn_count, computed_at) "
-        "SELECT toStartOfHour(minute) AS b, district, sector, sum(amount), sum(txn_count), now64(6) "
-        "FROM sales_agg_1m FINAL WHERE "
-        + _where("minute", "toUnixTimestamp(toStartOfHour(minute))", "hours", "UInt32")
-        + " GROUP BY b, district, sector",
-        "INSERT INTO sales_daily (day, district, sector, amount, txn_count, computed_at) "
-        "SELECT toDate(hour) AS b, district, sector, sum(amount), sum(txn_count), now64(6) "
-        "FROM sales_hourly FINAL WHERE "
-        + _where("hour", "toDate(hour)", "days", "Date")
-        + " GROUP BY b, district, sector",
-        "INSERT INTO sales_monthly (month, district, sector, amount, txn_count, computed_at) "
-        "SELECT toStartOfMonth(day) AS b, district, sector, sum(amount), sum(txn_count), now64(6) "
-        "FROM sales_daily FINAL WHERE " + _MONTH_RANGE + " GROUP BY b, district, sector",
-    ],
-    FOOTFALL.name: [
-        "INSERT INTO footfall_agg_1m (minute, district, entries, exits, occupancy, events, computed_at) "
-        "SELECT b, district, e, x, sum(toInt64(e) - toInt64(x)) OVER (PARTITION BY district, toDate(b) ORDER BY b "
-        "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), n, now64(6) FROM ("
-        "SELECT toStartOfMinute(event_time) AS b, district, sum(entries) AS e, sum(exits) AS x, count() AS n "
-        "FROM footfall_raw FINAL WHERE "
-        + _where("event_time", "toDate(event_time, 'Asia/Shanghai')", "days", "Date")
-        + " GROUP BY b, district)",
-        "INSERT INTO footfall_hourly (hour, district, entries, exits, peak_occupancy, computed_at) "
-        "SELECT toStartOfHour(minute) AS b, district, sum(entries), sum(exits), max(occupancy), now64(6) "
-        "FROM footfall_agg_1m FINAL WHERE "
-        + _where("minute", "toDate(minute)", "days", "Date")
-        + " GROUP BY b, district",
-        "INSERT INTO footfall_daily (day, district, entries, exits, peak_occupancy, computed_at) "
-        "SELECT toDate(hour) AS b, district, sum(entries), sum(exits), max(peak_occupancy), now64(6) "
-        "FROM footfall_hourly FINAL WHERE " + _where("hour", "toDate(hour)", "days", "Date") + " GROUP BY b, district",
-        "INSERT INTO footfall_monthly (month, district, entries, exits, peak_occupancy, computed_at) "
-        "SELECT toStartOfMonth(day) AS b, district, sum(entries), sum(exits), max(peak_occupancy), now64(6) "
-        "FROM footfall_daily FINAL WHERE " + _MONTH_RANGE + " GROUP BY b, district",
-    ],
-    TOURISTS.name: [
-        "INSERT INTO tourists_agg_1m (minute, district, origin, arrivals, spend, events, computed_at) "
-        "SELECT toStartOfMinute(event_time) AS b, district, origin, sum(arrivals), sum(spend), count(), now64(6) "
-        "FROM tourists_raw FINAL WHERE "
-        + _where("event_time", "toUnixTimestamp(toStartOfMinute(event_time))", "minutes", "UInt32")
-        + " GROUP BY b, district, origin",
-        "INSERT INTO tourists_daily (day, district, origin, arrivals, spend, computed_at) "
-        "SELECT toDate(minute) AS b, district, origin, sum(arrivals), sum(spend), now64(6) "
-        "FROM tourists_agg_1m FINAL WHERE "
-        + _where("minute", "toDate(minute)", "days", "Date")
-        + " GROUP BY b, district, origin",
-        "INSERT INTO tourists_monthly (month, district, origin, arrivals, spend, computed_at) "
-        "SELECT toStartOfMonth(day) AS b, district, origin, sum(arrivals), sum(spend), now64(6) "
-        "FROM tourists_daily FINAL WHERE " + _MONTH_RANGE + " GROUP BY b, district, origin",
-    ],
+# How a source time column compares with epoch seconds: the column's epoch, and an epoch as the column's type.
+_EPOCH = {
+    "event_time": "toUnixTimestamp(event_time)",
+    "minute": "toUnixTimestamp(minute)",
+    "hour": "toUnixTimestamp(hour)",
+    "day": "toUnixTimestamp(toDateTime(day, 'Asia/Shanghai'))",
 }
-_PARAM = re.compile(r"\{(\w+):")
+_AS_TYPE = {
+    "event_time": "toDateTime64({{{0}:Int64}}, 3, 'Asia/Shanghai')",
+    "minute": "toDateTime({{{0}:Int64}}, 'Asia/Shanghai')",
+    "hour": "toDateTime({{{0}:Int64}}, 'Asia/Shanghai')",
+    "day": "toDate(toDateTime({{{0}:Int64}}, 'Asia/Shanghai'))",
+}
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=ZONE)
+def _where(time: str) -> str:
+    """Rows of the touched windows: a pruning range, then the exact (商圈, from, to) windows."""
+    lo, hi = _AS_TYPE[time].format("lo"), _AS_TYPE[time].format("hi")
+    return (
+        f"district IN {{districts:Array(String)}} AND {time} >= {lo} AND {time} < {hi} "
+        f"AND arrayExists(w -> w.1 = district AND {_EPOCH[time]} >= w.2 AND {_EPOCH[time]} < w.3, "
+        "{windows:Array(Tuple(String, Int64, Int64))})"
+    )
 
 
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+@dataclass(frozen=True)
+class Refresh:
+    """One level's refresh statement: INSERT … SELECT of every touched window of that level."""
+
+    level: str
+    table: str
+    sql: str
 
 
-def touched_keys(touched: Iterable[tuple[str, int]]) -> dict | None:
-    """Bind parameters naming every window that (district, minute start in epoch seconds) pairs fall into."""
-    minutes = set(touched)
+def build(feed: Feed) -> list[Refresh]:
+    """The feed's refresh statements, finest level first."""
+    out: list[Refresh] = []
+    source_table, source_time = feed.raw_table, "event_time"
+    keys = ", ".join(["district", *feed.dims])
+    for level in feed.levels:
+        table, time = feed.level_table(level), LEVEL_TIME[level]
+        bucket = f"{LEVEL_BUCKET[level]}({source_time}) AS b"
+        sums = [f"sum({m}) AS {m}" for m in feed.measures]
+        measures = list(feed.measures)
+        where = _where(source_time)
+        if level == "minute" and feed.occupancy:
+            came, left = feed.occupancy
+            inner = (
+                f"SELECT {bucket}, {keys}, {', '.join(sums)}, count() AS events FROM {source_table} FINAL "
+                f"WHERE {where} GROUP BY b, {keys}"
+            )
+            running = (
+                f"sum(toInt64({came}) - toInt64({left})) OVER (PARTITION BY district, toDate(b) ORDER BY b "
+                "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+            )
+            target = [time, "district", *feed.dims, *measures, "occupancy", "events", "computed_at"]
+            select = f"SELECT b, {keys}, {', '.join(measures)}, {running}, events, now64(6) FROM ({inner})"
+        else:
+            extra = []
+            if level == "minute":
+                extra = [("events", "count()")]
+            elif feed.occupancy:
+                extra = [("peak_occupancy", "max(occupancy)" if source_time == "minute" else "max(peak_occupancy)")]
+            target = [time, "district", *feed.dims, *measures, *(name for name, _ in extra), "computed_at"]
+            columns = ", ".join([*sums, *(f"{expr} AS {name}" for name, expr in extra)])
+            select = (
+                f"SELECT {bucket}, {keys}, {columns}, now64(6) FROM {source_table} FINAL "
+                f"WHERE {where} GROUP BY b, {keys}"
+            )
+        out.append(Refresh(level, table, f"INSERT INTO {table} ({', '.join(target)}) {select}"))
+        source_table, source_time = table, time
+    return out
+
+
+STATEMENTS: dict[str, list[Refresh]] = {name: build(feed) for name, feed in FEEDS.items()}
+
+
+# -- the touched windows -----------------------------------------------------------------------------
+
+
+def _floor(t: int, level: str) -> int:
+    """Start of the level's bucket holding epoch second ``t`` (Asia/Shanghai has whole-hour offsets, no DST)."""
+    if level == "minute":
+        return t // 60 * 60
+    if level == "hour":
+        return t // 3600 * 3600
+    local = datetime.fromtimestamp(t, ZONE)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if level == "month":
+        start = start.replace(day=1)
+    return int(start.timestamp())
+
+
+def _ceil(t: int, level: str) -> int:
+    """End (exclusive) of the level's bucket holding epoch second ``t - 1``."""
+    start = _floor(t - 1, level)
+    if level == "minute":
+        return start + 60
+    if level == "hour":
+        return start + 3600
+    local = datetime.fromtimestamp(start, ZONE)
+    if level == "day":
+        return int(datetime(local.year, local.month, local.day, tzinfo=ZONE).timestamp()) + 86400
+    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+    return int(datetime(year, month, 1, tzinfo=ZONE).timestamp())
+
+
+def _merge(windows: Iterable[tuple[int, int]], gap: int = 0) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for lo, hi in sorted(windows):
+        if out and lo <= out[-1][1] + gap:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The touched windows of one level: per 商圈, [from, to) epoch-second ranges aligned to the level."""
+
+    ranges: dict[str, list[tuple[int, int]]]
+
+    def parameters(self) -> dict:
+        flat = [(d, lo, hi) for d, spans in sorted(self.ranges.items()) for lo, hi in spans]
+        return {
+            "districts": sorted(self.ranges),
+            "lo": min(lo for _, lo, _ in flat),
+            "hi": max(hi for _, _, hi in flat),
+            "windows": flat,
+        }
+
+
+def touched_windows(touched: Iterable[tuple[str, int]], whole_days: bool = False) -> Windows | None:
+    """The ranges holding every (商圈, minute start in epoch seconds) pair, merged when close."""
+    minutes: dict[str, set[int]] = defaultdict(set)
+    for district, minute in touched:
+        minutes[district].add(minute)
     if not minutes:
         return None
-    local = {m: datetime.fromtimestamp(m, ZONE) for m in {m for _, m in minutes}}
-    days = {(d, local[m].date()) for d, m in minutes}
-    months = {(d, day.replace(day=1)) for d, day in days}
-    first, last = min(day for _, day in days), max(day for _, day in days)
-    return {
-        "districts": sorted({d for d, _ in minutes}),
-        "lo": int(_midnight(first).timestamp() * 1000),
-        "hi": int(_midnight(last + timedelta(days=1)).timestamp() * 1000),
-        "minutes": sorted(minutes),
-        "hours": sorted({(d, m // 3600 * 3600) for d, m in minutes}),
-        "days": sorted(days),
-        "months": sorted(months),
-        "month_lo": first.replace(day=1),
-        "month_hi": _next_month(last),
-    }
+    ranges = {d: _merge(((m, m + 60) for m in ms), MERGE_GAP_S) for d, ms in minutes.items()}
+    return at_level(Windows(ranges), "day") if whole_days else Windows(ranges)
+
+
+def at_level(windows: Windows, level: str) -> Windows:
+    """The same windows widened to whole buckets of ``level``."""
+    return Windows(
+        {d: _merge((_floor(lo, level), _ceil(hi, level)) for lo, hi in spans) for d, spans in windows.ranges.items()}
+    )
 
 
 def recompute_statements(feed: Feed, touched: Iterable[tuple[str, int]]) -> list[tuple[str, dict]]:
-    """The INSERT … SELECT statements, finest level first, that refresh every touched window."""
-    keys = touched_keys(touched)
-    if keys is None:
+    """The INSERT … SELECT statements, finest level first, with their parameters, that refresh every
+    touched window."""
+    base = touched_windows(touched, whole_days=feed.occupancy is not None)
+    if base is None:
         return []
-    return [(sql, {name: keys[name] for name in _PARAM.findall(sql)}) for sql in STATEMENTS[feed.name]]
+    return [(r.sql, at_level(base, r.level).parameters()) for r in STATEMENTS[feed.name]]

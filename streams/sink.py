@@ -1,14 +1,21 @@
-"""Land prepared batches in ClickHouse: raw rows, rejected events, then the touched minute windows.
+"""Land prepared batches in ClickHouse: raw rows, rejected events, ingest statistics, then the touched
+windows of every rollup level. One attempt per call; the retry policy (``streams.retry``) and the
+outage drill (``streams.drill``) stand beside the sink.
+
+The raw rows arrive as JSON lines (see ``streams.batch``) and ClickHouse parses them: one
+``INSERT … SELECT … ARRAY JOIN`` per batch reads each record's events into the raw table's columns,
+with the defaults and types of the feed registry. With chDB the lines go through a temporary file
+(``file()``); with a ClickHouse server, in the request body (``input()``).
 
 At-least-once delivery plus deduplicating tables give exact results: the agent acknowledges a
-batch (so Faust may commit its offsets) only after every write here has succeeded. A failed write
-is retried with backoff, holding only the batch at hand; nothing is acknowledged meanwhile.
+batch (so Faust may commit its offsets) only after :meth:`ClickHouseSink.land` has returned.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import os
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -17,12 +24,11 @@ from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
 
+from schemas.feeds import DECIMAL, INTEGER, TEXT, TIME, Feed
 from streams.batch import INGEST_COLUMNS, Prepared
 from streams.rollups import recompute_statements
 from yzcore.migrate import require_current
 from yzcore.store import DirectReader, connect
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,17 +49,50 @@ class StoreUnavailable(RuntimeError):
     """The store refused or could not take a write."""
 
 
+# -- raw rows: JSON lines parsed by ClickHouse -------------------------------------------------------
+
+# How each kind of field is read from JSON (integers as Float64: JSON Schema's integer admits 3.0) and the
+# insert casts to the raw table's column type.
+_JSON_TYPE = {TEXT: "String", INTEGER: "Float64", DECIMAL: "String", TIME: "String"}
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def raw_structure(feed: Feed) -> str:
+    """The JSON lines' structure: partition, offset and the array of events as named tuples."""
+    fields = ", ".join(
+        f"{c.name} {_JSON_TYPE[c.kind] if c.default is None else f'Nullable({_JSON_TYPE[c.kind]})'}"
+        for c in feed.columns
+    )
+    return f"p UInt16, o UInt64, b Array(Tuple({fields}))"
+
+
+def raw_insert(feed: Feed, source: str) -> str:
+    """INSERT … SELECT of the raw rows in ``source`` (a table function yielding :func:`raw_structure`)."""
+    values = []
+    for c in feed.columns:
+        value = f"e.{c.name}"
+        if c.default is not None:
+            value = f"ifNull({value}, {_sql_string(c.default)})"
+        if c.kind == TIME:
+            value = f"parseDateTime64BestEffort({value}, 3, 'Asia/Shanghai')"
+        values.append(value)
+    columns = ", ".join([*feed.column_names, "kafka_partition", "kafka_offset"])
+    return f"INSERT INTO {feed.raw_table} ({columns}) SELECT {', '.join(values)}, p, o FROM {source} ARRAY JOIN b AS e"
+
+
 class ClickHouseSink:
     """Owns the worker's ClickHouse client; every call runs in one thread, serialised by a lock."""
 
-    def __init__(self, dsn: str, max_backoff_s: float = 10.0):
+    def __init__(self, dsn: str):
         self.dsn = dsn
-        self.max_backoff_s = max_backoff_s
         self.stats = SinkStats()
         self._client: Client | None = None
         self._reader: DirectReader | None = None
         self._lock = threading.Lock()
-        self.unavailable_until = 0.0  # a drill: writes fail until then (POST /admin/store-outage)
+        self._embedded = dsn.startswith("chdb:")
 
     # -- store access ---------------------------------------------------------------------------
     def _ensure(self) -> Client:
@@ -83,11 +122,25 @@ class ClickHouseSink:
             return self._reader.raw(sql, parameters, fmt)
 
     # -- landing --------------------------------------------------------------------------------
+    def write(self, batch: Prepared) -> None:
+        """Write the batch once: raw rows, refusals, ingest rows, then every touched rollup window."""
+        self.call(lambda client: self._write(client, batch))
+
+    async def land(self, batch: Prepared) -> None:
+        """Write the batch once, off the event loop, and count it. Raises whatever the store raised."""
+        await self.run(lambda client: self._write(client, batch))
+        self.stats.batches += 1
+        self.stats.landed[batch.feed.name] += batch.accepted
+        self.stats.late[batch.feed.name] += batch.late
+        for r in batch.rejected:
+            self.stats.rejected[(batch.feed.name, r.why.reason)] += 1
+        self.stats.last_landed_at = time.time()
+
     def _write(self, client: Client, batch: Prepared) -> None:
-        if time.time() < self.unavailable_until:
-            raise StoreUnavailable("store unavailable (outage drill)")
         feed = batch.feed
-        if batch.accepted:
+        if batch.lines:
+            self._insert_lines(client, feed, batch.lines)
+        if batch.columns is not None and batch.accepted:
             client.insert(feed.raw_table, batch.columns, column_names=batch.column_names, column_oriented=True)
         if batch.rejected:
             client.insert(
@@ -110,24 +163,15 @@ class ClickHouseSink:
         for sql, params in recompute_statements(feed, batch.touched):
             client.command(sql, parameters=params)
 
-    async def land(self, batch: Prepared) -> None:
-        """Write the batch, retrying with capped exponential backoff until ClickHouse accepts it."""
-        backoff = 0.2
-        while True:
-            try:
-                await self.run(lambda c: self._write(c, batch))
-                break
-            except Exception as exc:  # noqa: BLE001 - any store failure: keep the batch, back off, retry
-                self.stats.write_errors += 1
-                self.stats.retrying = True
-                self.stats.last_error = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-                log.warning("ClickHouse write failed (%s); retrying in %.1fs", self.stats.last_error, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.max_backoff_s)
-        self.stats.retrying = False
-        self.stats.batches += 1
-        self.stats.landed[batch.feed.name] += batch.accepted
-        self.stats.late[batch.feed.name] += batch.late
-        for r in batch.rejected:
-            self.stats.rejected[(batch.feed.name, r.why.reason)] += 1
-        self.stats.last_landed_at = time.time()
+    def _insert_lines(self, client: Client, feed: Feed, lines: list[bytes]) -> None:
+        structure = _sql_string(raw_structure(feed))
+        if not self._embedded:
+            client.command(f"{raw_insert(feed, f'input({structure})')} FORMAT JSONEachRow", data=b"".join(lines))
+            return
+        fd, path = tempfile.mkstemp(prefix=f"yzmon-{feed.name}-", suffix=".jsonl")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.writelines(lines)
+            client.command(raw_insert(feed, f"file({_sql_string(path)}, 'JSONEachRow', {structure})"))
+        finally:
+            os.unlink(path)

@@ -6,11 +6,12 @@ import logging
 
 from faust.worker import Worker
 
+import streams.agents  # noqa: F401 - registers the landing agents on the app
 from streams.app import app
 
 
 def main() -> None:
-    settings = app.yz_settings  # type: ignore[attr-defined]
+    settings = app.yz_settings
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     Worker(app, loglevel=settings.log_level).execute_from_commandline()
 

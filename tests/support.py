@@ -13,20 +13,21 @@ from yzcore.settings import Settings
 from yzcore.store import GatewayReader, rows
 from yzmon.status import consumer_lag
 
-SQL = {
-    ("raw", "sales"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, sector AS dimension, "
-    "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_raw FINAL GROUP BY ALL",
-    ("raw", "footfall"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, '' AS dimension, "
-    "sum(entries) AS entries, sum(exits) AS exits FROM footfall_raw FINAL GROUP BY ALL",
-    ("raw", "tourists"): "SELECT toString(toDate(event_time, 'Asia/Shanghai')) AS day, district, origin AS dimension, "
-    "sum(arrivals) AS arrivals, sum(spend) AS spend FROM tourists_raw FINAL GROUP BY ALL",
-    ("agg", "sales"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, sector AS dimension, "
-    "sum(amount) AS amount, sum(txn_count) AS txn_count FROM sales_agg_1m FINAL GROUP BY ALL",
-    ("agg", "footfall"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, '' AS dimension, "
-    "sum(entries) AS entries, sum(exits) AS exits FROM footfall_agg_1m FINAL GROUP BY ALL",
-    ("agg", "tourists"): "SELECT toString(toDate(minute, 'Asia/Shanghai')) AS day, district, origin AS dimension, "
-    "sum(arrivals) AS arrivals, sum(spend) AS spend FROM tourists_agg_1m FINAL GROUP BY ALL",
-}
+
+def _totals_sql(layer: str, name: str) -> str:
+    """Totals per local day × 商圈 × the feed's first dimension (or none), one column per measure,
+    of the raw table or the minute aggregates: from the feed registry."""
+    feed = FEEDS[name]
+    table, when = (feed.raw_table, "event_time") if layer == "raw" else (feed.agg_table, "minute")
+    dimension = feed.dims[0] if feed.dims else "''"
+    sums = ", ".join(f"sum({m}) AS {m}" for m in feed.measures)
+    return (
+        f"SELECT toString(toDate({when}, 'Asia/Shanghai')) AS day, district, {dimension} AS dimension, {sums} "
+        f"FROM {table} FINAL GROUP BY ALL"
+    )
+
+
+SQL = {(layer, name): _totals_sql(layer, name) for layer in ("raw", "agg") for name in FEEDS}
 
 
 def store_totals(reader, layer: str) -> dict[tuple, Decimal]:

@@ -1,9 +1,9 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from schemas.feeds import FOOTFALL, SALES
-from streams.batch import Record, prepare
+from schemas.feeds import FEEDS, FOOTFALL, SALES
+from streams.batch import Record, merge, prepare
 from streams.rollups import recompute_statements
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -24,7 +24,7 @@ def sale(i: int, hhmm: str) -> Record:
 
 
 def test_late_events_are_counted_per_partition_and_still_accepted():
-    marks: dict[int, datetime] = {}
+    marks: dict[tuple[int, str], float] = {}
     first = prepare(SALES, [sale(0, "12:00"), sale(1, "12:30")], NOW, TOL, marks, timedelta(minutes=10))
     assert first.late == 0 and len(marks) == 2
     second = prepare(
@@ -39,22 +39,49 @@ def test_late_events_are_counted_per_partition_and_still_accepted():
 def test_ingest_rows_cover_offsets_and_event_times():
     batch = prepare(SALES, [sale(0, "12:00"), sale(2, "12:07"), Record(SALES.topic, 0, 103, b"{")], NOW, TOL)
     (row,) = batch.ingest_rows()
-    assert row[:8] == (SALES.topic, 0, 100, 103, 3, 2, 1, 0)
-    assert (row[9] - row[8]) == timedelta(minutes=7)
+    assert (row.topic, row.kafka_partition, row.first_offset, row.last_offset) == (SALES.topic, 0, 100, 103)
+    assert (row.records, row.accepted, row.rejected, row.late) == (3, 2, 1, 0)
+    assert (row.max_event_time - row.min_event_time) == timedelta(minutes=7)
 
 
-def test_touched_windows_become_minute_keys_and_footfall_days():
-    batch = prepare(SALES, [sale(0, "12:00"), sale(2, "12:00"), sale(4, "23:59")], NOW, TOL)
+def _epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp())
+
+
+def test_touched_windows_become_ranges_per_level_and_footfall_days():
+    batch = prepare(SALES, [sale(0, "12:00"), sale(2, "12:00"), sale(4, "12:03"), sale(6, "23:59")], NOW, TOL)
     statements = recompute_statements(SALES, batch.touched)
     assert [s.split()[2] for s, _ in statements] == ["sales_agg_1m", "sales_hourly", "sales_daily", "sales_monthly"]
-    minute = statements[0][1]
-    assert minute["districts"] == ["daping"] and len(minute["minutes"]) == 2
-    assert minute["hi"] - minute["lo"] == 24 * 3600 * 1000
-    assert len(statements[1][1]["hours"]) == 2 and [str(d) for _, d in statements[2][1]["days"]] == ["2024-10-01"]
-    assert statements[3][1]["month_lo"] == date(2024, 10, 1) and statements[3][1]["month_hi"] == date(2024, 11, 1)
+    minute, hour, day, month = (params for _, params in statements)
+    assert set(minute) == {"districts", "lo", "hi", "windows"} and minute["districts"] == ["daping"]
+    # 12:00-12:04 and 23:59 lie more than MERGE_GAP_S apart: two windows
+    assert minute["windows"] == [
+        ("daping", _epoch("2024-10-01T12:00:00+08:00"), _epoch("2024-10-01T12:04:00+08:00")),
+        ("daping", _epoch("2024-10-01T23:59:00+08:00"), _epoch("2024-10-02T00:00:00+08:00")),
+    ]
+    assert hour["windows"] == [
+        ("daping", _epoch("2024-10-01T12:00:00+08:00"), _epoch("2024-10-01T13:00:00+08:00")),
+        ("daping", _epoch("2024-10-01T23:00:00+08:00"), _epoch("2024-10-02T00:00:00+08:00")),
+    ]
+    assert day["windows"] == [("daping", _epoch("2024-10-01T00:00:00+08:00"), _epoch("2024-10-02T00:00:00+08:00"))]
+    assert month["windows"] == [("daping", _epoch("2024-10-01T00:00:00+08:00"), _epoch("2024-11-01T00:00:00+08:00"))]
+    assert (month["lo"], month["hi"]) == month["windows"][0][1:]
     footfall = recompute_statements(FOOTFALL, batch.touched)
-    assert [str(d) for _, d in footfall[0][1]["days"]] == ["2024-10-01"]
+    assert footfall[0][1]["windows"] == day["windows"]  # occupancy runs over the local day: whole days
     assert recompute_statements(SALES, set()) == []
+
+
+def test_every_rollup_statement_names_the_registry_measures():
+    for feed in FEEDS.values():
+        for sql, params in recompute_statements(feed, {("daping", _epoch("2024-10-01T12:00:00+08:00"))}):
+            target = sql[sql.index("(") + 1 : sql.index(")")].split(", ")
+            assert [m for m in feed.measures if m in target] == list(feed.measures), sql
+            assert "{windows:Array(Tuple(String, Int64, Int64))}" in sql and set(params) == {
+                "districts",
+                "lo",
+                "hi",
+                "windows",
+            }
 
 
 def test_bundles_of_two_districts_sharing_a_partition_are_not_late():
@@ -94,12 +121,27 @@ def test_a_refused_event_of_a_bundle_keeps_its_index_and_its_own_bytes():
     }
     items = [good, {**good, "event_id": "x", "district": "atlantis"}, 7, {**good, "event_id": "h"}]
     batch = prepare(SALES, [Record(SALES.topic, 0, 5, orjson.dumps(items))], NOW, TOL)
-    assert batch.accepted == 2 and batch.columns[0] == ["g", "h"]
+    assert batch.accepted == 2 and [e["event_id"] for e in batch.events()] == ["g", "h"]
     assert [(r.index, r.why.reason, orjson.loads(r.payload)) for r in batch.rejected] == [
         (1, "unknown_district", items[1]),
         (2, "malformed_json", 7),
     ]
     (row,) = batch.ingest_rows()
-    assert row[4:7] == (1, 2, 2)  # one record, two events accepted, two refused
+    assert (row.records, row.accepted, row.rejected) == (1, 2, 2)  # one record, two events accepted, two refused
     empty = prepare(SALES, [Record(SALES.topic, 0, 6, b"[]")], NOW, TOL)
     assert [(r.index, r.why.reason) for r in empty.rejected] == [(-1, "malformed_json")]
+
+
+def test_merged_batches_hold_every_row_refusal_window_and_partition_count():
+    marks: dict = {}
+    first = prepare(SALES, [sale(0, "12:00"), sale(1, "12:01"), Record(SALES.topic, 0, 102, b"{")], NOW, TOL, marks)
+    second = prepare(SALES, [sale(2, "12:30"), sale(4, "11:00")], NOW, TOL, marks)
+    merged = merge([first, second])
+    assert merged.accepted == 4 and [e["event_id"] for e in merged.events()] == ["e0", "e1", "e2", "e4"]
+    assert [r.record.offset for r in merged.rejected] == [102]
+    assert merged.touched == first.touched | second.touched and merged.late == first.late + second.late == 1
+    rows = {row.kafka_partition: row for row in merged.ingest_rows()}
+    assert (rows[0].first_offset, rows[0].last_offset, rows[0].records, rows[0].accepted) == (100, 104, 4, 3)
+    assert (rows[1].first_offset, rows[1].records, rows[1].accepted) == (101, 1, 1)
+    assert rows[0].max_event_time - rows[0].min_event_time == timedelta(minutes=90)
+    assert merge([first]) is first

@@ -40,7 +40,12 @@ def test_benchmark_runs_at_a_tiny_size(tmp_path, store_dsn):
         "year",
         "exactly_once_pipeline",
         "exactly_once_baseline",
+        "limits",
+        "ratios",
     } <= result.keys()
+    assert result["limits"]["store_ingest"]["records"] == mixed_events(result) > 0
+    assert result["limits"]["kafka_read"]["records"] == result["pipeline"]["mixed"]["records"]
+    assert result["ratios"]["pipeline_to_store_ingest"] > 0
     mixed = result["pipeline"]["mixed"]
     assert mixed["records"] == result["baseline"]["mixed"]["records"] > 2000
     assert {"events_per_s", "landed_s", "committed_s", "startup_s"} <= mixed.keys()
@@ -48,6 +53,10 @@ def test_benchmark_runs_at_a_tiny_size(tmp_path, store_dsn):
     assert {"p50_ms", "p99_ms"} <= result["freshness"].keys()
     assert result["worker_memory_mb"]["VmHWM"] > 0
     assert result["year"]["extrapolated"] is True
+
+
+def mixed_events(result: dict) -> int:
+    return result["pipeline"]["mixed"]["events"]
 
 
 def test_year_replay_runs_at_a_tiny_size(tmp_path):
@@ -73,6 +82,8 @@ def test_rows_go_to_the_end_of_the_pipeline_table(tmp_path):
         "pipeline": {"mixed": phase, "sales": phase},
         "baseline": {"mixed": phase, "sales": phase},
         "ratio": {"mixed": 1.0, "sales": 1.0},
+        "limits": {"store_ingest": {"events_per_s": 5000.0}, "kafka_read": {"events_per_s": 9000.0}},
+        "ratios": {"pipeline_to_store_ingest": 0.2},
         "freshness": {"p50_ms": 5, "p99_ms": 9},
         "year": {"wall_s_for_365_days": 600},
         "worker_memory_mb": {"VmHWM": 1},
@@ -82,5 +93,6 @@ def test_rows_go_to_the_end_of_the_pipeline_table(tmp_path):
     lines = md.read_text().splitlines()
     at = lines.index("| old row |")
     assert lines[at + 1].startswith("| 2026-11-23 12:00 |") and "sales 1,000 (1.00)" in lines[at + 1]
+    assert "| 1,000 | 5,000 | 0.200 | 9,000 | 1,000 | 1.00 |" in lines[at + 1]
     assert "≈10 min extrapolated" in lines[at + 1] and lines[at + 2] == ""
     assert lines[-1] == "| 1 | 2 |"

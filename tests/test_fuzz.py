@@ -141,4 +141,4 @@ def test_every_event_of_a_bundle_is_accepted_or_refused_alone(items):
         assert refused.why.reason in REASONS and orjson.loads(refused.payload) == items[refused.index]
     refused_at = {r.index for r in batch.rejected}
     accepted = [item for i, item in enumerate(items) if i not in refused_at]
-    assert [Decimal(item["amount"]) for item in accepted] == batch.columns[6]
+    assert [Decimal(item["amount"]) for item in accepted] == [Decimal(e["amount"]) for e in batch.events()]

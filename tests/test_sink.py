@@ -11,6 +11,8 @@ from schemas.feeds import FEEDS
 from simulators.generate import bad_events, day_events
 from simulators.scenario import load
 from streams.batch import Record, prepare
+from streams.drill import OutageDrill
+from streams.retry import Retrying
 from streams.sink import ClickHouseSink
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -87,21 +89,28 @@ def test_rejected_events_are_stored_with_payload_and_reason_once(store, store_ds
     assert store.query("SELECT count() FROM sales_raw").result_rows[0][0] == 0
 
 
-def test_a_failing_store_is_retried_without_losing_the_batch(store, store_dsn, monkeypatch):
+def test_a_failing_store_is_retried_without_losing_the_batch(store, store_dsn):
     events = [e for _, e in day_events(load("baseline"), 3, date(2024, 10, 4), ["eling"], ["tourists"])][:50]
-    sink = ClickHouseSink(store_dsn, max_backoff_s=0.05)
-    real_write, failures = sink._write, {"left": 3}
-
-    def flaky(client, batch):
-        if failures["left"]:
-            failures["left"] -= 1
-            raise ConnectionError("store unavailable")
-        return real_write(client, batch)
-
-    monkeypatch.setattr(sink, "_write", flaky)
-    asyncio.run(sink.land(prepare(FEEDS["tourists"], _records("tourists", events), NOW, TOL)))
-    assert sink.stats.write_errors == 3 and not sink.stats.retrying
+    sink = ClickHouseSink(store_dsn)
+    drill = OutageDrill()
+    drill.fail_for(0.5)  # every attempt within the next half second fails before it reaches the store
+    asyncio.run(
+        Retrying(sink, drill, max_backoff_s=0.05).land(
+            prepare(FEEDS["tourists"], _records("tourists", events), NOW, TOL)
+        )
+    )
+    assert sink.stats.write_errors >= 3 and not sink.stats.retrying and sink.stats.batches == 1
+    assert "outage drill" in sink.stats.last_error
     assert store.query("SELECT count() FROM tourists_raw FINAL").result_rows[0][0] == len(events)
+
+
+def test_one_attempt_raises_and_counts_nothing(store, store_dsn):
+    """The sink writes once: a store error reaches the caller, and the batch is not counted as landed."""
+    events = [e for _, e in day_events(load("baseline"), 3, date(2024, 10, 4), ["eling"], ["sales"])][:5]
+    sink = ClickHouseSink(store_dsn.split("?")[0] + "?database=never_migrated")  # the store refuses
+    with pytest.raises(Exception):  # noqa: B017 - whatever the store raises reaches the caller
+        asyncio.run(sink.land(prepare(FEEDS["sales"], _records("sales", events), NOW, TOL)))
+    assert sink.stats.batches == 0 and not sink.stats.landed
 
 
 LEVELS = {
@@ -169,3 +178,41 @@ def test_every_rollup_level_equals_raw_across_a_month_boundary(store, store_dsn,
         raw, rollup = store.query(raw_sql).result_rows, store.query(rollup_sql).result_rows
         assert len(raw) >= 2
         assert [tuple(r) for r in raw] == [tuple(r) for r in rollup], rollup_sql
+
+
+def test_the_store_reads_each_field_as_python_would(store, store_dsn):
+    """ClickHouse parses the validated JSON: integral floats, escapes, zone offsets, fractions, defaults."""
+    base = {
+        "event_time": "2024-10-01T12:00:00+08:00",
+        "district": "daping",
+        "sector": "retail",
+        "merchant_group": "g",
+        "amount": "1.05",
+        "txn_count": 2,
+    }
+    events = [
+        {**base, "event_id": "float-count", "txn_count": 3.0},
+        {**base, "event_id": "escapes", "merchant_group": '中文 "q" \\ \u0001 tab\t'},
+        {**base, "event_id": "utc-fraction", "event_time": "2024-10-01T04:00:59.999999Z"},
+        {**base, "event_id": "west", "event_time": "2024-10-01T12:00:00-05:30", "channel": "delivery", "source": "s"},
+        {**base, "event_id": "padded", "amount": "00012.5"},
+    ]
+    batch = prepare(FEEDS["sales"], [Record(FEEDS["sales"].topic, 3, 42, orjson.dumps(events))], NOW, TOL)
+    assert batch.accepted == len(events) and not batch.rejected
+    asyncio.run(ClickHouseSink(store_dsn).land(batch))
+    got = {
+        r[0]: r[1:]
+        for r in store.query(
+            "SELECT event_id, toUnixTimestamp64Milli(event_time), merchant_group, channel, amount, txn_count, source, "
+            "kafka_partition, kafka_offset FROM sales_raw FINAL"
+        ).result_rows
+    }
+    want = dict(zip(batch.column_names, batch.raw_columns(), strict=True))  # the same events as Python reads them
+    for i, event_id in enumerate(want["event_id"]):
+        expected = (
+            int(want["event_time"][i].timestamp() * 1000),
+            *(want[c][i] for c in ("merchant_group", "channel", "amount", "txn_count", "source")),
+            3,
+            42,
+        )
+        assert got[event_id] == expected, event_id

@@ -1,0 +1,136 @@
+"""The landing agents in-process, without a broker (Faust's ``test_context``): a batch is acknowledged
+only after its write, a failed write acknowledges nothing, a refused event goes to the dead letters alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from unittest.mock import AsyncMock
+
+import orjson
+import pytest
+
+import streams.agents as agents
+from schemas.feeds import FEEDS, SALES
+from streams.app import YzApp, app
+from streams.retry import Retrying
+from streams.sink import SinkStats
+
+
+def sale(i: int, **changes) -> dict:
+    return {
+        "event_id": f"e{i}",
+        "event_time": f"2024-10-01T12:{i % 60:02d}:00+08:00",
+        "district": "daping",
+        "sector": "retail",
+        "merchant_group": "g",
+        "amount": "1.00",
+        "txn_count": 1,
+        **changes,
+    }
+
+
+class FakeSink:
+    """Stands in for ClickHouseSink: ``land`` is the one store call the agents make (through Retrying)."""
+
+    def __init__(self, land: Callable) -> None:
+        self.stats = SinkStats()
+        self.land = AsyncMock(side_effect=land)
+
+
+@pytest.fixture(scope="module")
+def loop():
+    """One event loop for the module: Faust's app keeps the loop it first ran on."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def faust_app(loop) -> YzApp:
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    return app
+
+
+async def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def test_the_app_registers_one_agent_per_feed_and_the_views():
+    assert sorted(app.agents) == sorted(f"streams.agents.land_{name}" for name in FEEDS)
+    topics = {next(iter(agent.channel.topics)) for agent in app.agents.values()}
+    assert topics == {feed.topic for feed in FEEDS.values()}
+    paths = {route.resource.canonical for route in app.web.web_app.router.routes()}
+    assert {"/health", "/status", "/sql", "/targets", "/admin/store-outage"} <= paths
+
+
+def test_a_batch_is_acknowledged_only_after_its_write(faust_app, loop, monkeypatch):
+    loop.run_until_complete(_a_batch_is_acknowledged_only_after_its_write(faust_app, monkeypatch))
+
+
+async def _a_batch_is_acknowledged_only_after_its_write(faust_app, monkeypatch):
+    events: list = []  # the i-th record holds sales 2i and 2i + 1
+    acked_at_write: list[bool] = []  # per written record: was it already acknowledged?
+
+    async def write(batch):
+        for event_id in [e["event_id"] for e in batch.events()][::2]:
+            acked_at_write.append(events[int(event_id[1:]) // 2].message.acked)
+
+    sink = FakeSink(write)
+    monkeypatch.setattr(faust_app, "landing", Retrying(sink))  # type: ignore[arg-type]
+    async with agents.land_sales.test_context() as agent:
+        for i in range(3):
+            events.append(await agent.put(value=orjson.dumps([sale(2 * i), sale(2 * i + 1)]), wait=False))
+        await _until(lambda: all(e.message.acked for e in events))
+    assert acked_at_write == [False, False, False]  # every record written once, none acknowledged before
+    assert sink.stats.write_errors == 0
+
+
+def test_a_failed_write_acknowledges_nothing(faust_app, loop, monkeypatch):
+    loop.run_until_complete(_a_failed_write_acknowledges_nothing(faust_app, monkeypatch))
+
+
+async def _a_failed_write_acknowledges_nothing(faust_app, monkeypatch):
+    async def down(batch):
+        raise ConnectionError("store down")
+
+    sink = FakeSink(down)
+    monkeypatch.setattr(faust_app, "landing", Retrying(sink, max_backoff_s=0.01))  # type: ignore[arg-type]
+    async with agents.land_sales.test_context() as agent:
+        events = [await agent.put(value=orjson.dumps(sale(i)), wait=False) for i in range(2)]
+        await _until(lambda: sink.land.await_count >= 3)
+        assert not any(e.message.acked for e in events)
+        assert sink.stats.retrying and sink.stats.last_error == "store down"
+
+
+def test_a_refused_event_of_a_bundle_goes_to_the_dead_letters_alone(faust_app, loop, monkeypatch):
+    loop.run_until_complete(_a_refused_event_of_a_bundle_goes_to_the_dead_letters_alone(faust_app, monkeypatch))
+
+
+async def _a_refused_event_of_a_bundle_goes_to_the_dead_letters_alone(faust_app, monkeypatch):
+    landed: list = []
+
+    async def write(batch):
+        landed.append(batch)
+
+    sink = FakeSink(write)
+    monkeypatch.setattr(faust_app, "landing", Retrying(sink))  # type: ignore[arg-type]
+    dead = AsyncMock()
+    monkeypatch.setattr(agents, "send_dead_letter", dead)
+    bundle = [sale(0), sale(1, amount="-5.00"), sale(2)]
+    async with agents.land_sales.test_context() as agent:
+        event = await agent.put(value=orjson.dumps(bundle), wait=False)
+        await _until(lambda: bool(landed) and event.message.acked)
+    (batch,) = landed
+    assert batch.accepted == 2 and [e["event_id"] for e in batch.events()] == ["e0", "e2"]
+    (call,) = dead.await_args_list
+    dlq, refused = call.args
+    assert dlq.get_topic_name() == SALES.dlq_topic
+    assert (refused.index, refused.why.reason, orjson.loads(refused.payload)) == (1, "negative_amount", bundle[1])
