@@ -56,7 +56,7 @@ from simulators.truth import Truth
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
 from yzcore.settings import Settings
-from yzcore.store import DirectReader, GatewayReader, Reader, rows
+from yzcore.store import DirectReader, Reader, query_reader, rows
 from yzmon.broker import ensure_topics, start_broker
 from yzmon.stack import Stack
 
@@ -270,6 +270,7 @@ class Bench:
             data_dir=data_dir,
             broker_port=free_port(),
             worker_port=free_port(),
+            sql_port=free_port(),
             topic_partitions=config.partitions,
             batch_max=config.batch_max,
             batch_seconds=config.batch_seconds,
@@ -387,8 +388,8 @@ class Bench:
         return phase
 
     @property
-    def reader(self) -> GatewayReader:
-        return GatewayReader(self.settings.worker_url, timeout=120)
+    def reader(self) -> Reader:
+        return query_reader(self.settings)
 
     def _start_profile(self, out: Path) -> None:
         assert self.stack.worker is not None

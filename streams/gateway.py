@@ -1,31 +1,28 @@
-"""The worker's web endpoints: /health, /status and /sql (read-only queries on the store it owns)."""
+"""The worker's web endpoints (/health, /status, /targets, the outage drill) and, when the worker owns
+the embedded store, ClickHouse's HTTP interface on its own port (`streams.sqlhttp`), read-only:
+the one read path of `yzmon sql`, status, the live view, the report, analysts and Grafana."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from typing import Any
+from urllib.parse import urlparse
 
 import faust
 from faust.web import Request, Response, View
 
-ALLOWED_FORMATS = {
-    "JSON",
-    "JSONEachRow",
-    "JSONCompact",
-    "CSVWithNames",
-    "TSVWithNames",
-    "PrettyCompactMonoBlock",
-    "PrettyCompact",
-    "Markdown",
-    "Native",
-}
+from streams.sqlhttp import SqlHttpServer
+
+log = logging.getLogger(__name__)
 
 
 def register_views(app: faust.App) -> None:
     sink = app.sink  # type: ignore[attr-defined]
     started = time.time()
+    register_sql_interface(app)
 
     @app.page("/health")
     class Health(View):
@@ -79,16 +76,18 @@ def register_views(app: faust.App) -> None:
                 return self.text(str(exc), status=409)
             return self.json(result.__dict__)  # type: ignore[union-attr]
 
-    @app.page("/sql")
-    class Sql(View):
-        async def post(self, request: Request) -> Response:
-            body: dict[str, Any] = await request.json()
-            fmt = body.get("format", "JSON")
-            if fmt not in ALLOWED_FORMATS:
-                return self.text(f"format {fmt!r} not offered; use one of {sorted(ALLOWED_FORMATS)}", status=400)
-            loop = asyncio.get_running_loop()
-            try:
-                data = await loop.run_in_executor(None, sink.query, body["sql"], body.get("parameters") or None, fmt)
-            except Exception as exc:  # noqa: BLE001 - report the engine's message to the caller
-                return self.text(str(exc), status=400)
-            return self.bytes(data, content_type="application/octet-stream")
+
+def register_sql_interface(app: faust.App) -> None:
+    """Serve ClickHouse's HTTP interface from this worker once it starts (embedded store only)."""
+    settings = app.yz_settings  # type: ignore[attr-defined]
+    if not settings.embedded_store:
+        return
+    server = SqlHttpServer(settings, urlparse(settings.store_dsn).path)
+
+    @app.task
+    async def serve_sql() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, server.start)
+
+    @app.on_before_shutdown.connect
+    async def stop_sql(app: faust.App, **kwargs: Any) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, server.stop)

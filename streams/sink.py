@@ -20,7 +20,7 @@ from clickhouse_connect.driver.client import Client
 from streams.batch import INGEST_COLUMNS, Prepared
 from streams.rollups import recompute_statements
 from yzcore.migrate import require_current
-from yzcore.store import DirectReader, connect
+from yzcore.store import connect
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +44,14 @@ class StoreUnavailable(RuntimeError):
 
 
 class ClickHouseSink:
-    """Owns the worker's ClickHouse client; every call runs in one thread, serialised by a lock."""
+    """Owns the worker's ClickHouse writer; its calls are serialised by a lock (reads never take it:
+    they run on their own chDB sessions, `streams.readengine`)."""
 
     def __init__(self, dsn: str, max_backoff_s: float = 10.0):
         self.dsn = dsn
         self.max_backoff_s = max_backoff_s
         self.stats = SinkStats()
         self._client: Client | None = None
-        self._reader: DirectReader | None = None
         self._lock = threading.Lock()
         self.unavailable_until = 0.0  # a drill: writes fail until then (POST /admin/store-outage)
 
@@ -61,7 +61,6 @@ class ClickHouseSink:
             client = connect(self.dsn)
             require_current(client)
             self._client = client
-            self._reader = DirectReader(connect(self.dsn, readonly=True))
         return self._client
 
     def call(self, fn: Callable[[Client], object]) -> object:
@@ -74,13 +73,6 @@ class ClickHouseSink:
     async def ready(self) -> bool:
         await self.run(lambda c: None)
         return True
-
-    def query(self, sql: str, parameters: dict | None, fmt: str) -> bytes:
-        """A read-only query for the gateway."""
-        with self._lock:
-            self._ensure()
-            assert self._reader is not None
-            return self._reader.raw(sql, parameters, fmt)
 
     # -- landing --------------------------------------------------------------------------------
     def _write(self, client: Client, batch: Prepared) -> None:

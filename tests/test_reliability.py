@@ -18,7 +18,7 @@ from producers.replay import replay
 from simulators.run import RunSpec, records, truth
 from simulators.scenario import load
 from yzcore.settings import Settings
-from yzcore.store import GatewayReader, rows
+from yzcore.store import query_reader, rows
 from yzmon.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -31,6 +31,7 @@ def stack(tmp_path_factory, free_port):
         data_dir=tmp_path_factory.mktemp("stack"),
         broker_port=free_port(),
         worker_port=free_port(),
+        sql_port=free_port(),
         topic_partitions=3,
         batch_max=1000,
         fault_injection=True,
@@ -83,7 +84,7 @@ def test_worker_killed_five_times_mid_replay_still_exact(stack):
     wait_idle(settings, sent[0])
 
     totals, bad = expected()
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     assert store_totals(reader, "raw") == totals
     assert store_totals(reader, "agg") == totals
     assert rejected(reader) == bad
@@ -97,7 +98,7 @@ def test_replaying_the_same_range_again_counts_nothing_twice(stack):
     assert again == sum(1 for day in SPEC.days for _ in records(SPEC, day))
     wait_idle(settings)
     totals, bad = expected()
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     assert store_totals(reader, "raw") == totals
     assert store_totals(reader, "agg") == totals
     assert rejected(reader) == bad
@@ -135,7 +136,7 @@ def test_a_thirty_second_store_outage_commits_nothing_then_catches_up(stack):
     wait_idle(settings, before + sent)
     assert httpx.get(f"{settings.worker_url}/status").json()["write_errors"] > 0
     want = {(d, dist, f, dim, m): Decimal(v) for d, dist, f, dim, m, v in truth(spec).rows() if m != "rejected"}
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     for layer in ("raw", "agg"):
         got = {k: v for k, v in store_totals(reader, layer).items() if k[0] == "2024-05-03"}
         assert got == want
@@ -165,7 +166,7 @@ def test_after_a_broker_restart_replaying_the_range_restores_exact_totals(stack)
     producer.close()
     wait_idle(settings, again)
     want = {(d, dist, f, dim, m): Decimal(v) for d, dist, f, dim, m, v in truth(spec).rows() if m != "rejected"}
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     for layer in ("raw", "agg"):
         got = {k: v for k, v in store_totals(reader, layer).items() if k[0] == "2024-05-05"}
         assert got == want

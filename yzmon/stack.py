@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yzcore.readlimits import LIMITS
 from yzcore.settings import Settings
 from yzcore.store import worker_alive
 from yzmon.broker import StackError, die_with_parent, ensure_topics, port_free, start_broker
@@ -42,8 +43,16 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "YZMON_ALLOWED_LATENESS_S": str(settings.allowed_lateness_s),
             "YZMON_FUTURE_TOLERANCE_S": str(settings.future_tolerance_s),
             "YZMON_FAULT_INJECTION": str(settings.fault_injection).lower(),
+            "YZMON_SQL_HOST": settings.sql_host,
+            "YZMON_SQL_PORT": str(settings.sql_port),
+            **{f"YZMON_{limit.field.upper()}": str(getattr(settings, limit.field)) for limit in LIMITS},
+            "YZMON_READ_MAX_CONCURRENT": str(settings.read_max_concurrent),
         }
     )
+    for name in ("sql_reader_password", "sql_analyst_password"):
+        secret = getattr(settings, name)
+        if secret is not None:
+            env[f"YZMON_{name.upper()}"] = secret.get_secret_value()
     return env
 
 
@@ -64,6 +73,11 @@ class Stack:
             raise StackError(
                 f"port {s.worker_port} is taken (is a stack already up? `yzmon status`); "
                 "stop it with `yzmon down` or set YZMON_WORKER_PORT"
+            )
+        if s.embedded_store and not port_free(s.sql_host, s.sql_port):
+            raise StackError(
+                f"port {s.sql_port} (ClickHouse HTTP interface) is taken on {s.sql_host}; "
+                "stop what holds it (a ClickHouse server?) or set YZMON_SQL_PORT"
             )
         try:
             if s.embedded_broker:
