@@ -12,6 +12,7 @@ import re
 
 BLOCK_INFO = b"\x01\x00\x02\xff\xff\xff\xff\x00"  # is_overflows = false, bucket_num = -1, end
 MIN_REVISION_WITH_BLOCK_INFO = 51903
+MIN_REVISION_WITH_DATETIME_TIME_ZONE = 54337
 MIN_REVISION_WITH_CUSTOM_SERIALIZATION = 54454
 
 _FIXED = {
@@ -152,10 +153,12 @@ class _Reader:
 class NativeRewriter:
     """Feed revision-0 Native bytes in any chunking; get whole blocks back at ``revision``."""
 
-    def __init__(self, revision: int):
+    def __init__(self, revision: int, types: list[str] | None = None):
+        """``types``: the result's column types as the engine describes them; revision-0 Native drops the
+        time zone of DateTime columns, which clients from revision 54337 on are sent."""
         self.revision = revision
         self.buffer = bytearray()
-        self.types: list[str] = []
+        self.types = types or []
 
     def feed(self, chunk: bytes) -> bytes:
         self.buffer += chunk
@@ -177,11 +180,10 @@ class NativeRewriter:
         r = _Reader(self.buffer, pos)
         columns, rows = r.varint(), r.varint()
         parts: list[bytes] = []
-        for _ in range(columns):
-            head = r.pos
-            r.string()
+        for i in range(columns):
+            name = r.string()
             type_name = r.string().decode()
-            parts.append(bytes(r.data[head : r.pos]))
+            parts.append(_varint(len(name)) + name + _string(self._type(i, type_name)))
             if self.revision >= MIN_REVISION_WITH_CUSTOM_SERIALIZATION:
                 parts.append(b"\x00")
             data_start = r.pos
@@ -193,6 +195,12 @@ class NativeRewriter:
         for part in parts:
             out += part
         return r.pos
+
+    def _type(self, index: int, type_name: str) -> str:
+        if self.revision < MIN_REVISION_WITH_DATETIME_TIME_ZONE or index >= len(self.types):
+            return type_name
+        described = self.types[index]
+        return described if _WITHOUT_ZONE.sub("DateTime", described) == type_name else type_name
 
 
 def _skip_strings(data: memoryview, pos: int, rows: int) -> int:
@@ -218,6 +226,14 @@ def _skip_strings(data: memoryview, pos: int, rows: int) -> int:
     if pos > end:
         raise NeedMore
     return pos
+
+
+_WITHOUT_ZONE = re.compile(r"DateTime\('[^']*'\)")
+
+
+def _string(text: str) -> bytes:
+    data = text.encode()
+    return _varint(len(data)) + data
 
 
 def _varint(value: int) -> bytes:

@@ -44,6 +44,7 @@ STREAMABLE = frozenset(
     }
 )
 _CODE = re.compile(r"Code: (\d+)\.")
+_FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+\w+\s*;?\s*$")
 _NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)\s*$")
 
 
@@ -174,6 +175,15 @@ class ReadSession:
             raise EngineError.wrap(exc) from None
         fmt = vet_statement(ast, formatted, self.table_functions)
         return formatted, fmt
+
+    def column_types(self, sql: str, params: dict[str, str]) -> list[str]:
+        """The result's column types (with their time zones), or [] when the statement cannot be described."""
+        try:
+            body = _FORMAT_CLAUSE.sub("", sql)
+            described = str(self.conn.query(f"DESCRIBE TABLE ({body})", "TSVRaw", params=params))
+        except Exception:  # noqa: BLE001 - SHOW, EXPLAIN … have no description; their types carry no zone
+            return []
+        return [line.split("\t")[1] for line in described.splitlines() if line]
 
     def stream(self, sql: str, fmt: str, params: dict[str, str]) -> Iterator[bytes]:
         """The result in ``fmt``, chunk by chunk (whole when the format cannot be cut into blocks)."""

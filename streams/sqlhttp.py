@@ -257,6 +257,11 @@ class SqlHttpServer:
         self.running += 1
         try:
             return await self._run(request, query_id, sql, binds, url_settings, params)
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a fault of this interface still answers as ClickHouse would
+            log.exception("read %s failed", query_id)
+            return self.error(EngineError(1001, "STD_EXCEPTION", f"Code: 1001. DB::Exception: {exc!r}"), query_id)
         finally:
             self.running -= 1
 
@@ -306,11 +311,14 @@ class SqlHttpServer:
                 return self.error(exc, query_id)
             fmt = in_query or fmt
             revision = int(params.get("client_protocol_version", "0") or 0) if fmt == "Native" else 0
+            types = (
+                await loop.run_in_executor(self.executor, session.column_types, statement, binds) if revision else []
+            )
             producer = loop.run_in_executor(
                 self.executor, self._produce, session, statement, fmt, binds, queue, stop, loop
             )
             try:
-                return await self._respond(request, query_id, fmt, revision, session, queue, params)
+                return await self._respond(request, query_id, fmt, (revision, types), session, queue, params)
             finally:
                 stop.set()
                 if not producer.done():  # the client went away, or the answer ended early: stop the query
@@ -370,12 +378,12 @@ class SqlHttpServer:
         request: web.Request,
         query_id: str,
         fmt: str,
-        revision: int,
+        native: tuple[int, list[str]],
         session: ReadSession,
         queue: asyncio.Queue,
         params: dict[str, str],
     ) -> web.StreamResponse:
-        rewriter = NativeRewriter(revision) if revision > 0 else None
+        rewriter = NativeRewriter(*native) if native[0] > 0 else None
         encoder = self._encoder(request, params)
         headers = {
             "X-ClickHouse-Query-Id": query_id,

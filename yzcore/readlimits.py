@@ -64,7 +64,8 @@ def hint(message: str, settings: Settings) -> str:
         if code == err_code and word in message:
             limit = BY_SETTING[setting]
             return (
-                f"The read path's limit {setting} = {getattr(settings, limit.field)}{limit.unit} stopped this "
-                f"query: ask for less, or raise it with {limit.env} (the worker reads it when it starts)."
+                f"Stopped by the read limit {setting} (this read path allows at most "
+                f"{getattr(settings, limit.field)}{limit.unit}): ask for less, or raise it with {limit.env} "
+                "(read when the worker starts)."
             )
     return ""
