@@ -53,13 +53,17 @@ def run(seconds: float, heavy_seconds: int, data_dir: Path) -> dict:
     def poll() -> None:
         with httpx.Client(timeout=30) as http:
             while not stop.is_set():
-                r = http.post(
-                    base + "?default_format=JSONEachRow",
-                    content="SELECT DISTINCT toUInt32(splitByChar('-', event_id)[3]) AS b FROM sales_raw "
-                    f"WHERE district = 'eling' AND event_id LIKE 'fresh-{run_id}-%'",
-                )
+                try:
+                    r = http.post(
+                        base + "?default_format=JSONEachRow",
+                        content="SELECT DISTINCT toUInt32(splitByChar('-', event_id)[3]) AS b FROM sales_raw "
+                        f"WHERE district = 'eling' AND event_id LIKE 'fresh-{run_id}-%'",
+                    )
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+                    continue
                 now = time.time()
-                for line in r.text.splitlines():
+                for line in r.text.splitlines() if r.status_code == 200 else []:
                     landed.setdefault(json.loads(line)["b"], now)
                 time.sleep(0.05)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from yzcore.readlimits import LIMITS
 from yzcore.settings import Settings
-from yzcore.store import worker_alive
+from yzcore.store import interface_up, worker_alive
 from yzmon.broker import StackError, die_with_parent, ensure_topics, port_free, start_broker
 
 
@@ -115,7 +115,7 @@ class Stack:
             )
 
     def wait_ready(self, timeout_s: float) -> None:
-        """Wait until the worker answers on its web port and holds its partitions."""
+        """Wait until the worker answers on its web port, holds its partitions and serves the HTTP interface."""
         import httpx
 
         deadline = time.monotonic() + timeout_s
@@ -124,7 +124,7 @@ class Stack:
                 raise StackError(f"the worker exited with code {self.worker.returncode}; see {self.logs['worker']}")
             try:
                 status = httpx.get(f"{self.settings.worker_url}/status", timeout=2).json()
-                if status.get("assigned"):
+                if status.get("assigned") and (not self.settings.embedded_store or interface_up(self.settings)):
                     return
             except (httpx.HTTPError, ValueError):
                 pass
