@@ -44,6 +44,7 @@ STREAMABLE = frozenset(
     }
 )
 _CODE = re.compile(r"Code: (\d+)\.")
+_WRAPPER = re.compile(r"\.? : In scope SELECT formatQuery\(.*\)\. \(", re.DOTALL)
 _FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+\w+\s*;?\s*$")
 _NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)\s*$")
 
@@ -166,12 +167,15 @@ class ReadSession:
     def prepare(self, sql: str, params: dict[str, str]) -> tuple[str, str | None]:
         """The statement as the engine parsed it and its FORMAT clause; Refused or EngineError if not served."""
         try:
-            formatted = str(
-                self.conn.query("SELECT formatQuery({q:String})", "TSVRaw", params={"q": escape_param(sql)})
-            )
-            formatted = formatted.rstrip("\n")
+            text = {"q": escape_param(sql)}
+            formatted = str(self.conn.query("SELECT formatQuery({q:String})", "TSVRaw", params=text)).rstrip("\n")
+        except Exception as exc:  # noqa: BLE001 - a syntax error, worded without the parsing wrapper
+            error = EngineError.wrap(exc)
+            error.message = _WRAPPER.sub(". (", error.message)
+            raise error from None
+        try:
             ast = str(self.conn.query("EXPLAIN AST " + formatted, "TSVRaw", params=params))
-        except Exception as exc:  # noqa: BLE001 - syntax and parameter errors, reported as the engine words them
+        except Exception as exc:  # noqa: BLE001 - parameter errors, reported as the engine words them
             raise EngineError.wrap(exc) from None
         fmt = vet_statement(ast, formatted, self.table_functions)
         return formatted, fmt
