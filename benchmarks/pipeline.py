@@ -58,7 +58,7 @@ from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
 from yzcore.migrate import migrate
 from yzcore.settings import Settings
-from yzcore.store import DirectReader, GatewayReader, Reader, connect, rows
+from yzcore.store import DirectReader, Reader, connect, query_reader, rows
 from yzmon.broker import ensure_topics, start_broker
 from yzmon.stack import Stack
 
@@ -267,6 +267,7 @@ class Bench:
             data_dir=data_dir,
             broker_port=free_port(),
             worker_port=free_port(),
+            sql_port=free_port(),
             topic_partitions=config.partitions,
             batch_max=config.batch_max,
             batch_seconds=config.batch_seconds,
@@ -387,8 +388,8 @@ class Bench:
         return phase
 
     @property
-    def reader(self) -> GatewayReader:
-        return GatewayReader(self.settings.worker_url, timeout=120)
+    def reader(self) -> Reader:
+        return query_reader(self.settings)
 
     def _start_profile(self, out: Path) -> None:
         assert self.stack.worker is not None

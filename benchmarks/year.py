@@ -33,7 +33,7 @@ from simulators.model import MODELS
 from simulators.run import RunSpec
 from simulators.scenario import load
 from yzcore.settings import Settings
-from yzcore.store import GatewayReader, rows
+from yzcore.store import Reader, query_reader, rows
 from yzmon.stack import Stack
 
 # The default of each optional measure field (an event may leave it out), from the feed registry.
@@ -93,7 +93,7 @@ class MemorySampler(threading.Thread):
         }
 
 
-def check(reader: GatewayReader, producer: CountingProducer) -> dict[str, Any]:
+def check(reader: Reader, producer: CountingProducer) -> dict[str, Any]:
     """Raw rows, distinct ids, monthly rollups and rejections against what the producer sent."""
     problems: list[str] = []
     per_feed: dict[str, Any] = {}
@@ -151,6 +151,7 @@ def run_year(
             "data_dir": data_dir,
             "broker_port": free_port(),
             "worker_port": free_port(),
+            "sql_port": free_port(),
             "kafka_bootstrap": None,
             "clickhouse_dsn": None,
             "reader_dsn": None,
@@ -208,7 +209,7 @@ def run_year(
             f"year {year}: {sent:,} records end to end in {wall_s / 60:.1f} min ({sent / wall_s:,.0f}/s); "
             f"worker RSS {memory.get('first_mb')} → max {memory.get('max_mb')} → {memory.get('last_mb')} MB"
         )
-        result["exactly_once"] = check(GatewayReader(s.worker_url, timeout=600), producer)
+        result["exactly_once"] = check(query_reader(s), producer)
         log(f"exactly once: {result['exactly_once']['ok']} {result['exactly_once']['problems']}")
         return result
     finally:

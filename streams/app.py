@@ -13,7 +13,7 @@ import faust
 
 from schemas.feeds import FEEDS, GROUP_ID
 from streams.drill import OutageDrill
-from streams.gateway import blueprint
+from streams.gateway import blueprint, register_sql_interface
 from streams.retry import Retrying
 from streams.sink import ClickHouseSink
 from yzcore.settings import Settings, get_settings
@@ -74,6 +74,7 @@ class YzApp(faust.App):
 def create_app(settings: Settings) -> YzApp:
     app = YzApp(settings)
     blueprint.register(app, url_prefix="/")
+    register_sql_interface(app)
     return app
 
 

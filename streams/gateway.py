@@ -1,5 +1,7 @@
-"""The worker's web endpoints, a Blueprint registered on the app: /health, /status, /admin/store-outage,
-/targets and /sql (read-only queries on the store it owns)."""
+"""The worker's web endpoints, a Blueprint registered on the app (/health, /status, /targets, the outage
+drill), and, when the worker owns the embedded store, ClickHouse's HTTP interface on its own port
+(`streams.sqlhttp`), read-only: the one read path of `yzmon sql`, status, the live view, the report,
+analysts and Grafana."""
 
 from __future__ import annotations
 
@@ -7,23 +9,14 @@ import asyncio
 import os
 import time
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlparse
 
 from faust.web import Blueprint, Request, Response, View
 
+from streams.sqlhttp import SqlHttpServer
+
 if TYPE_CHECKING:
     from streams.app import YzApp
-
-ALLOWED_FORMATS = {
-    "JSON",
-    "JSONEachRow",
-    "JSONCompact",
-    "CSVWithNames",
-    "TSVWithNames",
-    "PrettyCompactMonoBlock",
-    "PrettyCompact",
-    "Markdown",
-    "Native",
-}
 
 
 blueprint = Blueprint("gateway")
@@ -91,17 +84,17 @@ class Targets(View):
         return self.json(result.__dict__)  # type: ignore[union-attr]
 
 
-@blueprint.route("sql", name="sql")
-class Sql(View):
-    async def post(self, request: Request) -> Response:
-        body: dict[str, Any] = await request.json()
-        fmt = body.get("format", "JSON")
-        if fmt not in ALLOWED_FORMATS:
-            return self.text(f"format {fmt!r} not offered; use one of {sorted(ALLOWED_FORMATS)}", status=400)
-        loop = asyncio.get_running_loop()
-        try:
-            sink = _app(self).sink
-            data = await loop.run_in_executor(None, sink.query, body["sql"], body.get("parameters") or None, fmt)
-        except Exception as exc:  # noqa: BLE001 - report the engine's message to the caller
-            return self.text(str(exc), status=400)
-        return self.bytes(data, content_type="application/octet-stream")
+def register_sql_interface(app: YzApp) -> None:
+    """Serve ClickHouse's HTTP interface from this worker once it starts (embedded store only)."""
+    settings = app.yz_settings
+    if not settings.embedded_store:
+        return
+    server = SqlHttpServer(settings, urlparse(settings.store_dsn).path)
+
+    @app.task
+    async def serve_sql() -> None:
+        await asyncio.get_running_loop().run_in_executor(None, server.start)
+
+    @app.on_before_shutdown.connect
+    async def stop_sql(app: YzApp, **kwargs: Any) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, server.stop)

@@ -28,7 +28,7 @@ from schemas.feeds import DECIMAL, INTEGER, TEXT, TIME, Feed
 from streams.batch import INGEST_COLUMNS, Prepared
 from streams.rollups import recompute_statements
 from yzcore.migrate import require_current
-from yzcore.store import DirectReader, connect
+from yzcore.store import connect
 
 
 @dataclass
@@ -84,13 +84,13 @@ def raw_insert(feed: Feed, source: str) -> str:
 
 
 class ClickHouseSink:
-    """Owns the worker's ClickHouse client; every call runs in one thread, serialised by a lock."""
+    """Owns the worker's ClickHouse writer; its calls are serialised by a lock (reads never take it:
+    they run on their own chDB sessions, `streams.readengine`)."""
 
     def __init__(self, dsn: str):
         self.dsn = dsn
         self.stats = SinkStats()
         self._client: Client | None = None
-        self._reader: DirectReader | None = None
         self._lock = threading.Lock()
         self._embedded = dsn.startswith("chdb:")
 
@@ -100,7 +100,6 @@ class ClickHouseSink:
             client = connect(self.dsn)
             require_current(client)
             self._client = client
-            self._reader = DirectReader(connect(self.dsn, readonly=True))
         return self._client
 
     def call(self, fn: Callable[[Client], object]) -> object:
@@ -113,13 +112,6 @@ class ClickHouseSink:
     async def ready(self) -> bool:
         await self.run(lambda c: None)
         return True
-
-    def query(self, sql: str, parameters: dict | None, fmt: str) -> bytes:
-        """A read-only query for the gateway."""
-        with self._lock:
-            self._ensure()
-            assert self._reader is not None
-            return self._reader.raw(sql, parameters, fmt)
 
     # -- landing --------------------------------------------------------------------------------
     def write(self, batch: Prepared) -> None:

@@ -21,18 +21,21 @@ class DetachedStack:
     env: dict[str, str]
 
     @classmethod
-    def up(cls, data_dir: Path, broker_port: int, worker_port: int, **extra: str) -> DetachedStack:
+    def up(cls, data_dir: Path, broker_port: int, worker_port: int, sql_port: int, **extra: str) -> DetachedStack:
         env = {
             **os.environ,
             "YZMON_DATA_DIR": str(data_dir),
             "YZMON_BROKER_PORT": str(broker_port),
             "YZMON_WORKER_PORT": str(worker_port),
+            "YZMON_SQL_PORT": str(sql_port),
             "COLUMNS": "250",  # rich tables on one line each, for the assertions
             **{f"YZMON_{k.upper()}": str(v) for k, v in extra.items()},
         }
         env.pop("YZMON_KAFKA_BOOTSTRAP", None)
         env.pop("YZMON_CLICKHOUSE_DSN", None)
-        stack = cls(Settings(data_dir=data_dir, broker_port=broker_port, worker_port=worker_port), env)
+        stack = cls(
+            Settings(data_dir=data_dir, broker_port=broker_port, worker_port=worker_port, sql_port=sql_port), env
+        )
         done = stack.yzmon("up", "--detach", timeout=180)
         assert done.returncode == 0, done.stdout + done.stderr
         stack.wait(lambda s: s.get("worker"), "the stack to come up")

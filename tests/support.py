@@ -10,7 +10,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 
 from schemas.feeds import FEEDS, GROUP_ID
 from yzcore.settings import Settings
-from yzcore.store import GatewayReader, rows
+from yzcore.store import query_reader, rows
 from yzmon.status import consumer_lag
 
 
@@ -58,7 +58,7 @@ def wait_idle(settings: Settings, expected_events: int = 0, timeout_s: float = 3
 def _stored(settings: Settings) -> int:
     tables = [f.raw_table for f in FEEDS.values()] + ["rejected_events"]
     sql = "SELECT " + " + ".join(f"(SELECT count() FROM {t} FINAL)" for t in tables) + " AS n"
-    return int(rows(GatewayReader(settings.worker_url), sql)[0]["n"])
+    return int(rows(query_reader(settings), sql)[0]["n"])
 
 
 def _committed(settings: Settings) -> int:

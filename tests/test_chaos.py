@@ -21,7 +21,7 @@ from producers.replay import replay
 from simulators.run import RunSpec, truth
 from simulators.scenario import load
 from yzcore.settings import Settings
-from yzcore.store import GatewayReader
+from yzcore.store import query_reader
 from yzmon.stack import Stack
 
 pytestmark = pytest.mark.soak
@@ -31,7 +31,9 @@ KILLS = int(os.environ.get("YZMON_CHAOS_KILLS", "25"))
 
 @pytest.mark.timeout(3600 * 3)
 def test_random_kills_over_a_simulated_week(tmp_path, free_port):
-    settings = Settings(data_dir=tmp_path, broker_port=free_port(), worker_port=free_port(), batch_max=2000)
+    settings = Settings(
+        data_dir=tmp_path, broker_port=free_port(), worker_port=free_port(), sql_port=free_port(), batch_max=2000
+    )
     spec = RunSpec(load("national_day"), 11, date(2024, 10, 1), date(2024, 10, 1) + timedelta(days=DAYS), bad_per_day=5)
     stack = Stack(settings)
     stack.start(wait_ready_s=120)
@@ -60,7 +62,7 @@ def test_random_kills_over_a_simulated_week(tmp_path, free_port):
         from decimal import Decimal
 
         want = {k: Decimal(v) for k, v in expected.items()}
-        reader = GatewayReader(settings.worker_url)
+        reader = query_reader(settings)
         assert store_totals(reader, "raw") == want
         assert store_totals(reader, "agg") == want
         print(

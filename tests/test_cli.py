@@ -39,6 +39,7 @@ def test_detached_stack_status_sql_and_down_leave_no_process(tmp_path, free_port
         "YZMON_DATA_DIR": str(tmp_path),
         "YZMON_BROKER_PORT": str(free_port()),
         "YZMON_WORKER_PORT": str(free_port()),
+        "YZMON_SQL_PORT": str(free_port()),
     }
     up = _yzmon(env, "up", "--detach")
     assert up.returncode == 0, up.stderr + up.stdout
@@ -80,7 +81,7 @@ def test_a_taken_port_is_a_one_line_error(tmp_path, free_port):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        stack = Stack(Settings(data_dir=tmp_path, broker_port=port, worker_port=free_port()))
+        stack = Stack(Settings(data_dir=tmp_path, broker_port=port, worker_port=free_port(), sql_port=free_port()))
         with pytest.raises(StackError, match=f"port {port} is taken.*YZMON_BROKER_PORT"):
             stack.start()
     assert stack.broker is None and stack.worker is None

@@ -19,7 +19,7 @@ from schemas.feeds import FEEDS
 from simulators.run import RunSpec, truth
 from simulators.scenario import load
 from yzcore.settings import Settings
-from yzcore.store import GatewayReader, rows
+from yzcore.store import query_reader, rows
 from yzmon.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -31,6 +31,7 @@ def stack(tmp_path_factory, free_port):
         data_dir=tmp_path_factory.mktemp("stack"),
         broker_port=free_port(),
         worker_port=free_port(),
+        sql_port=free_port(),
         topic_partitions=3,
         batch_max=2000,
     )
@@ -51,7 +52,7 @@ def test_one_day_lands_exactly(stack):
 
     expected = truth(spec)
     want = {(d, dist, f, dim, m): Decimal(v) for d, dist, f, dim, m, v in expected.rows() if m != "rejected"}
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     assert store_totals(reader, "raw") == want
     assert store_totals(reader, "agg") == want
 
@@ -73,7 +74,7 @@ def test_one_day_lands_exactly(stack):
 
 
 def test_gateway_is_read_only(stack):
-    reader = GatewayReader(stack.settings.worker_url)
+    reader = query_reader(stack.settings)
     with pytest.raises(Exception, match="readonly"):
         reader.raw("INSERT INTO targets (year, scope, metric, value, unit, source) VALUES (1, 'a', 'b', 1, 'c', 'd')")
     assert rows(reader, "SELECT count() AS n FROM targets WHERE year = 1")[0]["n"] == 0
@@ -102,7 +103,7 @@ def test_a_bad_event_inside_a_bundle_is_refused_alone(stack):
     producer = FeedProducer(settings.bootstrap)
     producer.send_raw("sales", b"daping", orjson.dumps([good[0], bad, good[1], good[2]]))
     producer.close()
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     wait_idle(settings)
     landed = rows(
         reader,

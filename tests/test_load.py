@@ -200,12 +200,12 @@ def test_a_300k_row_file_lands_every_row_once_in_bounded_memory_through_broker_r
     load's memory bounded; the broker is recycled (low threshold) and nothing is lost."""
     from supervised import DetachedStack
 
-    from yzcore.store import GatewayReader, rows
+    from yzcore.store import query_reader, rows
 
     n = 300_000
     path = tmp_path / "unionpay_300k.csv"
     total = _unionpay_file(path, n)
-    stack = DetachedStack.up(tmp_path / "stack", free_port(), free_port(), broker_recycle_mb=48)
+    stack = DetachedStack.up(tmp_path / "stack", free_port(), free_port(), free_port(), broker_recycle_mb=48)
     try:
         measured = stack.env | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
         wrapper = (
@@ -232,7 +232,7 @@ def test_a_300k_row_file_lands_every_row_once_in_bounded_memory_through_broker_r
         assert peak_mb < 400, f"the load peaked at {peak_mb:.0f} MiB"  # it read the whole file before: 626 MB
         stack.wait(lambda s: s["recycles"] >= 1, "a broker recycle", timeout_s=300)
         stack.worker_ready()
-        reader = GatewayReader(stack.settings.worker_url)
+        reader = query_reader(stack.settings)
         sql = "SELECT count() AS n, uniqExact(event_id) AS ids, sum(amount) AS amount FROM sales_raw FINAL"
         deadline = time.monotonic() + 300
         while (got := rows(reader, sql)[0])["n"] < n and time.monotonic() < deadline:

@@ -20,7 +20,7 @@ from producers.kafka import FeedProducer
 from producers.replay import replay
 from simulators.run import RunSpec, records, truth
 from simulators.scenario import load
-from yzcore.store import GatewayReader, rows
+from yzcore.store import query_reader, rows
 
 pytestmark = pytest.mark.e2e
 SPEC = RunSpec(load("baseline"), 21, date(2024, 5, 1), date(2024, 5, 2), bad_per_day=5)
@@ -30,6 +30,7 @@ SPEC = RunSpec(load("baseline"), 21, date(2024, 5, 1), date(2024, 5, 2), bad_per
 def stack(tmp_path_factory, free_port):
     s = DetachedStack.up(
         tmp_path_factory.mktemp("stack"),
+        free_port(),
         free_port(),
         free_port(),
         topic_partitions=3,
@@ -84,7 +85,7 @@ def test_the_supervisor_brings_the_worker_back_after_three_kill_9_during_a_repla
     wait_idle(settings, sent[0])
 
     totals, bad = expected()
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     assert store_totals(reader, "raw") == totals
     assert store_totals(reader, "agg") == totals
     assert rejected(reader) == bad
@@ -101,7 +102,7 @@ def test_replaying_the_same_range_again_counts_nothing_twice(stack):
     assert again == sum(1 for day in SPEC.days for _ in records(SPEC, day))
     wait_idle(settings)
     totals, bad = expected()
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     assert store_totals(reader, "raw") == totals
     assert store_totals(reader, "agg") == totals
     assert rejected(reader) == bad
@@ -139,7 +140,7 @@ def test_a_thirty_second_store_outage_commits_nothing_then_catches_up(stack):
     wait_idle(settings, before + sent)
     assert httpx.get(f"{settings.worker_url}/status").json()["write_errors"] > 0
     want = {(d, dist, f, dim, m): Decimal(v) for d, dist, f, dim, m, v in truth(spec).rows() if m != "rejected"}
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     for layer in ("raw", "agg"):
         got = {k: v for k, v in store_totals(reader, layer).items() if k[0] == "2024-05-03"}
         assert got == want
@@ -166,7 +167,7 @@ def test_a_killed_broker_is_restarted_and_replaying_the_range_restores_exact_tot
     producer.close()
     wait_idle(settings, again)
     want = {(d, dist, f, dim, m): Decimal(v) for d, dist, f, dim, m, v in truth(spec).rows() if m != "rejected"}
-    reader = GatewayReader(settings.worker_url)
+    reader = query_reader(settings)
     for layer in ("raw", "agg"):
         got = {k: v for k, v in store_totals(reader, layer).items() if k[0] == "2024-05-05"}
         assert got == want

@@ -24,7 +24,7 @@ from producers.replay import replay
 from simulators.run import RunSpec, truth
 from simulators.scenario import load
 from yzcore.settings import Settings
-from yzcore.store import GatewayReader, rows
+from yzcore.store import query_reader, rows
 from yzmon.stack import Stack
 from yzmon.status import consumer_lag
 
@@ -35,7 +35,7 @@ MINUTES = float(os.environ.get("YZMON_SOAK_MINUTES", "10"))
 @pytest.mark.timeout(MINUTES * 60 + 900)
 def test_soak_continuous_replay(tmp_path, free_port):
     minutes = MINUTES
-    settings = Settings(data_dir=tmp_path, broker_port=free_port(), worker_port=free_port())
+    settings = Settings(data_dir=tmp_path, broker_port=free_port(), worker_port=free_port(), sql_port=free_port())
     stack = Stack(settings)
     stack.start(wait_ready_s=120)
     stop = threading.Event()
@@ -83,7 +83,7 @@ def test_soak_continuous_replay(tmp_path, free_port):
         assert last <= second * 1.2, f"worker memory grew: {second:.0f} MB → {last:.0f} MB ({rss})"
         spec = RunSpec(load("baseline"), 7, days[0], days[-1] + timedelta(days=1))
         want = sum(Decimal(v) for *_, m, v in truth(spec).rows() if m == "amount")
-        reader = GatewayReader(settings.worker_url)
+        reader = query_reader(settings)
         deadline = time.monotonic() + 120  # the broker's end offsets can run short of the last bundles
         while (got := Decimal(str(rows(reader, "SELECT sum(amount) AS a FROM sales_raw FINAL")[0]["a"]))) != want:
             assert time.monotonic() < deadline, f"store {got} != truth {want}"

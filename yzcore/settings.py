@@ -6,11 +6,12 @@ share those names.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +70,38 @@ class Settings(BaseSettings):
         description="Embedded broker memory (RSS, MiB) past which the supervisor restarts it once everything it "
         "holds has landed (the broker keeps every record in memory); 0 never recycles.",
     )
+    sql_host: str = Field(
+        "127.0.0.1", description="Bind address of ClickHouse's HTTP interface served by the worker (read-only)."
+    )
+    sql_port: int = Field(8123, ge=1, le=65535, description="Port of the worker's ClickHouse HTTP interface.")
+    sql_reader_password: SecretStr | None = Field(
+        None, description="Password of the `reader` user (dashboards); required when sql_host is not loopback."
+    )
+    sql_analyst_password: SecretStr | None = Field(
+        None, description="Password of the `analyst` user (people); required when sql_host is not loopback."
+    )
+    read_max_execution_time_s: int = Field(60, ge=1, description="Longest a read query runs (max_execution_time).")
+    read_max_memory_bytes: int = Field(
+        4 * 1024**3, ge=64 * 1024**2, description="Most memory one read query may use (max_memory_usage)."
+    )
+    read_max_rows_to_read: int = Field(
+        2_000_000_000, ge=1, description="Most rows one read query may scan (max_rows_to_read); a year is ~35M."
+    )
+    read_max_bytes_to_read: int = Field(
+        200 * 1024**3, ge=1, description="Most uncompressed bytes one read query may scan (max_bytes_to_read)."
+    )
+    read_max_result_rows: int = Field(
+        50_000_000, ge=1, description="Most rows one read query may return (max_result_rows)."
+    )
+    read_max_result_bytes: int = Field(
+        4 * 1024**3, ge=1, description="Most bytes one read query may return (max_result_bytes)."
+    )
+    read_max_threads: int = Field(
+        max(1, (os.cpu_count() or 2) - 1),
+        ge=1,
+        description="Threads one read query may use (max_threads); one core is left for ingestion.",
+    )
+    read_max_concurrent: int = Field(4, ge=1, le=64, description="Read queries the worker runs at once.")
 
     @field_validator("clickhouse_dsn", "reader_dsn")
     @classmethod

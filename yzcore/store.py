@@ -1,21 +1,25 @@
 """ClickHouse access, one code path for both DSNs: chdb:///path (in-process) and http(s)://.
 
 In the embedded stack the worker process owns the chDB directory (chDB allows one process per
-directory) and serves read-only queries on its web port; `query_client` routes there when the
-store is locked by a running worker.
+directory) and serves ClickHouse's HTTP interface, read-only, on YZMON_SQL_PORT: while the stack
+runs, every reader (`query_reader`) is an ordinary http:// clickhouse-connect client of it; with
+the stack down, readers open the directory themselves. Either way reads run under the read path's
+limits (`yzcore.readlimits`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from decimal import Decimal
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 import clickhouse_connect
 import httpx
 from clickhouse_connect.driver.client import Client
 
+from yzcore.readlimits import engine_settings
 from yzcore.settings import Settings
 
 READONLY = {"readonly": 1}
@@ -25,31 +29,36 @@ class StoreError(RuntimeError):
     """A store that cannot be reached or opened, with what to do about it."""
 
 
-def connect(dsn: str, readonly: bool = False) -> Client:
+def connect(dsn: str, readonly: bool = False, settings: Settings | None = None) -> Client:
     """A clickhouse-connect client for a chdb:// or http(s):// DSN; ``readonly`` refuses writes and DDL.
 
-    Settings belong to the client's session (with chDB, to its connection handle), so a read-only
-    client is always a separate client.
+    A read-only client runs under the read path's limits: set on the client for chDB and for a
+    server user that is not read-only already; a read-only server user (such as the worker's HTTP
+    interface) brings its own. Settings belong to the client's session (with chDB, to its
+    connection handle), so a read-only client is always a separate client.
     """
     parsed = urlparse(dsn)
-    settings = READONLY if readonly else None
+    limits = {**engine_settings(settings or Settings()), "readonly": 1} if readonly else None
     try:
-        if parsed.scheme == "chdb":
-            query = dict(parse_qsl(parsed.query))
-            return clickhouse_connect.get_client(
-                dsn=f"chdb://{parsed.path}", database=query.get("database"), settings=settings
-            )
         query = dict(parse_qsl(parsed.query))
-        return clickhouse_connect.get_client(
+        if parsed.scheme == "chdb":
+            return clickhouse_connect.get_client(
+                dsn=f"chdb://{parsed.path}", database=query.get("database"), settings=limits
+            )
+        client = clickhouse_connect.get_client(
             host=parsed.hostname or "localhost",
             port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
-            username=parsed.username or "default",
-            password=parsed.password or "",
+            username=unquote(parsed.username or "default"),
+            password=unquote(parsed.password or ""),
             database=parsed.path.lstrip("/") or "default",
             secure=parsed.scheme == "https",
-            settings=settings,
             **query,
         )
+        current = client.server_settings.get("readonly")
+        if limits and (current is None or current.value == "0"):
+            for key, value in limits.items():
+                client.set_client_setting(key, str(value))
+        return client
     except Exception as exc:
         text = str(exc)
         if "Cannot lock file" in text or "lock" in text.lower():
@@ -81,31 +90,6 @@ class DirectReader:
         return self.client.raw_query(sql, parameters=parameters, fmt=fmt)
 
 
-class GatewayReader:
-    """Queries through the embedded worker's /sql endpoint (it owns the chDB store)."""
-
-    def __init__(self, base_url: str, timeout: float = 60.0):
-        self.base_url = base_url
-        self.timeout = timeout
-
-    def raw(self, sql: str, parameters: dict[str, Any] | None = None, fmt: str = "JSON") -> bytes:
-        body = {"sql": sql, "parameters": parameters or {}, "format": fmt}
-        try:
-            resp = httpx.post(
-                f"{self.base_url}/sql",
-                content=json.dumps(body, default=str),
-                headers={"content-type": "application/json"},
-                timeout=self.timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise StoreError(
-                f"the worker at {self.base_url} did not answer ({exc}); is the stack up? `yzmon status`"
-            ) from exc
-        if resp.status_code != 200:
-            raise StoreError(resp.text.strip()[:2000])
-        return resp.content
-
-
 def rows(reader: Reader, sql: str, parameters: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Result rows as dicts; decimals stay Decimal."""
     data = json.loads(reader.raw(sql, parameters, "JSON"), parse_float=Decimal)
@@ -119,8 +103,47 @@ def worker_alive(settings: Settings) -> bool:
         return False
 
 
+def interface_dsn(settings: Settings) -> str:
+    """The http:// DSN of the worker's ClickHouse HTTP interface (the user a local command reads as)."""
+    host = settings.sql_host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    user = "default"
+    if not _loopback(settings.sql_host):
+        for name, secret in (("reader", settings.sql_reader_password), ("analyst", settings.sql_analyst_password)):
+            if secret is not None and secret.get_secret_value():
+                user = f"{name}:{quote(secret.get_secret_value(), safe='')}"
+                break
+    return f"http://{user}@{host}:{settings.sql_port}/default"
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def interface_up(settings: Settings) -> bool:
+    host = "127.0.0.1" if settings.sql_host in ("0.0.0.0", "::", "") else settings.sql_host
+    try:
+        return httpx.get(f"http://{host}:{settings.sql_port}/ping", timeout=1.0).text == "Ok.\n"
+    except httpx.HTTPError:
+        return False
+
+
+def reader_dsn(settings: Settings) -> str:
+    """Where reads go: YZMON_READER_DSN if set; else the worker's HTTP interface while it owns the
+    embedded store; else the store itself."""
+    if settings.reader_dsn:
+        return settings.reader_dsn
+    if settings.embedded_store and (interface_up(settings) or worker_alive(settings)):
+        return interface_dsn(settings)
+    return settings.store_dsn
+
+
 def query_reader(settings: Settings) -> Reader:
-    """The reader analysts get: the worker gateway when it owns the embedded store, else a direct client."""
-    if settings.embedded_store and settings.reader_dsn is None and worker_alive(settings):
-        return GatewayReader(settings.worker_url)
-    return DirectReader(connect(settings.query_dsn, readonly=True))
+    """The reader every command uses: one read path, under the read path's limits."""
+    return DirectReader(connect(reader_dsn(settings), readonly=True, settings=settings))

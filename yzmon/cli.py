@@ -79,6 +79,11 @@ def up(
                 _fail(f"the stack did not start: {' '.join(tail)}")
             if state_file(settings).exists():
                 console.print(f"stack up in the background (pid {proc.pid}); `yzmon status`, `yzmon down`")
+                if settings.embedded_store:
+                    from yzmon.connect_info import connect_lines
+
+                    for line in connect_lines(settings):
+                        console.print(line, markup=False, highlight=False, soft_wrap=True)
                 return
             time.sleep(0.2)
         _fail(f"the stack did not become ready within 90 s; see {settings.data_dir / 'stack.log'}")
@@ -92,6 +97,11 @@ def up(
         f"[green]stack up[/]: Kafka {settings.bootstrap} · worker {settings.worker_url} · "
         f"store {settings.store_dsn} — Ctrl-C stops"
     )
+    if settings.embedded_store:
+        from yzmon.connect_info import connect_lines
+
+        for line in connect_lines(settings):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(stack.supervise())
 
 

@@ -21,7 +21,7 @@ from schemas.zone import ZONE
 from simulators.run import RunSpec
 from simulators.scenario import load
 from yzcore.settings import Settings
-from yzcore.store import GatewayReader, Reader, query_reader, rows
+from yzcore.store import Reader, query_reader, rows
 from yzmon.broker import StackError
 from yzmon.stack import Stack
 from yzmon.status import coverage_line, describe_pace, pace_rows
@@ -100,7 +100,7 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
             failure.append(exc)
 
     threading.Thread(target=feed, name="live-feed", daemon=True).start()
-    reader: Reader = GatewayReader(settings.worker_url) if settings.embedded_store else query_reader(settings)
+    reader: Reader = query_reader(settings)
     try:
         with Live(console=console, refresh_per_second=1) as live:
             while not failure:

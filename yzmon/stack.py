@@ -30,8 +30,9 @@ from pathlib import Path
 
 from producers.gate import Gate, gate_path
 from schemas.zone import ZONE
+from yzcore.readlimits import LIMITS
 from yzcore.settings import Settings
-from yzcore.store import worker_alive
+from yzcore.store import interface_up, worker_alive
 from yzmon.broker import StackError, die_with_parent, ensure_topics, group_lag, port_free, rss_mb, start_broker
 
 CHECK_S = 5.0  # how often the supervisor samples broker memory and consumer lag
@@ -60,8 +61,16 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "YZMON_ALLOWED_LATENESS_S": str(settings.allowed_lateness_s),
             "YZMON_FUTURE_TOLERANCE_S": str(settings.future_tolerance_s),
             "YZMON_FAULT_INJECTION": str(settings.fault_injection).lower(),
+            "YZMON_SQL_HOST": settings.sql_host,
+            "YZMON_SQL_PORT": str(settings.sql_port),
+            **{f"YZMON_{limit.field.upper()}": str(getattr(settings, limit.field)) for limit in LIMITS},
+            "YZMON_READ_MAX_CONCURRENT": str(settings.read_max_concurrent),
         }
     )
+    for name in ("sql_reader_password", "sql_analyst_password"):
+        secret = getattr(settings, name)
+        if secret is not None:
+            env[f"YZMON_{name.upper()}"] = secret.get_secret_value()
     return env
 
 
@@ -108,6 +117,11 @@ class Stack:
                 f"port {s.worker_port} is taken (is a stack already up? `yzmon status`); "
                 "stop it with `yzmon down` or set YZMON_WORKER_PORT"
             )
+        if s.embedded_store and not port_free(s.sql_host, s.sql_port):
+            raise StackError(
+                f"port {s.sql_port} (ClickHouse HTTP interface) is taken on {s.sql_host}; "
+                "stop what holds it (a ClickHouse server?) or set YZMON_SQL_PORT"
+            )
         try:
             if s.embedded_broker:
                 self.broker = start_broker(s, self.logs["broker"])
@@ -146,7 +160,7 @@ class Stack:
             )
 
     def wait_ready(self, timeout_s: float) -> None:
-        """Wait until the worker answers on its web port and holds its partitions."""
+        """Wait until the worker answers on its web port, holds its partitions and serves the HTTP interface."""
         import httpx
 
         deadline = time.monotonic() + timeout_s
@@ -155,7 +169,7 @@ class Stack:
                 raise StackError(f"the worker exited with code {self.worker.returncode}; see {self.logs['worker']}")
             try:
                 status = httpx.get(f"{self.settings.worker_url}/status", timeout=2).json()
-                if status.get("assigned"):
+                if status.get("assigned") and (not self.settings.embedded_store or interface_up(self.settings)):
                     return
             except (httpx.HTTPError, ValueError):
                 pass
