@@ -230,13 +230,24 @@ def simulate(
 def _print_calibration(scenario, seed: int, year: int) -> None:
     from rich.table import Table
 
-    from simulators.calibration import anchors, sector_growth_rows, year_totals
+    from simulators.calibration import (
+        CITED_TOLERANCE,
+        SEED_TOLERANCE,
+        anchors,
+        cited,
+        sector_growth_rows,
+        year_totals,
+    )
+    from simulators.model import COVID_YEARS
 
     with console.status(f"simulating {year} and {year + 1} …"):
         this, after = year_totals(scenario, seed, year), year_totals(scenario, seed, year + 1)
+        published = cited(scenario, seed, this)
     if year != 2024:
         err.print("note: the seed anchors are 2024 figures and the 2025 target; compare with care")
-    t = Table(title=f"calibration · {scenario.name} · seed {seed}")
+    if year in COVID_YEARS or year + 1 in COVID_YEARS:
+        err.print(f"note: {year} is simulated as a normal year; the COVID years 2020–2022 were not (counterfactual)")
+    t = Table(title=f"calibration · {scenario.name} · seed {seed} · seed anchors within ±{SEED_TOLERANCE:.0%}")
     for col in ("figure", "seed", "expected", "simulated", "error"):
         t.add_column(col, justify="right" if col in ("expected", "simulated", "error") else "left")
     for a in anchors(this, after):
@@ -248,6 +259,19 @@ def _print_calibration(scenario, seed: int, year: int) -> None:
             f"{a.error:+.2%}",
         )
     console.print(t)
+    c = Table(title=f"published holiday and night figures · within ±{CITED_TOLERANCE:.0%}")
+    for col in ("figure", "source", "published", "simulated", "error"):
+        c.add_column(col, justify="right" if col in ("published", "simulated", "error") else "left", overflow="fold")
+    for r in published:
+        f = r.figure
+        c.add_row(
+            f.label,
+            f"{f.source}: {f.says}\n{f.url}",
+            f"{f.value / f.unit:,.1f} {f.unit_name}",
+            f"{r.simulated / f.unit:,.1f} {f.unit_name}",
+            f"{r.error:+.2%}",
+        )
+    console.print(c)
     g = Table(title=f"sector growth {year} → {year + 1}")
     for col in ("sector", "simulated", "seed 004 (H1 2023)"):
         g.add_column(col)
