@@ -13,3 +13,11 @@ ALTER TABLE dim_calendar
     COMMENT COLUMN holiday_day '节假日第几天(放假第一天=1,用于跨年对齐)',
     COMMENT COLUMN model_sales_share '参考季节曲线: 截至当日社零占全年比例(日历+schemas/seasonal.py)',
     COMMENT COLUMN model_visits_share '参考季节曲线: 截至当日客流占全年比例(日历+schemas/seasonal.py)';
+
+-- Occupancy: the door counters re-zero at 06:00, the quietest hour, and people inside at midnight stay
+-- inside: occupancy is entries minus exits since the latest 06:00 (the business day, whose night hours
+-- belong to the evening before). Daily and monthly peaks are the highest minute of the calendar day/month.
+ALTER TABLE footfall_agg_1m COMMENT COLUMN occupancy '在场人数(自最近一个06:00起累计进入-离开，06:00为最冷清时刻，计数归零)';
+ALTER TABLE footfall_hourly COMMENT COLUMN peak_occupancy '小时内最高在场人数(在场人数自06:00起累计)';
+ALTER TABLE footfall_daily COMMENT COLUMN peak_occupancy '当日(0–24时)最高在场人数(在场人数自06:00起累计)';
+ALTER TABLE footfall_monthly COMMENT COLUMN peak_occupancy '当月最高在场人数(在场人数自06:00起累计)';

@@ -53,7 +53,7 @@ def test_touched_windows_become_minute_keys_and_footfall_days():
     assert len(statements[1][1]["hours"]) == 2 and [str(d) for _, d in statements[2][1]["days"]] == ["2024-10-01"]
     assert statements[3][1]["month_lo"] == date(2024, 10, 1) and statements[3][1]["month_hi"] == date(2024, 11, 1)
     footfall = recompute_statements(FOOTFALL, batch.touched)
-    assert [str(d) for _, d in footfall[0][1]["days"]] == ["2024-10-01"]
+    assert [str(d) for _, d in footfall[0][1]["bdays"]] == ["2024-10-01"]  # business days from 06:00
     assert recompute_statements(SALES, set()) == []
 
 
