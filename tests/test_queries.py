@@ -91,7 +91,9 @@ def test_holiday_days_align_and_match_the_raw_totals(replayed):
     assert (result[0]["days"], result[0]["last_year_days"]) == (7, 8)
     this = sum(Decimal(str(r["amount"])) for r in result) / 7
     last = sum(Decimal(str(r["last_year_amount"])) for r in result) / 8
-    assert float(result[0]["avg_amount_change_pct"]) == pytest.approx(float(round(100 * (this / last - 1), 2)), abs=0.01)
+    assert float(result[0]["avg_amount_change_pct"]) == pytest.approx(
+        float(round(100 * (this / last - 1), 2)), abs=0.01
+    )
 
 
 def test_bad_parameters_name_what_the_query_takes():
