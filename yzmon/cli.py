@@ -139,6 +139,16 @@ def _spec(
         _fail("give --start (and --end) or --year; scenario " + repr(sc.name) + " has no default dates")
     if last <= first:
         _fail("--end must be after --start (the range is [start, end))")
+    from schemas.calendar import CalendarCoverageError, check_covered
+    from simulators.model import COVID_YEARS
+
+    try:
+        check_covered(first)
+        check_covered(last - timedelta(days=1))
+    except CalendarCoverageError as exc:
+        _fail(str(exc))
+    if any(first.year <= y <= (last - timedelta(days=1)).year for y in COVID_YEARS):
+        err.print("note: 2020–2022 are simulated as normal years; the COVID years were not (a counterfactual)")
     return RunSpec(sc, seed, first, last, tuple(districts or MODELS), tuple(feeds or FEEDS), bad_events)
 
 
@@ -215,6 +225,12 @@ def simulate(
     if summary:
         if year is None:
             _fail("--summary needs --year (it compares whole years with the seed figures)")
+        from schemas.calendar import CalendarCoverageError, check_covered
+
+        try:
+            check_covered(date(year + 1, 1, 1))
+        except CalendarCoverageError as exc:
+            _fail(f"--summary compares {year} with {year + 1}: {exc}")
         _print_calibration(spec.scenario, seed, year)
     if truth:
         from simulators.run import truth as compute_truth
