@@ -139,3 +139,33 @@ def test_every_notice_is_cited_and_years_outside_are_refused_with_what_to_do():
         day_info(date(years.stop, 3, 1))
     with pytest.raises(CalendarCoverageError):
         windows(years.start - 1)
+
+
+def test_dim_calendar_rows_agree_with_the_notices():
+    from yzcore.migrate import CALENDAR_COLUMNS, calendar_rows
+
+    rows = [dict(zip(CALENDAR_COLUMNS, r, strict=True)) for r in calendar_rows(range(2023, 2027))]
+    by_day = {r["day"]: r for r in rows}
+    for year in (2023, 2024, 2025, 2026):
+        windows_of_year, makeup = NOTICES[year]
+        for holiday, (start, end) in windows_of_year.items():
+            days = [D(start) + timedelta(days=i) for i in range((D(end) - D(start)).days + 1)]
+            for n, d in enumerate(days, start=1):
+                if d in by_day:  # 元旦 2023 starts on 2022-12-31, outside these rows
+                    r = by_day[d]
+                    assert (r["holiday"], r["holiday_day"], r["holiday_year"], r["holiday_len"]) == (
+                        holiday,
+                        n,
+                        year,
+                        len(days),
+                    )
+                    assert r["is_workday"] == 0 and r["day_kind"] == "holiday"
+        got = sorted(r["day"].isoformat() for r in rows if r["day"].year == year and r["is_makeup_workday"])
+        assert got == makeup
+    notice_days = {
+        D(s) + timedelta(days=i)
+        for y in (2023, 2024, 2025, 2026)
+        for s, e in NOTICES[y][0].values()
+        for i in range((D(e) - D(s)).days + 1)
+    }
+    assert {r["day"] for r in rows if r["holiday"]} == {d for d in notice_days if d.year >= 2023}
