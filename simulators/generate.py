@@ -101,7 +101,7 @@ def _daily(district: str, day: date, feed: str, seed: int, annual: float, sector
     return annual * model.year_scale(district, day.year, sector) * model.day_share(district, day, feed, seed)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _sales_bday(scenario: Scenario, seed: int, bday: date, district: str) -> tuple[Series, ...]:
     m = model.MODELS[district]
     rng = _rng(scenario, seed, bday, district, "sales")
@@ -128,12 +128,18 @@ def _sales_bday(scenario: Scenario, seed: int, bday: date, district: str) -> tup
     return tuple(out)
 
 
-def _dwell_pmf(mean_minutes: float) -> np.ndarray:
+_FFT_N = 4096  # a power of two ≥ 2 × 1440, so the convolution of a day with a dwell time does not wrap
+
+
+@lru_cache(maxsize=16)
+def _dwell_cdf_spectrum(mean_minutes: float) -> np.ndarray:
+    """Spectrum of the dwell time's distribution function (lognormal, σ = 0.6, in whole minutes)."""
     t = np.arange(1, 1440)
     sigma = 0.6
     mu = np.log(mean_minutes) - sigma**2 / 2
     pdf = np.exp(-((np.log(t) - mu) ** 2) / (2 * sigma**2)) / t
-    return np.concatenate([[0.0], pdf / pdf.sum()])
+    cdf = np.cumsum(np.concatenate([[0.0], pdf / pdf.sum()]))
+    return np.fft.rfft(cdf, _FFT_N)
 
 
 @lru_cache(maxsize=16)
@@ -148,9 +154,14 @@ def _countdown() -> tuple[np.ndarray, np.ndarray]:
     return arrive / arrive.sum(), leave / leave.sum()
 
 
-def _exits(entries: np.ndarray, pmf: np.ndarray) -> np.ndarray:
-    """Exits after a dwell time; whoever is still inside at 05:59, the quietest minute, leaves then."""
-    cum = np.floor(np.cumsum(np.convolve(entries, pmf)[:1440]) + 1e-9).astype(np.int64)
+def _exits(entries: np.ndarray, cdf_spectrum: np.ndarray) -> np.ndarray:
+    """Exits after a dwell time; whoever is still inside at 05:59, the quietest minute, leaves then.
+
+    The people out by each minute are the entries convolved with the dwell time's distribution
+    function (by FFT), rounded down and kept non-decreasing.
+    """
+    out_by = np.fft.irfft(np.fft.rfft(entries, _FFT_N) * cdf_spectrum, _FFT_N)[:1440]
+    cum = np.maximum.accumulate(np.floor(out_by + 1e-6).astype(np.int64))
     exits = np.diff(cum, prepend=0)
     exits[-1] += int(entries.sum() - exits.sum())
     return exits
@@ -163,7 +174,7 @@ def _spread(total: int, shape: np.ndarray) -> np.ndarray:
     return np.diff(cum, prepend=0)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _footfall_bday(scenario: Scenario, seed: int, bday: date, district: str) -> tuple[Series, ...]:
     m = model.MODELS[district]
     rng = _rng(scenario, seed, bday, district, "footfall")
@@ -173,14 +184,14 @@ def _footfall_bday(scenario: Scenario, seed: int, bday: date, district: str) -> 
     nye = _is_nye(district, info)
     crowd_share = model.NYE["crowd"] if nye else 0.0
     arrive, leave = _countdown()
-    pmf = _dwell_pmf(m.dwell_minutes)
+    dwell = _dwell_cdf_spectrum(m.dwell_minutes)
     out = []
     for g in range(m.gates):
         gate = f"{district}-gate-{g + 1:02d}"
         effect = _effects(scenario, "footfall", district, bday, gate)
         scale = np.where(effect == 0, 1.0, effect) / m.gates
         entries = rng.poisson(visits * (1 - crowd_share) * profile * scale)
-        exits = _exits(entries, pmf)
+        exits = _exits(entries, dwell)
         if nye:  # the countdown crowd stays until midnight, then disperses
             crowd = rng.poisson(visits * crowd_share * arrive * scale)
             entries = entries + crowd
@@ -192,7 +203,7 @@ def _footfall_bday(scenario: Scenario, seed: int, bday: date, district: str) -> 
     return tuple(out)
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=8)
 def _tourists_bday(scenario: Scenario, seed: int, bday: date, district: str) -> tuple[Series, ...]:
     m = model.MODELS[district]
     rng = _rng(scenario, seed, bday, district, "tourists")
@@ -218,19 +229,25 @@ def _tourists_bday(scenario: Scenario, seed: int, bday: date, district: str) -> 
 _BDAYS = {"sales": _sales_bday, "footfall": _footfall_bday, "tourists": _tourists_bday}
 
 
+@lru_cache(maxsize=64)
+def _block(feed: str, scenario: Scenario, seed: int, bday: date, district: str) -> tuple[tuple[Series, ...], dict]:
+    """A business day's series and, per measure, their values stacked as one [unit, minute] array."""
+    series = _BDAYS[feed](scenario, seed, bday, district)
+    return series, {m: np.stack([s.values[m] for s in series]) for m in series[0].values}
+
+
 def _calendar_day(feed: str, scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
     """The calendar day's arrays: 00:00–06:00 from the evening before (its business day), then its own."""
-    make = _BDAYS[feed]
-    cur = make(scenario, seed, day, district)
-    prev = make(scenario, seed, day - _ONE_DAY, district) if (day - _ONE_DAY).year in calendar.covered_years() else None
-    out = []
-    for i, s in enumerate(cur):
-        values = {}
-        for measure, arr in s.values.items():
-            head = prev[i].values[measure][_TAIL:] if prev else np.zeros(_SHIFT, dtype=arr.dtype)
-            values[measure] = np.concatenate([head, arr[:_TAIL]])
-        out.append(Series(s.unit, s.attrs, values))
-    return out
+    series, cur = _block(feed, scenario, seed, day, district)
+    before = day - _ONE_DAY
+    prev = _block(feed, scenario, seed, before, district)[1] if before.year in calendar.covered_years() else None
+    values = {
+        m: np.concatenate(
+            [prev[m][:, _TAIL:] if prev else np.zeros((len(series), _SHIFT), dtype=arr.dtype), arr[:, :_TAIL]], axis=1
+        )
+        for m, arr in cur.items()
+    }
+    return [Series(s.unit, s.attrs, {m: v[i] for m, v in values.items()}) for i, s in enumerate(series)]
 
 
 def sales_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
