@@ -29,6 +29,10 @@ class Column:
 
 # Rollup levels, finest first: the level's time column, its table suffix, and the ClickHouse function that
 # puts a finer time into its bucket.
+# Occupancy re-zeroes at the quietest hour, 06:00 Asia/Shanghai: people inside at midnight stay inside,
+# and night hours belong to the business day (06:00 to 06:00) of the evening they follow.
+BUSINESS_DAY_START_HOUR = 6
+
 LEVEL_TIME = {"minute": "minute", "hour": "hour", "day": "day", "month": "month"}
 LEVEL_TABLE = {"minute": "agg_1m", "hour": "hourly", "day": "daily", "month": "monthly"}
 LEVEL_BUCKET = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toDate", "month": "toStartOfMonth"}
@@ -45,8 +49,9 @@ class Feed:
     measures: tuple[str, ...]  # columns of the raw table summed at every rollup level
     columns: tuple[Column, ...] = ()  # the raw table's event columns, in table order
     levels: tuple[str, ...] = ("minute", "hour", "day", "month")  # rollup levels kept, finest first
-    # Running count within the local day: (in, out) measures whose running difference the minute level
-    # keeps as ``occupancy`` and coarser levels as its maximum, ``peak_occupancy``.
+    # Running count within the business day (from BUSINESS_DAY_START_HOUR local time): (in, out) measures
+    # whose running difference the minute level keeps as ``occupancy`` and coarser levels as its maximum,
+    # ``peak_occupancy``.
     occupancy: tuple[str, str] | None = None
 
     @property

@@ -4,10 +4,14 @@ The unit is a per-minute summary, which serves a live stream and long replays al
 transaction is the same event with txn_count = 1): sales per merchant group and minute (amount,
 txn_count; in-store groups per sector plus a catering delivery group), footfall per counting gate
 and minute (entries, exits), tourists per 商圈 × origin per 15 minutes (arrivals, spend).
-A day of all feeds is about 100k events; a year about 35M (35,162,748 for 2024, measured by benchmarks/queries.py).
+A day of all feeds is about 100k events; a year about 36M (35,894,964 for 2024 with seed 7: the non-empty
+unit-minutes of `*_arrays` over the year).
 
 Each generator first draws arrays (``*_arrays``), from which both the events and the fast totals
-of `simulators.calibration` are made, so the two can never disagree.
+of `simulators.calibration` are made, so the two can never disagree. Arrays are drawn per business day
+(06:00 to 06:00, `business_day_arrays`, deterministic in the business day); a calendar day is the night
+tail of the business day before it and the first 18 hours of its own, so the night belongs to the
+evening it follows and people inside at midnight stay inside (footfall balances per business day).
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import numpy as np
 import orjson
 
+from schemas import calendar
 from schemas.feeds import FEEDS
 from schemas.zone import ZONE
 from simulators import model
@@ -52,38 +58,59 @@ def _minute_stamps(day: date) -> list[str]:
     return [(start + timedelta(minutes=m)).isoformat() for m in range(1440)]
 
 
-def _effects(scenario: Scenario, feed: str, district: str, day: date, unit: str, channel: str = "") -> np.ndarray:
+def _effects(scenario: Scenario, feed: str, district: str, bday: date, unit: str, channel: str = "") -> np.ndarray:
+    """Scenario factors over the business day ``bday`` (06:00 to 06:00), from each calendar day's hours."""
     curve = np.ones(1440)
     for effect in scenario.effects:
-        if effect.applies(feed, district, day, unit, channel):
-            lo, hi = effect.minutes(day)
-            curve[lo:hi] *= effect.factor
+        for cal_day, lo_cal, offset in ((bday, _SHIFT, -_SHIFT), (bday + _ONE_DAY, 0, _TAIL)):
+            if effect.applies(feed, district, cal_day, unit, channel):
+                lo, hi = effect.minutes(cal_day)
+                lo, hi = max(lo, lo_cal), min(hi, lo_cal + (_TAIL if offset < 0 else _SHIFT))
+                if lo < hi:
+                    curve[lo + offset : hi + offset] *= effect.factor
     return curve
 
 
-def _nye(district: str, day: date, feed: str) -> np.ndarray:
-    """The 解放碑跨年夜 evening surge (its day total is part of the holiday weight)."""
-    curve = np.ones(1440)
-    if district == "jiefangbei" and day.month == 12 and day.day == 31 and feed in model.NYE_SURGE:
-        lo, hi = model.NYE_SURGE["hours"]
-        curve[lo * 60 : hi * 60] *= model.NYE_SURGE[feed]
-        curve *= 1440 / curve.sum()  # keep the day total; move the crowd into the evening
-    return curve
+_SHIFT = model.DAY_START_HOUR * 60  # calendar minute of the business day's start (06:00)
+_TAIL = 1440 - _SHIFT  # business-day minute of the next midnight
+_ONE_DAY = timedelta(days=1)
+
+
+def _hours(lo: float, hi: float) -> slice:
+    """Business-day minutes of local hours [lo, hi) (hours after midnight written 24–30)."""
+    return slice(int((lo - model.DAY_START_HOUR) * 60), int((hi - model.DAY_START_HOUR) * 60))
+
+
+def _is_nye(district: str, info: calendar.Day) -> bool:
+    return info.new_years_eve and district == model.NYE["district"]
+
+
+@lru_cache(maxsize=512)
+def _sales_shape(district: str, sector: str, night: bool, chuxi: bool, nye: bool, eve: bool) -> np.ndarray:
+    if chuxi and sector in model.CHUXI_PROFILES:
+        return model.CHUXI_PROFILES[sector]
+    shape = model.PROFILES["catering_night" if sector == "catering" and night else sector].copy()
+    if nye:  # 跨年夜: the square stays open and busy until after the countdown
+        shape[_hours(19, 25.5)] *= model.NYE["sales_evening"]
+    elif eve:  # the evening before the days off
+        shape[_hours(17, 23)] *= 1.15
+    return shape / shape.sum()
 
 
 def _daily(district: str, day: date, feed: str, seed: int, annual: float, sector: str | None = None) -> float:
     return annual * model.year_scale(district, day.year, sector) * model.day_share(district, day, feed, seed)
 
 
-def sales_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
+@lru_cache(maxsize=8)
+def _sales_bday(scenario: Scenario, seed: int, bday: date, district: str) -> tuple[Series, ...]:
     m = model.MODELS[district]
-    rng = _rng(scenario, seed, day, district, "sales")
-    rain = model.rainy(seed, day)
+    rng = _rng(scenario, seed, bday, district, "sales")
+    rain = model.rainy(seed, bday)
+    info = calendar.day_info(bday)
     out = []
     for sector, share in m.sector_mix.items():
-        name = "catering_night" if sector == "catering" and m.night else sector
-        shape = model.PROFILES[name] * _nye(district, day, "sales")
-        yuan = _daily(district, day, "sales", seed, m.sales_yuan * share, sector) * shape
+        shape = _sales_shape(district, sector, m.night, info.chuxi, _is_nye(district, info), info.eve_of is not None)
+        yuan = _daily(district, bday, "sales", seed, m.sales_yuan * share, sector) * shape
         ticket = model.SECTOR_TICKET_YUAN[sector]
         groups: list[tuple[str, str, float]] = [
             (f"{district}-{sector}-{g + 1:02d}", "in_store", 1.0 / m.merchant_groups) for g in range(m.merchant_groups)
@@ -93,65 +120,151 @@ def sales_arrays(scenario: Scenario, seed: int, day: date, district: str) -> lis
             groups = [(u, c, w * (1 - delivery)) for u, c, w in groups]
             groups.append((f"{district}-catering-delivery", "delivery", delivery))
         for unit, channel, weight in groups:
-            expected = yuan * weight * _effects(scenario, "sales", district, day, unit, channel)
+            expected = yuan * weight * _effects(scenario, "sales", district, bday, unit, channel)
             counts = rng.poisson(expected / ticket)
             noise = rng.lognormal(-0.02, 0.2, 1440)  # mean 1
             fen = np.rint(counts * ticket * 100 * noise).astype(np.int64)
             out.append(Series(unit, {"sector": sector, "channel": channel}, {"txn_count": counts, "amount": fen}))
-    return out
+    return tuple(out)
 
 
-def _dwell_pmf(mean_minutes: float) -> np.ndarray:
+_FFT_N = 4096  # a power of two ≥ 2 × 1440, so the convolution of a day with a dwell time does not wrap
+
+
+@lru_cache(maxsize=16)
+def _dwell_cdf_spectrum(mean_minutes: float) -> np.ndarray:
+    """Spectrum of the dwell time's distribution function (lognormal, σ = 0.6, in whole minutes)."""
     t = np.arange(1, 1440)
     sigma = 0.6
     mu = np.log(mean_minutes) - sigma**2 / 2
     pdf = np.exp(-((np.log(t) - mu) ** 2) / (2 * sigma**2)) / t
-    return np.concatenate([[0.0], pdf / pdf.sum()])
+    cdf = np.cumsum(np.concatenate([[0.0], pdf / pdf.sum()]))
+    return np.fft.rfft(cdf, _FFT_N)
 
 
-def footfall_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
+@lru_cache(maxsize=16)
+def _countdown() -> tuple[np.ndarray, np.ndarray]:
+    """跨年夜 countdown crowd: arrival shape (rising from 19:00 to 23:55) and departure shape after 00:00."""
+    arrive = np.zeros(1440)
+    span = _hours(model.NYE["arrive_from"], 23 + 55 / 60)
+    arrive[span] = np.linspace(0.2, 1.0, span.stop - span.start) ** 2
+    leave = np.zeros(1440)
+    after = np.arange(1, 151)  # leave over the first 2.5 hours of the new year, most in the first half hour
+    leave[_TAIL : _TAIL + 150] = after * np.exp(-after / 12.0)
+    return arrive / arrive.sum(), leave / leave.sum()
+
+
+def _exits(entries: np.ndarray, cdf_spectrum: np.ndarray) -> np.ndarray:
+    """Exits after a dwell time; whoever is still inside at 05:59, the quietest minute, leaves then.
+
+    The people out by each minute are the entries convolved with the dwell time's distribution
+    function (by FFT), rounded down and kept non-decreasing.
+    """
+    out_by = np.fft.irfft(np.fft.rfft(entries, _FFT_N) * cdf_spectrum, _FFT_N)[:1440]
+    cum = np.maximum.accumulate(np.floor(out_by + 1e-6).astype(np.int64))
+    exits = np.diff(cum, prepend=0)
+    exits[-1] += int(entries.sum() - exits.sum())
+    return exits
+
+
+def _spread(total: int, shape: np.ndarray) -> np.ndarray:
+    """``total`` people over the minutes of ``shape`` (sums to 1), as integers that add up exactly."""
+    cum = np.floor(np.cumsum(shape) * total + 1e-9).astype(np.int64)
+    cum[-1] = total
+    return np.diff(cum, prepend=0)
+
+
+@lru_cache(maxsize=8)
+def _footfall_bday(scenario: Scenario, seed: int, bday: date, district: str) -> tuple[Series, ...]:
     m = model.MODELS[district]
-    rng = _rng(scenario, seed, day, district, "footfall")
-    visits = _daily(district, day, "footfall", seed, m.visits) * model.PROFILES[m.footfall_profile]
-    visits = visits * _nye(district, day, "footfall")
-    pmf = _dwell_pmf(m.dwell_minutes)
+    rng = _rng(scenario, seed, bday, district, "footfall")
+    info = calendar.day_info(bday)
+    profile = model.CHUXI_PROFILES["footfall"] if info.chuxi else model.PROFILES[m.footfall_profile]
+    visits = _daily(district, bday, "footfall", seed, m.visits)
+    nye = _is_nye(district, info)
+    crowd_share = model.NYE["crowd"] if nye else 0.0
+    arrive, leave = _countdown()
+    dwell = _dwell_cdf_spectrum(m.dwell_minutes)
     out = []
     for g in range(m.gates):
         gate = f"{district}-gate-{g + 1:02d}"
-        effect = _effects(scenario, "footfall", district, day, gate)
-        entries = rng.poisson(visits / m.gates * np.where(effect == 0, 1.0, effect))
-        # Everyone who enters leaves the same day: exits follow entries by a lognormal dwell time,
-        # and whoever is still inside at 23:59 is counted out then.
-        cum = np.floor(np.cumsum(np.convolve(entries, pmf)[:1440]) + 1e-9).astype(np.int64)
-        exits = np.diff(cum, prepend=0)
-        exits[-1] += int(entries.sum() - exits.sum())
+        effect = _effects(scenario, "footfall", district, bday, gate)
+        scale = np.where(effect == 0, 1.0, effect) / m.gates
+        entries = rng.poisson(visits * (1 - crowd_share) * profile * scale)
+        exits = _exits(entries, dwell)
+        if nye:  # the countdown crowd stays until midnight, then disperses
+            crowd = rng.poisson(visits * crowd_share * arrive * scale)
+            entries = entries + crowd
+            exits = exits + _spread(int(crowd.sum()), leave)
         # A silent counter (an outage effect with factor 0) reports nothing in its window, though
         # people still walk through it: its day no longer balances, as with a real outage.
         alive = effect > 0
         out.append(Series(gate, {"gate": gate}, {"entries": entries * alive, "exits": exits * alive}))
-    return out
+    return tuple(out)
 
 
-def tourists_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
+@lru_cache(maxsize=8)
+def _tourists_bday(scenario: Scenario, seed: int, bday: date, district: str) -> tuple[Series, ...]:
     m = model.MODELS[district]
-    rng = _rng(scenario, seed, day, district, "tourists")
-    per_minute = _daily(district, day, "tourists", seed, m.tourists) * model.PROFILES["tourists"]
-    holiday = model.golden_week(day) is not None
+    rng = _rng(scenario, seed, bday, district, "tourists")
+    per_minute = _daily(district, bday, "tourists", seed, m.tourists) * model.PROFILES["tourists"]
+    holiday = calendar.day_info(bday).window is not None
     out = []
     for origin, share in model.ORIGIN_MIX.items():
         if holiday and origin in ("other_province", "chengdu", "sichuan_other"):
-            share *= 1.25  # golden weeks bring visitors from further away
+            share *= 1.25  # holidays bring visitors from further away
         elif holiday and origin == "chongqing":
             share *= 0.7
         unit = f"{district}-{origin}"
-        expected = per_minute * share * _effects(scenario, "tourists", district, day, unit)
+        expected = per_minute * share * _effects(scenario, "tourists", district, bday, unit)
         per_step = expected.reshape(-1, TOURIST_STEP).sum(axis=1)
         arrivals = np.zeros(1440, dtype=np.int64)
         arrivals[::TOURIST_STEP] = rng.poisson(per_step)
         noise = rng.lognormal(-0.045, 0.3, 1440)  # mean 1
         spend = np.rint(arrivals * model.TOURIST_SPEND_YUAN[origin] * 100 * noise).astype(np.int64)
         out.append(Series(unit, {"origin": origin}, {"arrivals": arrivals, "spend": spend}))
-    return out
+    return tuple(out)
+
+
+_BDAYS = {"sales": _sales_bday, "footfall": _footfall_bday, "tourists": _tourists_bday}
+
+
+@lru_cache(maxsize=64)
+def _block(feed: str, scenario: Scenario, seed: int, bday: date, district: str) -> tuple[tuple[Series, ...], dict]:
+    """A business day's series and, per measure, their values stacked as one [unit, minute] array."""
+    series = _BDAYS[feed](scenario, seed, bday, district)
+    return series, {m: np.stack([s.values[m] for s in series]) for m in series[0].values}
+
+
+def _calendar_day(feed: str, scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
+    """The calendar day's arrays: 00:00–06:00 from the evening before (its business day), then its own."""
+    series, cur = _block(feed, scenario, seed, day, district)
+    before = day - _ONE_DAY
+    prev = _block(feed, scenario, seed, before, district)[1] if before.year in calendar.covered_years() else None
+    values = {
+        m: np.concatenate(
+            [prev[m][:, _TAIL:] if prev else np.zeros((len(series), _SHIFT), dtype=arr.dtype), arr[:, :_TAIL]], axis=1
+        )
+        for m, arr in cur.items()
+    }
+    return [Series(s.unit, s.attrs, {m: v[i] for m, v in values.items()}) for i, s in enumerate(series)]
+
+
+def sales_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
+    return _calendar_day("sales", scenario, seed, day, district)
+
+
+def footfall_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
+    return _calendar_day("footfall", scenario, seed, day, district)
+
+
+def tourists_arrays(scenario: Scenario, seed: int, day: date, district: str) -> list[Series]:
+    return _calendar_day("tourists", scenario, seed, day, district)
+
+
+def business_day_arrays(feed: str, scenario: Scenario, seed: int, bday: date, district: str) -> tuple[Series, ...]:
+    """One business day (06:00 to 06:00 the next morning) of a feed: its footfall balances exactly."""
+    return _BDAYS[feed](scenario, seed, bday, district)
 
 
 ARRAYS = {"sales": sales_arrays, "footfall": footfall_arrays, "tourists": tourists_arrays}

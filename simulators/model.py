@@ -1,5 +1,15 @@
 """The shape of consumption and visitor flow in 渝中: annual anchors per 商圈, sector mix, tickets,
-growth, day weights (weekday/weekend, season, golden weeks, 跨年夜, rain) and hour-of-day profiles.
+growth, day weights and hour-of-day profiles.
+
+Day weights follow the official calendar (`schemas.calendar`) through the product's seasonal profile
+(`schemas.seasonal`): holiday windows at their holiday's level whatever the weekday, 调休 Saturdays and
+Sundays as working days, the days before and after a window, 除夕 and 跨年夜 with their own hours; each
+商圈 scales the weekend and holiday lift by its own character, and rain lowers a day. The simulated day
+is the business day from 06:00 to 06:00: its night hours belong to the evening they follow.
+
+Every year is simulated as a normal year on the trend through the 2024 anchors, 2019–2022 included:
+for the COVID years 2020–2022 (closures, lockdowns in 2022) it is a counterfactual, not a history, so
+a 同比 against them compares with a year that did not happen (`COVID_YEARS`).
 
 Annual anchors are for 2024 and come from ../shared/DOMAIN.md (seed 002): 渝中 社零 ≈ 1430亿,
 解放碑—朝天门 area > 1100亿 and > 2亿 visits, 8900万 tourists spending ≈ 800亿. Other years grow by
@@ -17,6 +27,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from schemas.feeds import BUSINESS_DAY_START_HOUR
+
+from schemas import seasonal
+
 YI = 100_000_000  # 亿
 BASE_YEAR = 2024
 TARGET_GROWTH = 0.05  # 社零 growth per year (seed 002: 增长5%左右)
@@ -24,17 +38,6 @@ TARGET_GROWTH = 0.05  # 社零 growth per year (seed 002: 增长5%左右)
 SECTOR_TICKET_YUAN = {"wholesale": 2400.0, "retail": 210.0, "catering": 95.0, "lodging": 460.0}
 _SEED_SECTOR_GROWTH = {"wholesale": 5.2, "retail": 7.5, "catering": 10.8, "lodging": 21.9}  # seed 004, H1 2023
 DELIVERY_SHARE = 0.15  # of catering sales, ordered for delivery on an ordinary day
-
-# 正月初一 of each year: the 春节 golden week starts the day before (除夕).
-SPRING_FESTIVAL = {
-    2022: date(2022, 2, 1),
-    2023: date(2023, 1, 22),
-    2024: date(2024, 2, 10),
-    2025: date(2025, 1, 29),
-    2026: date(2026, 2, 17),
-    2027: date(2027, 2, 6),
-    2028: date(2028, 1, 26),
-}
 
 
 @dataclass(frozen=True)
@@ -142,71 +145,49 @@ TOURIST_SPEND_YUAN = {
     "overseas": 2058.0,
 }
 
-# Month-of-year factors (Jan..Dec), mean ≈ 1.
-SEASON = np.array([1.08, 1.06, 0.92, 0.95, 1.0, 0.96, 1.02, 1.04, 0.95, 1.06, 0.96, 1.1])
 # Chance of a rainy day by month in 渝中 (wet May–June and autumn rains).
 RAIN_CHANCE = np.array([0.25, 0.25, 0.35, 0.4, 0.5, 0.5, 0.35, 0.3, 0.45, 0.5, 0.35, 0.25])
 
+# The simulated day is the business day from 06:00 (the quietest hour) to 06:00 the next morning:
+# night hours belong to the evening they follow, and people inside at midnight stay inside.
+DAY_START_HOUR = BUSINESS_DAY_START_HOUR  # the product's business day (schemas/feeds.py)
+
 
 def _profile(*peaks: tuple[float, float, float], floor: float = 0.02) -> np.ndarray:
-    """A 1440-minute day profile from gaussian peaks (hour, width in hours, weight), normalised to 1."""
-    hours = np.arange(1440) / 60.0
+    """A 1440-minute business-day profile (minute 0 = 06:00) from gaussian peaks (hour, width, weight).
+
+    Hours after midnight are written 24–30 (01:00 = 25), so a late peak runs on into the night.
+    """
+    hours = DAY_START_HOUR + np.arange(1440) / 60.0
     curve = np.full(1440, floor)
     for centre, width, weight in peaks:
-        for shift in (-24, 0, 24):  # wrap around midnight so that a 23:00 peak spills into 00:xx
-            curve += weight * np.exp(-0.5 * ((hours - centre - shift) / width) ** 2)
+        curve += weight * np.exp(-0.5 * ((hours - centre) / width) ** 2)
     return curve / curve.sum()
 
 
 _NIGHT_FLOOR = 0.0005
+# Calibrated so that 18:00–06:00 carries ≈ 60% of consumer spending (零售、餐饮、住宿): see calibration.py.
 PROFILES = {
     "wholesale": _profile((10.5, 1.8, 1.0), (15.0, 1.8, 0.8), floor=_NIGHT_FLOOR),
-    "retail": _profile((14.5, 2.5, 1.0), (20.0, 1.6, 0.9), floor=_NIGHT_FLOOR),
-    "catering": _profile((12.2, 0.9, 1.0), (18.8, 1.2, 1.2), (22.5, 1.4, 0.45), floor=0.004),
-    "catering_night": _profile((12.2, 0.9, 0.6), (19.0, 1.3, 1.1), (22.8, 1.6, 0.9), floor=0.006),
-    "lodging": _profile((15.0, 3.0, 1.0), (21.0, 2.0, 0.7), floor=0.01),
-    "mall": _profile((14.5, 2.5, 1.0), (19.5, 1.8, 1.0), floor=0.003),
-    "scenic_night": _profile((15.0, 2.5, 0.6), (20.5, 1.6, 1.3), (23.0, 1.0, 0.4), floor=0.004),
+    "retail": _profile((14.0, 2.2, 0.7), (20.0, 1.9, 1.45), (22.8, 1.0, 0.3), floor=_NIGHT_FLOOR),
+    "catering": _profile((12.2, 0.9, 0.75), (19.0, 1.4, 1.45), (23.0, 1.6, 0.7), floor=0.004),
+    "catering_night": _profile((12.2, 0.9, 0.45), (19.2, 1.4, 1.2), (23.2, 1.8, 1.0), floor=0.006),
+    "lodging": _profile((15.0, 3.0, 0.6), (21.5, 2.2, 1.0), floor=0.01),
+    "mall": _profile((14.5, 2.5, 1.0), (19.8, 1.9, 1.2), floor=0.002),
+    "scenic_night": _profile((15.0, 2.5, 0.6), (20.5, 1.6, 1.3), (23.0, 1.2, 0.45), floor=0.003),
     "park": _profile((10.0, 2.0, 1.0), (16.0, 2.0, 0.9), floor=0.0),
     "tourists": _profile((10.5, 2.0, 1.0), (15.5, 2.5, 0.9), (19.5, 1.5, 0.6), floor=0.002),
 }
-FEED_INDEX = {"sales": 0, "footfall": 1, "tourists": 2}
-HOLIDAY_FACTOR = {  # (sales, visits, tourists)
-    "spring_festival": (1.55, 1.6, 2.2),
-    "labour_day": (1.45, 1.8, 2.3),
-    "national_day": (1.55, 2.0, 2.6),
-    "new_years_eve": (1.3, 1.6, 1.5),
+# 除夕: shops sell 年货 until mid-afternoon and close early; 年夜饭 fills restaurants at 17–20; then home.
+CHUXI_PROFILES = {
+    "retail": _profile((11.5, 2.2, 1.0), (15.0, 1.5, 0.5), floor=_NIGHT_FLOOR),
+    "catering": _profile((12.0, 1.0, 0.4), (18.5, 1.2, 1.6), floor=0.002),
+    "footfall": _profile((11.5, 2.5, 1.0), (16.0, 1.5, 0.5), (20.0, 1.0, 0.2), floor=0.001),
 }
-# 解放碑跨年夜: the crowd converges on the 解放碑 square from the evening to midnight.
-NYE_SURGE = {"hours": (19, 24), "footfall": 5.0, "sales": 1.6}
-
-
-def golden_week(day: date) -> str | None:
-    """Name of the holiday ``day`` belongs to, if any."""
-    sf = SPRING_FESTIVAL.get(day.year)
-    if sf and sf - timedelta(days=1) <= day <= sf + timedelta(days=6):
-        return "spring_festival"
-    if day.month == 5 and day.day <= 5:
-        return "labour_day"
-    if day.month == 10 and day.day <= 7:
-        return "national_day"
-    if day.month == 12 and day.day == 31:
-        return "new_years_eve"
-    return None
-
-
-def holiday_day_index(day: date) -> tuple[str, int] | None:
-    """(holiday, day number from 1) for aligning the same holiday across years."""
-    name = golden_week(day)
-    if name is None:
-        return None
-    first = {
-        "spring_festival": (SPRING_FESTIVAL[day.year] - timedelta(days=1)) if day.year in SPRING_FESTIVAL else day,
-        "labour_day": date(day.year, 5, 1),
-        "national_day": date(day.year, 10, 1),
-        "new_years_eve": date(day.year, 12, 31),
-    }[name]
-    return name, (day - first).days + 1
+# 解放碑跨年夜: the crowd converges on the square from the evening, counts down at midnight and
+# disperses after it. ``crowd`` is the share of the evening's visits that come for the countdown.
+NYE = {"district": "jiefangbei", "crowd": 0.4, "arrive_from": 19.0, "sales_evening": 1.6, "day": 1.4}
+COVID_YEARS = (2020, 2021, 2022)  # simulated as normal years: not comparable with what happened
 
 
 def rainy(seed: int, day: date) -> bool:
@@ -226,15 +207,12 @@ def rain_factor(district: str, feed: str, seed: int | None, day: date) -> float:
 
 
 def raw_day_weight(district: str, day: date, feed: str, seed: int | None) -> float:
-    """Unnormalised weight of ``day`` for one 商圈 and feed."""
+    """Unnormalised weight of the business day ``day`` for one 商圈 and feed (official calendar)."""
     model = MODELS[district]
-    weight = float(SEASON[day.month - 1])
-    if day.weekday() >= 5:
-        weight *= model.weekend_factor
-    holiday = golden_week(day)
-    if holiday:
-        weight *= HOLIDAY_FACTOR[holiday][FEED_INDEX[feed]]
-    return weight * rain_factor(district, feed, seed, day)
+    level = seasonal.day_level(day, feed, weekend=model.weekend_factor, holiday_scale=model.weekend_factor / 1.3)
+    if day.month == 12 and day.day == 31 and district == NYE["district"] and feed != "tourists":
+        level *= NYE["day"]  # 跨年夜: the countdown crowd comes on top of the day
+    return seasonal.SEASON[day.month - 1] * level * rain_factor(district, feed, seed, day)
 
 
 def day_share(district: str, day: date, feed: str, seed: int | None = None) -> float:

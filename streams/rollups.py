@@ -6,7 +6,9 @@ the level below. A window is recomputed whenever a batch lands an event in it, h
 latest version (computed_at) of every window equals the raw table exactly, after duplicates and
 replays too. Recomputing a window nobody touched is harmless (it equals the raw table as well), so a
 batch's touched minutes are passed as a few time ranges per 商圈 rather than one key per minute.
-Occupancy (a feed's running in − out within the local day) makes its feed refresh whole days.
+Occupancy is a feed's running in − out since the latest 06:00 local time (the counters re-zero at the
+quietest hour; people inside at midnight stay inside), so its feed refreshes whole business days (06:00 to
+06:00) of every 商圈 it touched, and at the day and month levels the calendar days they overlap.
 
 The statements are built once per feed from the feed registry (schemas/feeds.py): its dimensions,
 measures and levels. Every statement takes the same four parameters (see :class:`Windows`).
@@ -19,10 +21,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from schemas.feeds import FEEDS, LEVEL_BUCKET, LEVEL_TIME, Feed
+from schemas.feeds import BUSINESS_DAY_START_HOUR, FEEDS, LEVEL_BUCKET, LEVEL_TIME, Feed
 from schemas.zone import ZONE
 
 MERGE_GAP_S = 6 * 3600  # two touched ranges of a 商圈 closer than this are refreshed as one
+BDAY_SHIFT_S = BUSINESS_DAY_START_HOUR * 3600  # a business day is the calendar day shifted by this
 
 # How a source time column compares with epoch seconds: the column's epoch, and an epoch as the column's type.
 _EPOCH = {
@@ -76,7 +79,8 @@ def build(feed: Feed) -> list[Refresh]:
                 f"WHERE {where} GROUP BY b, {keys}"
             )
             running = (
-                f"sum(toInt64({came}) - toInt64({left})) OVER (PARTITION BY district, toDate(b) ORDER BY b "
+                f"sum(toInt64({came}) - toInt64({left})) OVER (PARTITION BY district, "
+                f"toDate(b - INTERVAL {BUSINESS_DAY_START_HOUR} HOUR, 'Asia/Shanghai') ORDER BY b "
                 "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
             )
             target = [time, "district", *feed.dims, *measures, "occupancy", "events", "computed_at"]
@@ -110,6 +114,8 @@ def _floor(t: int, level: str) -> int:
         return t // 60 * 60
     if level == "hour":
         return t // 3600 * 3600
+    if level == "business_day":
+        return _floor(t - BDAY_SHIFT_S, "day") + BDAY_SHIFT_S
     local = datetime.fromtimestamp(t, ZONE)
     start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     if level == "month":
@@ -119,6 +125,8 @@ def _floor(t: int, level: str) -> int:
 
 def _ceil(t: int, level: str) -> int:
     """End (exclusive) of the level's bucket holding epoch second ``t - 1``."""
+    if level == "business_day":
+        return _ceil(t - BDAY_SHIFT_S, "day") + BDAY_SHIFT_S
     start = _floor(t - 1, level)
     if level == "minute":
         return start + 60
@@ -158,14 +166,15 @@ class Windows:
 
 
 def touched_windows(touched: Iterable[tuple[str, int]], whole_days: bool = False) -> Windows | None:
-    """The ranges holding every (商圈, minute start in epoch seconds) pair, merged when close."""
+    """The ranges holding every (商圈, minute start in epoch seconds) pair, merged when close; with
+    ``whole_days``, widened to whole business days (06:00 to 06:00)."""
     minutes: dict[str, set[int]] = defaultdict(set)
     for district, minute in touched:
         minutes[district].add(minute)
     if not minutes:
         return None
     ranges = {d: _merge(((m, m + 60) for m in ms), MERGE_GAP_S) for d, ms in minutes.items()}
-    return at_level(Windows(ranges), "day") if whole_days else Windows(ranges)
+    return at_level(Windows(ranges), "business_day") if whole_days else Windows(ranges)
 
 
 def at_level(windows: Windows, level: str) -> Windows:

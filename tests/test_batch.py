@@ -67,7 +67,13 @@ def test_touched_windows_become_ranges_per_level_and_footfall_days():
     assert month["windows"] == [("daping", _epoch("2024-10-01T00:00:00+08:00"), _epoch("2024-11-01T00:00:00+08:00"))]
     assert (month["lo"], month["hi"]) == month["windows"][0][1:]
     footfall = recompute_statements(FOOTFALL, batch.touched)
-    assert footfall[0][1]["windows"] == day["windows"]  # occupancy runs over the local day: whole days
+    # occupancy runs over the business day from 06:00: whole business days, at the day level the calendar days
+    assert footfall[0][1]["windows"] == [
+        ("daping", _epoch("2024-10-01T06:00:00+08:00"), _epoch("2024-10-02T06:00:00+08:00"))
+    ]
+    assert footfall[2][1]["windows"] == [
+        ("daping", _epoch("2024-10-01T00:00:00+08:00"), _epoch("2024-10-03T00:00:00+08:00"))
+    ]
     assert recompute_statements(SALES, set()) == []
 
 

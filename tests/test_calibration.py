@@ -1,8 +1,9 @@
-"""A simulated 2024 and 2025 reproduce the seed figures within ±2%."""
+"""A simulated 2024 and 2025 reproduce the seed figures within ±2%, the published holiday and night
+figures within ±10%."""
 
 import pytest
 
-from simulators.calibration import anchors, sector_growth_rows, year_totals
+from simulators.calibration import CITED, anchors, cited, night_share, sector_growth_rows, year_totals
 from simulators.scenario import load
 
 
@@ -33,3 +34,18 @@ def test_district_growth_is_about_five_percent_and_sectors_keep_the_seed_ranking
 def test_hualongqiao_grows_faster_than_daping(years):
     y2024, y2025 = years
     assert y2025["sales:hualongqiao"] / y2024["sales:hualongqiao"] > y2025["sales:daping"] / y2024["sales:daping"]
+
+
+def test_published_holiday_and_night_figures_within_ten_percent(years):
+    y2024, _ = years
+    results = cited(load("baseline"), 7, y2024)
+    assert [r.figure for r in results] == list(CITED)
+    for r in results:
+        assert abs(r.error) <= 0.10, f"{r.figure.label}: {r.simulated / r.figure.unit:,.1f} {r.figure.unit_name}"
+        assert r.figure.url.startswith("http") and r.figure.source and r.figure.says
+
+
+def test_the_night_carries_more_than_half_of_consumer_spending_and_wholesale_is_by_day(years):
+    y2024, _ = years
+    assert night_share(y2024) > 0.5  # 人民日报 2025-10-09: 超过一半的城市消费发生在夜间
+    assert y2024["night_sales/wholesale"] < 0.1 * y2024["sales/wholesale"]

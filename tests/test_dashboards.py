@@ -41,6 +41,7 @@ DAY = date(2024, 10, 1)
 DAY_FROM = datetime(2024, 10, 1, tzinfo=ZONE)  # Grafana "today": now/d .. now/d
 DAY_TO = datetime(2024, 10, 1, 23, 59, 59, 999000, tzinfo=ZONE)
 AFTERNOON = datetime(2024, 10, 1, 15, 0, tzinfo=ZONE)
+COUNTERS_RESET = datetime(2024, 10, 1, 6, 0, tzinfo=ZONE)  # occupancy re-zeroes at 06:00
 BACKEND_MACROS = (
     "timeFilter",
     "timeFilter_ms",
@@ -268,6 +269,7 @@ class Day:
         self.txns: dict[str, int] = defaultdict(int)
         self.entries: dict[str, int] = defaultdict(int)
         self.afternoon_occupancy: dict[str, int] = defaultdict(int)
+        self.night_occupancy: dict[str, int] = defaultdict(int)  # still inside at 23:59
         for feed, ev in events:
             d = ev["district"]
             if feed == "sales":
@@ -275,8 +277,11 @@ class Day:
                 self.txns[d] += ev["txn_count"]
             elif feed == "footfall":
                 self.entries[d] += ev["entries"]
-                if datetime.fromisoformat(ev["event_time"]) <= AFTERNOON:
-                    self.afternoon_occupancy[d] += ev["entries"] - ev["exits"]
+                t = datetime.fromisoformat(ev["event_time"])
+                if t >= COUNTERS_RESET:  # occupancy counts from 06:00; earlier minutes close the night before
+                    self.night_occupancy[d] += ev["entries"] - ev["exits"]
+                    if t <= AFTERNOON:
+                        self.afternoon_occupancy[d] += ev["entries"] - ev["exits"]
         # the options of the district variable, as Grafana loads them: what All stands for
         self.ids = [r[0] for r in client.query(DISTRICT_VARIABLE["query"]["rawSql"]).result_rows]
         self.names = {r[0]: r[1] for r in client.query("SELECT district, name_zh FROM dim_district FINAL").result_rows}
@@ -423,8 +428,10 @@ def test_occupancy_is_the_latest_minute_of_the_beijing_day(day: Day, selection: 
     assert got == {k: _approx(v) for k, v in expected.items()}
     assert all(v > 0 for v in got.values())
     assert set(result) == {"商圈", "在场人数", "正常", "预警", "严重", "刻度上限"}  # the bands travel with each row
-    end_of_day = _one(day, "当前在场人数", selection)  # everyone is counted out by 23:59
-    assert end_of_day["在场人数"] == [0.0] * len(expected)
+    end_of_day = _one(day, "当前在场人数", selection)  # people inside at 23:59 stay inside past midnight
+    got = dict(zip(end_of_day["商圈"], end_of_day["在场人数"], strict=True))
+    assert got == {day.names[d]: _approx(day.night_occupancy[d] / 1e4) for d in day.selected(selection)}
+    assert all(v > 0 for v in got.values())
 
 
 def test_footfall_of_the_day_in_10k_visits(day: Day):

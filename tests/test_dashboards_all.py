@@ -39,7 +39,15 @@ ALERTS = ROOT / "deploy" / "grafana" / "provisioning" / "alerting" / "yzmon-aler
 COMPOSE = ROOT / "docker-compose.yml"
 DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "yzmon-clickhouse"}
 ZONE = ZoneInfo("Asia/Shanghai")
-DAYS = [date(2023, 10, 6), date(2023, 10, 7), date(2024, 10, 6), date(2024, 10, 7)]
+# 2023-10-04/05 are days 6 and 7 of 2023's eight-day 中秋国庆 window, aligned with 2024-10-06/07.
+DAYS = [
+    date(2023, 10, 4),
+    date(2023, 10, 5),
+    date(2023, 10, 6),
+    date(2023, 10, 7),
+    date(2024, 10, 6),
+    date(2024, 10, 7),
+]
 DISTRICTS = ["jiefangbei", "daping", "hongyadong"]
 RANGE_FROM = datetime(2024, 10, 6, tzinfo=ZONE)
 RANGE_TO = datetime(2024, 10, 7, 23, 59, 59, 999000, tzinfo=ZONE)
@@ -399,13 +407,14 @@ def test_holiday_compare_aligns_by_holiday_day(engine: Client):
     end = datetime(2024, 12, 31, 23, 59, 59, tzinfo=ZONE)
     _, rows = run(engine, panel["targets"][0]["rawSql"], DEFAULTS, options, datetime(2024, 1, 1, tzinfo=ZONE), end)
     by_day = {r[0]: r for r in rows}
-    assert list(by_day) == [f"第{i}天" for i in range(1, 8)]
+    assert list(by_day) == [f"第{i}天" for i in range(1, 9)]  # 2024: 7 days; 2023's 中秋国庆: 8
     truth = defaultdict(float)
     for day, amount in engine.query(
         "SELECT toDate(event_time, 'Asia/Shanghai') d, toFloat64(sum(amount)) FROM sales_raw FINAL GROUP BY d"
     ).result_rows:
         truth[day] = amount / 1e8
-    assert by_day["第7天"][1:] == (pytest.approx(truth[date(2024, 10, 7)]), pytest.approx(truth[date(2023, 10, 7)]))
+    assert by_day["第7天"][1:] == (pytest.approx(truth[date(2024, 10, 7)]), pytest.approx(truth[date(2023, 10, 5)]))
+    assert by_day["第8天"][1:] == (None, pytest.approx(truth[date(2023, 10, 6)]))  # 2024's window has 7 days
     assert by_day["第1天"][1:] == (None, None)  # not loaded: no data, not zero
 
 

@@ -72,18 +72,29 @@ def test_each_query_runs_and_returns_its_documented_columns(replayed, name):
 def test_holiday_days_align_and_match_the_raw_totals(replayed):
     q = get("holiday_vs_last_year")
     result = rows(replayed, q.sql, PARAMS["holiday_vs_last_year"])
-    assert [r["holiday_day"] for r in result] == list(range(1, 8))
-    first = result[0]
-    assert (first["day"], first["last_year_day"]) == ("2024-10-01", "2023-10-01")
+    # 2024's seven-day 国庆 against 2023's eight-day 中秋国庆 (9-29 to 10-06), by day of holiday.
+    assert [r["holiday_day"] for r in result] == list(range(1, 9))
+    assert [(r["day"], r["last_year_day"]) for r in (result[0], result[2], result[7])] == [
+        ("2024-10-01", "2023-09-29"),
+        ("2024-10-03", "2023-10-01"),
+        (None, "2023-10-06"),
+    ]
     raw = {
         r["d"]: Decimal(str(r["a"]))
         for r in rows(
             replayed, "SELECT toString(toDate(event_time)) AS d, sum(amount) AS a FROM sales_raw FINAL GROUP BY d"
         )
     }
-    assert Decimal(str(first["amount"])) == raw["2024-10-01"]
-    assert Decimal(str(first["last_year_amount"])) == raw["2023-10-01"]
-    assert result[2]["amount"] == 0  # 10-03 was not replayed
+    assert Decimal(str(result[0]["amount"])) == raw["2024-10-01"]
+    assert Decimal(str(result[2]["last_year_amount"])) == raw["2023-10-01"]
+    assert result[2]["amount"] == 0  # 2024-10-03 was not replayed
+    assert result[7]["amount_change_pct"] is None  # day 8 has no counterpart in 2024
+    assert (result[0]["days"], result[0]["last_year_days"]) == (7, 8)
+    this = sum(Decimal(str(r["amount"])) for r in result) / 7
+    last = sum(Decimal(str(r["last_year_amount"])) for r in result) / 8
+    assert float(result[0]["avg_amount_change_pct"]) == pytest.approx(
+        float(round(100 * (this / last - 1), 2)), abs=0.01
+    )
 
 
 def test_bad_parameters_name_what_the_query_takes():

@@ -10,7 +10,7 @@ import pytest
 
 from producers.replay import Checkpoint, Interrupted, replay
 from simulators import model
-from simulators.generate import footfall_arrays, sales_arrays
+from simulators.generate import business_day_arrays, footfall_arrays, sales_arrays
 from simulators.run import RunSpec, records
 from simulators.scenario import ScenarioError, available, load
 
@@ -38,15 +38,16 @@ def test_every_scenario_file_loads_and_says_what_it_changes():
 
 
 def _occupancy_peak(scenario, day: date, district: str, hours: tuple[int, int]) -> int:
-    gates = footfall_arrays(scenario, 7, day, district)
+    """Peak occupancy in local hours [from, to) of the business day from 06:00 (hours after midnight 24+)."""
+    gates = business_day_arrays("footfall", scenario, 7, day, district)
     net = sum(g.values["entries"] - g.values["exits"] for g in gates)
     occupancy = np.cumsum(net)
-    return int(occupancy[hours[0] * 60 : hours[1] * 60].max())
+    return int(occupancy[(hours[0] - 6) * 60 : (hours[1] - 6) * 60].max())
 
 
 def test_new_years_eve_peak_at_jiefangbei_is_several_times_a_saturday_night():
-    saturday = _occupancy_peak(BASE, date(2024, 12, 28), "jiefangbei", (19, 24))
-    nye = _occupancy_peak(load("new_years_eve"), date(2024, 12, 31), "jiefangbei", (19, 24))
+    saturday = _occupancy_peak(BASE, date(2024, 12, 28), "jiefangbei", (19, 25))
+    nye = _occupancy_peak(load("new_years_eve"), date(2024, 12, 31), "jiefangbei", (19, 25))
     assert nye > 3 * saturday
 
 

@@ -64,17 +64,28 @@ def test_aggregates_equal_raw_after_duplicates_and_out_of_order(store, store_dsn
     assert store.query(f"SELECT count() FROM {FEEDS[feed].raw_table} FINAL").result_rows[0][0] == len(events)
 
 
-def test_occupancy_is_running_entries_minus_exits_within_the_local_day(store, store_dsn):
-    events = [e for _, e in day_events(load("baseline"), 2, date(2024, 10, 3), ["shibati"], ["footfall"])]
+def test_occupancy_is_running_entries_minus_exits_since_six_in_the_morning(store, store_dsn):
+    days = (date(2024, 10, 3), date(2024, 10, 4))
+    events = [e for d in days for _, e in day_events(load("baseline"), 2, d, ["shibati"], ["footfall"])]
     _land(ClickHouseSink(store_dsn), "footfall", _records("footfall", list(reversed(events))))
     rows = store.query(
-        "SELECT minute, entries, exits, occupancy FROM footfall_agg_1m FINAL WHERE district = 'shibati' ORDER BY minute"
+        "SELECT toString(minute), entries, exits, occupancy FROM footfall_agg_1m FINAL "
+        "WHERE district = 'shibati' ORDER BY minute"
     ).result_rows
-    running = 0
-    for _, entries, exits, occupancy in rows:
+    running, bday, closing = 0, None, None
+    for minute, entries, exits, occupancy in rows:
+        stamp = datetime.fromisoformat(minute)
+        this_bday = (stamp - timedelta(hours=6)).date()  # the counters re-zero at 06:00
+        if this_bday != bday:
+            running, bday = 0, this_bday
         running += entries - exits
-        assert occupancy == running >= 0
-    assert running == 0 and max(r[3] for r in rows) > 1000
+        assert occupancy == running, minute
+        if this_bday == date(2024, 10, 3):  # a whole business day: nobody leaves before coming in
+            assert running >= 0, minute
+            closing = minute
+    assert closing is not None and rows  # people inside at midnight stayed: the day ends empty at 06:00
+    inside = {m: o for m, _, _, o in rows}
+    assert inside[closing] == 0 and inside["2024-10-04 00:00:00"] > 0 and max(inside.values()) > 1000
 
 
 def test_rejected_events_are_stored_with_payload_and_reason_once(store, store_dsn):

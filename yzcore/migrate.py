@@ -16,7 +16,7 @@ from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
 
-from schemas import reference
+from schemas import calendar, reference
 from yzcore.cluster import Cluster
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
@@ -174,10 +174,9 @@ def sync_reference(client: Client, cluster: Cluster | None = None) -> None:
     ]
     if new:
         client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
-    replace_table(client, "dim_calendar", calendar_rows(CALENDAR_YEARS), CALENDAR_COLUMNS, cluster)
+    replace_table(client, "dim_calendar", calendar_rows(calendar_years()), CALENDAR_COLUMNS, cluster)
 
 
-CALENDAR_YEARS = range(2022, 2029)
 CALENDAR_COLUMNS = [
     "day",
     "year",
@@ -187,23 +186,33 @@ CALENDAR_COLUMNS = [
     "holiday",
     "holiday_zh",
     "holiday_day",
+    "holiday_year",
+    "holiday_len",
+    "is_workday",
+    "is_makeup_workday",
+    "day_kind",
+    "event",
     "model_sales_share",
     "model_visits_share",
 ]
-HOLIDAY_ZH = {"spring_festival": "春节", "labour_day": "五一", "national_day": "国庆", "new_years_eve": "跨年夜"}
+
+
+def calendar_years() -> range:
+    """The years of the official calendar (schemas/reference/holiday_notices.json)."""
+    return calendar.covered_years()
 
 
 def calendar_rows(years: range) -> list[tuple]:
-    """Every day of ``years``: weekday, holiday and its day number, and the model's cumulative shares."""
-    from simulators.model import holiday_day_index
+    """Every day of ``years`` from the official calendar, with the reference seasonal curve."""
     from yzcore.pace import expected_share
 
     rows = []
     for year in years:
         day = date(year, 1, 1)
         while day.year == year:
-            holiday = holiday_day_index(day)
-            name, n = holiday if holiday else ("", 0)
+            info = calendar.day_info(day)
+            w = info.window
+            event = "chuxi" if info.chuxi else "new_years_eve" if info.new_years_eve else ""
             rows.append(
                 (
                     day,
@@ -211,9 +220,15 @@ def calendar_rows(years: range) -> list[tuple]:
                     day.month,
                     day.isoweekday(),
                     int(day.weekday() >= 5),
-                    name,
-                    HOLIDAY_ZH.get(name, ""),
-                    n,
+                    w.holiday if w else "",
+                    w.name_zh if w else "",
+                    info.holiday_day,
+                    w.year if w else 0,
+                    w.length if w else 0,
+                    int(info.workday),
+                    int(info.makeup_workday),
+                    info.kind,
+                    event,
                     expected_share(day, "sales"),
                     expected_share(day, "footfall"),
                 )

@@ -1,7 +1,9 @@
-"""The model's seasonal curve: the expected cumulative share of a year by a given day.
+"""The expected cumulative share of a year by a given day, from the product's reference data.
 
-It fills dim_calendar (`yzmon db migrate`), which the library query pace_vs_target uses when
-there is no last year to compare with; pace itself is computed in that query.
+The curve is the official calendar (`schemas.calendar`) weighted by the seasonal profile
+(`schemas.seasonal`: month factors, weekend, each holiday's level, the days before and after a
+window). It fills dim_calendar (`yzmon db migrate`), which the library query pace_vs_target uses
+when there is no last year to compare with; pace itself is computed in that query.
 """
 
 from __future__ import annotations
@@ -9,22 +11,23 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 
-from simulators import model
+from schemas import seasonal
 
 
 @lru_cache(maxsize=64)
 def _cumulative_shares(year: int, feed: str) -> tuple[float, ...]:
-    """Cumulative expected share at the end of each day of ``year``, from the seasonal model."""
-    weights = {name: (m.sales_yuan if feed == "sales" else m.visits) for name, m in model.MODELS.items()}
-    total = sum(weights.values())
-    out, acc, d = [], 0.0, date(year, 1, 1)
+    """Cumulative expected share at the end of each day of ``year`` (CalendarCoverageError outside)."""
+    weights, d = [], date(year, 1, 1)
     while d.year == year:
-        acc += sum(w * model.day_share(name, d, feed) for name, w in weights.items()) / total
-        out.append(acc)
+        weights.append(seasonal.day_weight(d, feed))
         d += timedelta(days=1)
+    total, acc, out = sum(weights), 0.0, []
+    for w in weights:
+        acc += w
+        out.append(acc / total)
     return tuple(out)
 
 
 def expected_share(day: date, feed: str = "sales") -> float:
-    """Share of the annual total expected by the end of ``day`` (0..1)."""
+    """Share of the annual total expected by the end of ``day`` (0..1); ``feed`` sales or footfall."""
     return _cumulative_shares(day.year, feed)[day.timetuple().tm_yday - 1]

@@ -152,6 +152,16 @@ def _spec(
         _fail("give --start (and --end) or --year; scenario " + repr(sc.name) + " has no default dates")
     if last <= first:
         _fail("--end must be after --start (the range is [start, end))")
+    from schemas.calendar import CalendarCoverageError, check_covered
+    from simulators.model import COVID_YEARS
+
+    try:
+        check_covered(first)
+        check_covered(last - timedelta(days=1))
+    except CalendarCoverageError as exc:
+        _fail(str(exc))
+    if any(first.year <= y <= (last - timedelta(days=1)).year for y in COVID_YEARS):
+        err.print("note: 2020–2022 are simulated as normal years; the COVID years were not (a counterfactual)")
     return RunSpec(sc, seed, first, last, tuple(districts or MODELS), tuple(feeds or FEEDS), bad_events)
 
 
@@ -228,6 +238,12 @@ def simulate(
     if summary:
         if year is None:
             _fail("--summary needs --year (it compares whole years with the seed figures)")
+        from schemas.calendar import CalendarCoverageError, check_covered
+
+        try:
+            check_covered(date(year + 1, 1, 1))
+        except CalendarCoverageError as exc:
+            _fail(f"--summary compares {year} with {year + 1}: {exc}")
         _print_calibration(spec.scenario, seed, year)
     if truth:
         from simulators.run import truth as compute_truth
@@ -243,13 +259,24 @@ def simulate(
 def _print_calibration(scenario, seed: int, year: int) -> None:
     from rich.table import Table
 
-    from simulators.calibration import anchors, sector_growth_rows, year_totals
+    from simulators.calibration import (
+        CITED_TOLERANCE,
+        SEED_TOLERANCE,
+        anchors,
+        cited,
+        sector_growth_rows,
+        year_totals,
+    )
+    from simulators.model import COVID_YEARS
 
     with console.status(f"simulating {year} and {year + 1} …"):
         this, after = year_totals(scenario, seed, year), year_totals(scenario, seed, year + 1)
+        published = cited(scenario, seed, this)
     if year != 2024:
         err.print("note: the seed anchors are 2024 figures and the 2025 target; compare with care")
-    t = Table(title=f"calibration · {scenario.name} · seed {seed}")
+    if year in COVID_YEARS or year + 1 in COVID_YEARS:
+        err.print(f"note: {year} is simulated as a normal year; the COVID years 2020–2022 were not (counterfactual)")
+    t = Table(title=f"calibration · {scenario.name} · seed {seed} · seed anchors within ±{SEED_TOLERANCE:.0%}")
     for col in ("figure", "seed", "expected", "simulated", "error"):
         t.add_column(col, justify="right" if col in ("expected", "simulated", "error") else "left")
     for a in anchors(this, after):
@@ -261,6 +288,19 @@ def _print_calibration(scenario, seed: int, year: int) -> None:
             f"{a.error:+.2%}",
         )
     console.print(t)
+    c = Table(title=f"published holiday and night figures · within ±{CITED_TOLERANCE:.0%}")
+    for col in ("figure", "source", "published", "simulated", "error"):
+        c.add_column(col, justify="right" if col in ("published", "simulated", "error") else "left", overflow="fold")
+    for r in published:
+        f = r.figure
+        c.add_row(
+            f.label,
+            f"{f.source}: {f.says}\n{f.url}",
+            f"{f.value / f.unit:,.1f} {f.unit_name}",
+            f"{r.simulated / f.unit:,.1f} {f.unit_name}",
+            f"{r.error:+.2%}",
+        )
+    console.print(c)
     g = Table(title=f"sector growth {year} → {year + 1}")
     for col in ("sector", "simulated", "seed 004 (H1 2023)"):
         g.add_column(col)
