@@ -27,9 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from schemas.feeds import BUSINESS_DAY_START_HOUR
-
 from schemas import seasonal
+from schemas.feeds import BUSINESS_DAY_START_HOUR
 
 YI = 100_000_000  # 亿
 BASE_YEAR = 2024
