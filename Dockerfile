@@ -33,6 +33,7 @@ RUN for pkg in yzmon streams producers simulators schemas; do mkdir -p "$pkg" &&
 # packages (Path(__file__).parent.parent / "sql"), which a regular wheel install would not carry.
 # /app and /opt/venv keep the same paths in the runtime stage, so the install stays valid there.
 COPY yzmon ./yzmon
+COPY yzcore ./yzcore
 COPY streams ./streams
 COPY producers ./producers
 COPY simulators ./simulators
