@@ -68,7 +68,8 @@ def test_the_app_registers_one_agent_per_feed_and_the_views():
     topics = {next(iter(agent.channel.topics)) for agent in app.agents.values()}
     assert topics == {feed.topic for feed in FEEDS.values()}
     paths = {route.resource.canonical for route in app.web.web_app.router.routes()}
-    assert {"/health", "/status", "/sql", "/targets", "/admin/store-outage"} <= paths
+    assert {"/health", "/status", "/targets", "/admin/store-outage"} <= paths
+    assert "/sql" not in paths  # reads go through ClickHouse's HTTP interface (streams.sqlhttp), not the worker
 
 
 def test_a_batch_is_acknowledged_only_after_its_write(faust_app, loop, monkeypatch):
