@@ -603,3 +603,18 @@ def test_dockerfile_is_multi_stage_pinned_and_unprivileged() -> None:
     ignored = DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
     for entry in (".env", ".venv", ".git", ".yzmon"):
         assert entry in ignored, f".dockerignore must exclude {entry}"
+
+
+def test_production_read_users_run_under_the_embedded_read_limits():
+    """Grafana's and the analysts' profile carries the same limits as the embedded store's read path."""
+    from yzcore.readlimits import LIMITS
+    from yzcore.settings import Settings
+
+    profile = ET.parse(USERS_XML).getroot().find("profiles/yzmon_readonly")
+    defaults = Settings()
+    for limit in LIMITS:
+        if limit.setting == "max_threads":  # the server's cores are its own; the embedded default follows this machine
+            continue
+        assert profile.findtext(limit.setting) == str(getattr(defaults, limit.field)), limit.setting
+    assert profile.findtext("readonly") == "1"
+    assert profile.findtext("cancel_http_readonly_queries_on_client_close") == "1"
