@@ -67,13 +67,16 @@ class DetachedStack:
         raise AssertionError(f"timed out waiting for {what}; supervisor state: {self.state()}")
 
     def worker_ready(self) -> None:
-        """Wait until the (possibly restarted) worker answers and holds its partitions."""
+        """Wait until the (possibly restarted) worker answers, holds its partitions and serves reads."""
         import httpx
+
+        from yzcore.store import interface_up
 
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{self.settings.worker_url}/status", timeout=2).json().get("assigned"):
+                status = httpx.get(f"{self.settings.worker_url}/status", timeout=2).json()
+                if status.get("assigned") and interface_up(self.settings):
                     return
             except (httpx.HTTPError, ValueError):
                 pass

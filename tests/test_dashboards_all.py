@@ -501,7 +501,7 @@ def test_business_time_series_carry_holiday_annotations_from_the_calendar(engine
     start, end = datetime(2024, 9, 20, tzinfo=ZONE), datetime(2024, 10, 20, tzinfo=ZONE)
     columns, rows = run(engine, target["rawSql"], {}, {}, start, end)
     assert columns == ["time", "timeEnd", "text", "tags"]  # Grafana's default annotation field names: a region
-    national = [r for r in rows if r[2] == "国庆"]
+    national = [r for r in rows if r[2] == "国庆节"]
     assert len(national) == 1 and national[0][1] - national[0][0] == timedelta(days=7)
 
 
