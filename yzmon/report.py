@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from schemas.zone import ZONE
-from yzcore.queries import get
-from yzcore.store import Reader, rows
+from yzcore.store import Reader
 from yzmon.grafana_macros import ALL, expand
+from yzmon.status import coverage_by_feed
 
 __all__ = [
     "BRIEFING",
@@ -211,7 +211,7 @@ def evaluate(reader: Reader, at: datetime, dashboards_dir: Path | str) -> list[P
 def coverage_summary(reader: Reader, at: datetime) -> str:
     """One sentence: which days of the year of ``at`` the store covers, per feed, and what is missing."""
     year = at.year
-    found = {r["feed"]: r for r in rows(reader, get("coverage").sql) if int(r["year"]) == year}
+    found = coverage_by_feed(reader, year)
     if not found:
         return f"数据覆盖:{year} 年尚无数据,各项指标显示为无数据。"
     parts = []

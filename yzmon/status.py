@@ -67,9 +67,14 @@ def _day(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def coverage_by_feed(reader: Reader, year: int) -> dict[str, dict]:
+    """The library query coverage for ``year``: per feed, first and last day, days covered and complete."""
+    return {r["feed"]: r for r in rows(reader, get("coverage").sql) if int(r["year"]) == year}
+
+
 def coverage_line(reader: Reader, year: int) -> str:
     """What the store covers in ``year`` per feed (library query coverage), saying so when it is not the whole year."""
-    found = {r["feed"]: r for r in rows(reader, get("coverage").sql) if int(r["year"]) == year}
+    found = coverage_by_feed(reader, year)
     if not found:
         return f"{year} 年尚无数据"
     parts = []
