@@ -11,6 +11,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from schemas.feeds import FEEDS, GROUP_ID
 from yzcore.settings import Settings
 from yzcore.store import query_reader, rows
+from yzmon.stack import Stack
 from yzmon.status import consumer_lag
 
 
@@ -88,3 +89,17 @@ def dead_letters(settings: Settings) -> Counter:
         got[(FEEDS_BY_TOPIC[msg.topic.removesuffix(".dlq")], headers["yzmon.error.reason"].decode())] += 1
     consumer.close()
     return got
+
+
+def start_stack(data_dir, free_port, **overrides) -> Stack:
+    """An embedded stack on free ports in ``data_dir`` (3 partitions, 2000-record batches unless overridden)."""
+    settings = Settings(
+        data_dir=data_dir,
+        broker_port=free_port(),
+        worker_port=free_port(),
+        sql_port=free_port(),
+        **{"topic_partitions": 3, "batch_max": 2000, **overrides},
+    )
+    stack = Stack(settings)
+    stack.start(wait_ready_s=120)
+    return stack

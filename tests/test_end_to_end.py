@@ -11,32 +11,21 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from support import FEEDS_BY_TOPIC, dead_letters, store_totals, wait_idle
+from support import FEEDS_BY_TOPIC, dead_letters, start_stack, store_totals, wait_idle
 
 from producers.kafka import FeedProducer
 from producers.replay import replay
 from schemas.feeds import FEEDS
 from simulators.run import RunSpec, truth
 from simulators.scenario import load
-from yzcore.settings import Settings
 from yzcore.store import query_reader, rows
-from yzmon.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, free_port):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("stack"),
-        broker_port=free_port(),
-        worker_port=free_port(),
-        sql_port=free_port(),
-        topic_partitions=3,
-        batch_max=2000,
-    )
-    s = Stack(settings)
-    s.start(wait_ready_s=120)
+    s = start_stack(tmp_path_factory.mktemp("stack"), free_port)
     yield s
     s.stop()
     assert s.worker.poll() is not None and s.broker.poll() is not None

@@ -24,13 +24,12 @@ from pathlib import Path
 import clickhouse_connect
 import httpx
 import pytest
-from support import wait_idle
+from support import start_stack, wait_idle
 
 from producers.kafka import FeedProducer
 from producers.replay import replay
 from simulators.run import RunSpec, truth
 from simulators.scenario import load
-from yzcore.settings import Settings
 from yzcore.store import query_reader, rows
 from yzmon.report import panel_queries
 from yzmon.stack import Stack
@@ -44,16 +43,8 @@ GRAFANA_UA = "clickhouse-go/2.41.0 (database/sql; lv:go/1.24.4; os:linux) grafan
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, free_port):
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("stack"),
-        broker_port=free_port(),
-        worker_port=free_port(),
-        sql_port=free_port(),
-        topic_partitions=3,
-        batch_max=2000,
-    )
-    s = Stack(settings)
-    s.start(wait_ready_s=120)
+    s = start_stack(tmp_path_factory.mktemp("stack"), free_port)
+    settings = s.settings
     spec = RunSpec(
         load("baseline"), 7, DAY, date(2024, 10, 2), districts=("jiefangbei", "daping", "shibati"), feeds=("sales",)
     )
