@@ -45,7 +45,7 @@ import orjson
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
-from producers.kafka import FeedProducer
+from producers.kafka import FeedProducer, linger_ms_for
 from producers.replay import replay
 from schemas.feeds import BY_TOPIC, FEEDS
 from schemas.zone import ZONE
@@ -327,7 +327,13 @@ class Bench:
         n_records, n_events = self.expected.add(spec, dump)
         before = dict(self.ends)
         t = time.monotonic()
-        producer = TrackingProducer(self.settings.bootstrap, self.ends, validate=False, bundle_events=c.bundle_events)
+        producer = TrackingProducer(
+            self.settings.bootstrap,
+            self.ends,
+            validate=False,
+            linger_ms=linger_ms_for(None),
+            bundle_events=c.bundle_events,
+        )
         sent = replay(spec, producer, None, show_progress=False)
         producer.close()
         produce_s = time.monotonic() - t

@@ -27,6 +27,7 @@ from typing import Any
 from kafka.structs import TopicPartition
 
 from benchmarks.pipeline import Committed, TrackingProducer, free_port, machine, proc_memory_mb
+from producers.kafka import linger_ms_for
 from producers.replay import replay
 from schemas.feeds import FEEDS
 from simulators.model import MODELS
@@ -173,7 +174,9 @@ def run_year(
         assert stack.worker is not None
         sampler = MemorySampler(stack.worker.pid)
         sampler.start()
-        producer = CountingProducer(s.bootstrap, ends, validate=False, bundle_events=s.bundle_events)
+        producer = CountingProducer(
+            s.bootstrap, ends, validate=False, linger_ms=linger_ms_for(None), bundle_events=s.bundle_events
+        )
         t0 = time.monotonic()
         sent = replay(spec, producer, None, show_progress=show_progress)
         producer.close()

@@ -2,8 +2,10 @@
 
 Events of one feed and one 商圈 travel together as one Kafka record (a JSON array, see
 ``schemas.contracts``) of up to ``bundle_events`` events: Kafka, Faust and the worker then pay
-their per-record cost once per bundle. A bundle leaves when it is full, when its first event has
-waited ``linger_ms``, on ``push()`` (a paced replay calls it before sleeping) and on ``flush()``.
+their per-record cost once per bundle. A bundle leaves when it is full, when its own first event
+has waited ``linger_ms``, on ``push()`` (a paced replay calls it before sleeping) and on
+``flush()``. A replay at full speed lingers longer (``BULK_LINGER_MS``) so that its bundles leave
+full: nobody waits for those events, and small records cost the worker per record.
 Every ``CONFIRM_EVENTS`` events the producer waits for the broker's acknowledgements, so what it
 holds stays bounded whatever the length of the feed.
 
@@ -33,11 +35,19 @@ from yzcore.settings import get_settings
 
 MAX_BUNDLE_BYTES = 512 * 1024  # a bundle leaves before it grows past this (the worker accepts 1 MiB)
 CONFIRM_EVENTS = 50_000  # wait for acknowledgements after this many events
+LINGER_MS = 20  # how long a bundle's first event may wait for company
+BULK_LINGER_MS = 1000  # the same, in a replay at full speed
+CLIENT_LINGER_MS = 20  # the Kafka client's own linger (records of several bundles share a request)
 RESEND_ATTEMPTS = 5
 
 
 class ProducerError(RuntimeError):
     pass
+
+
+def linger_ms_for(speed: float | None) -> int:
+    """The bundle linger for a replay at ``speed`` simulated seconds per second (None: full speed)."""
+    return BULK_LINGER_MS if speed is None else LINGER_MS
 
 
 @dataclass
@@ -54,7 +64,7 @@ class FeedProducer:
         self,
         bootstrap: str,
         validate: bool = True,
-        linger_ms: int = 20,
+        linger_ms: int = LINGER_MS,
         delivery_timeout_s: float = 60,
         connect_timeout_s: float = 10,
         bundle_events: int | None = None,
@@ -72,7 +82,8 @@ class FeedProducer:
         self.reconnects = 0  # fresh connections after a broker restart
         self._bundles: dict[tuple[str, bytes], list[bytes]] = {}  # (feed, key) -> serialised events
         self._bundle_bytes: dict[tuple[str, bytes], int] = {}
-        self._oldest = 0.0  # when the oldest waiting event was queued (monotonic)
+        self._bundle_since: dict[tuple[str, bytes], float] = {}  # when each bundle's first event was queued
+        self._oldest = 0.0  # the earliest of those (monotonic)
         self._pending: list[_InFlight] = []  # handed to Kafka, not yet acknowledged
         self._queued = 0  # events handed to Kafka since the last confirmation
         path = gate_path(bootstrap)
@@ -89,7 +100,7 @@ class FeedProducer:
                 enable_idempotence=True,
                 retries=10,
                 retry_backoff_ms=200,
-                linger_ms=self.linger_ms,
+                linger_ms=min(self.linger_ms, CLIENT_LINGER_MS),
                 batch_size=256 * 1024,
                 compression_type=None,
                 max_in_flight_requests_per_connection=5,
@@ -116,17 +127,19 @@ class FeedProducer:
         key = (feed, event["district"].encode())
         value = orjson.dumps(event)
         bundle = self._bundles.get(key)
+        now = time.monotonic()
         if bundle is None:
             if not self._bundles:
-                self._oldest = time.monotonic()
+                self._oldest = now
             bundle = self._bundles[key] = []
             self._bundle_bytes[key] = 0
+            self._bundle_since[key] = now
         bundle.append(value)
         self._bundle_bytes[key] += len(value) + 1
         if len(bundle) >= self.bundle_events or self._bundle_bytes[key] >= MAX_BUNDLE_BYTES:
             self._emit(key)
-        elif self.linger_s and time.monotonic() - self._oldest >= self.linger_s:
-            self._emit_all()
+        if self.linger_s and self._bundles and now - self._oldest >= self.linger_s:
+            self._emit_stale(now)
         if self._queued >= CONFIRM_EVENTS or (self._gate is not None and self._gate.held and self._yield_due()):
             self._confirm()
 
@@ -142,9 +155,16 @@ class FeedProducer:
         while self._bundles:
             self._emit(next(iter(self._bundles)))
 
+    def _emit_stale(self, now: float) -> None:
+        """Hand over the bundles whose first event has waited the linger; the others wait on."""
+        for key in [k for k, since in self._bundle_since.items() if now - since >= self.linger_s]:
+            self._emit(key)
+        self._oldest = min(self._bundle_since.values(), default=now)
+
     def _emit(self, key: tuple[str, bytes]) -> None:
         bundle = self._bundles.pop(key)
         self._bundle_bytes.pop(key)
+        self._bundle_since.pop(key)
         self._send(FEEDS[key[0]].topic, key[1], b"[" + b",".join(bundle) + b"]", len(bundle))
 
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:

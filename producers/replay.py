@@ -23,7 +23,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from schemas.zone import ZONE
 from simulators.run import RunSpec, records
 
-CHECKPOINT_EVERY = 10_000  # records between confirmed checkpoints
+CHECKPOINT_SECONDS = 5.0  # wall time between confirmed checkpoints (a resume sends at most this much again)
+PROGRESS_EVERY = 5_000  # records between looks at the clock and the progress bar
 
 
 class Sink(Protocol):
@@ -138,9 +139,12 @@ def replay(
         disable=not show_progress,
     )
     sent_now, clock, started = 0, "—", time.monotonic()
+    confirmed_at = started
 
     def confirm() -> None:
+        nonlocal confirmed_at
         producer.flush()
+        confirmed_at = time.monotonic()
         if checkpoint:
             checkpoint.save(pos)
 
@@ -166,13 +170,14 @@ def replay(
                     else:
                         producer.send_raw(record.feed, None, record.bad or b"")
                     pos.record, pos.sent, sent_now = i + 1, pos.sent + 1, sent_now + 1
-                    if pos.record % CHECKPOINT_EVERY == 0:
-                        confirm()
-                        rate = sent_now / max(time.monotonic() - started, 1e-6)
-                        progress.update(task, clock=clock, rate=f"{rate:,.0f}")
+                    if pos.record % PROGRESS_EVERY == 0:
+                        now = time.monotonic()
+                        if now - confirmed_at >= CHECKPOINT_SECONDS:
+                            confirm()
+                        progress.update(task, clock=clock, rate=f"{sent_now / max(now - started, 1e-6):,.0f}")
                 pos.day, pos.record = day_index + 1, 0
-                confirm()
                 progress.update(task, completed=pos.day, clock=clock)
+            confirm()
         pos.done = True
         if checkpoint:
             checkpoint.save(pos)

@@ -103,3 +103,35 @@ def start_stack(data_dir, free_port, **overrides) -> Stack:
     stack = Stack(settings)
     stack.start(wait_ready_s=120)
     return stack
+
+
+class Acked:
+    """An acknowledged send of :class:`FakeKafka`."""
+
+    is_done = True
+
+    def __init__(self, topic: str):
+        self.value = type("Md", (), {"topic": topic, "partition": 0, "offset": 0})()
+
+    def failed(self) -> bool:
+        return False
+
+    def succeeded(self) -> bool:
+        return True
+
+
+class FakeKafka:
+    """A Kafka producer client that acknowledges every record at once and keeps them (for FeedProducer tests)."""
+
+    def __init__(self):
+        self.records: list[tuple[str, bytes | None, bytes]] = []
+
+    def send(self, topic, key=None, value=None):
+        self.records.append((topic, key, value))
+        return Acked(topic)
+
+    def flush(self, timeout=None):
+        pass
+
+    def close(self, timeout=None):
+        pass

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import FakeKafka
 from typer.testing import CliRunner
 
 from producers.files import BadRow, Mapping, MappingError, count_rows, load_file, stream_file
@@ -126,41 +127,13 @@ def test_parquet_and_json_lines_stream_in_batches_with_the_same_events(tmp_path)
         assert small == whole and len(small) == count_rows(path) == 40
 
 
-class _Acked:
-    is_done = True
-
-    def __init__(self, topic: str):
-        self.value = type("Md", (), {"topic": topic, "partition": 0, "offset": 0})()
-
-    def failed(self) -> bool:
-        return False
-
-    def succeeded(self) -> bool:
-        return True
-
-
-class _FakeKafka:
-    def __init__(self):
-        self.records: list[tuple[str, bytes | None, bytes]] = []
-
-    def send(self, topic, key=None, value=None):
-        self.records.append((topic, key, value))
-        return _Acked(topic)
-
-    def flush(self, timeout=None):
-        pass
-
-    def close(self, timeout=None):
-        pass
-
-
 def test_confirming_mid_stream_does_not_reenter_the_bundle_push(monkeypatch):
     """Confirmation every CONFIRM_EVENTS events used to push bundles while push() iterated them (KeyError)."""
     import orjson
 
     import producers.kafka as kafka_mod
 
-    fake = _FakeKafka()
+    fake = FakeKafka()
     monkeypatch.setattr(kafka_mod, "CONFIRM_EVENTS", 1000)
     monkeypatch.setattr(kafka_mod.FeedProducer, "_connect", lambda self: fake)
     producer = kafka_mod.FeedProducer("kafka.invalid:9092", validate=False, linger_ms=0, bundle_events=500)

@@ -188,7 +188,7 @@ def replay(
     resume: bool = typer.Option(False, help="Continue an interrupted replay of the same arguments."),
 ) -> None:
     """Produce simulated sales, footfall and tourist events onto Kafka. Ctrl-C stops cleanly."""
-    from producers.kafka import FeedProducer, ProducerError
+    from producers.kafka import FeedProducer, ProducerError, linger_ms_for
     from producers.replay import Checkpoint, Interrupted
     from producers.replay import replay as run_replay
 
@@ -200,7 +200,7 @@ def replay(
     settings = get_settings()
     checkpoint = Checkpoint(settings.data_dir, spec)
     try:
-        producer = FeedProducer(settings.bootstrap)
+        producer = FeedProducer(settings.bootstrap, linger_ms=linger_ms_for(pace))
         try:
             sent = run_replay(spec, producer, pace, checkpoint=checkpoint, resume=resume)
         finally:
