@@ -363,7 +363,7 @@ def _stream_load(file: Path, m, total: int, pace: float | None, dry_run: bool, r
 
     good = bad = 0
     out = None
-    producer = None if dry_run else _producer(validate=False)
+    producer = None if dry_run else _producer(validate=False, speed=pace)
     pacer: Pacer | None = None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
@@ -398,11 +398,11 @@ def _stream_load(file: Path, m, total: int, pace: float | None, dry_run: bool, r
     return good, bad
 
 
-def _producer(validate: bool = True):
-    from producers.kafka import FeedProducer, ProducerError
+def _producer(validate: bool = True, speed: float | None = 1.0):
+    from producers.kafka import FeedProducer, ProducerError, linger_ms_for
 
     try:
-        return FeedProducer(get_settings().bootstrap, validate=validate)
+        return FeedProducer(get_settings().bootstrap, validate=validate, linger_ms=linger_ms_for(speed))
     except ProducerError as exc:
         _fail(str(exc))
 
