@@ -8,7 +8,7 @@ One run measures, on a private broker, worker and chDB directory (free ports, a 
   ``--no-per-feed``) each feed alone on the following days.
 - baseline: the same records read again by a plain kafka-python consumer (manual assignment, no
   group, no Faust), decoded with ``streams.batch.prepare`` and landed with the worker's own
-  ``ClickHouseSink._write`` into a separate chDB directory owned by this process; timed the same way.
+  ``ClickHouseSink.write`` into a separate chDB directory owned by this process; timed the same way.
 - exactly once: raw and minute-aggregate totals per day × 商圈 × dimension, event counts and
   rejected counts equal the simulator's ground truth, in the pipeline's store and the baseline's.
 - freshness: live events (event_time = now, unique ids) at a steady rate; p50/p99 of
@@ -492,7 +492,7 @@ class Bench:
 
     # the baseline
     def drain_baseline(self, phase: Phase, sink: ClickHouseSink) -> Phase:
-        """The same records through kafka-python + prepare + ClickHouseSink._write, no Faust."""
+        """The same records through kafka-python + prepare + ClickHouseSink.write, no Faust."""
         c = self.config
         ranges = {
             TopicPartition(k.rpartition(":")[0], int(k.rpartition(":")[2])): tuple(v) for k, v in phase.ranges.items()

@@ -16,6 +16,7 @@ from streams.drill import OutageDrill
 from streams.gateway import blueprint, register_sql_interface
 from streams.retry import Retrying
 from streams.sink import ClickHouseSink
+from streams.transport import SCHEME
 from yzcore.settings import Settings, get_settings
 
 
@@ -23,7 +24,7 @@ def faust_config(settings: Settings) -> dict:
     """Faust's settings for the worker."""
     session = settings.group_session_timeout_s
     return {
-        "broker": f"kafka://{settings.bootstrap}",
+        "broker": f"{SCHEME}://{settings.bootstrap}",
         "store": "memory://",
         "datadir": str(settings.data_dir / "faust"),
         "web_enabled": True,

@@ -135,3 +135,16 @@ async def _a_refused_event_of_a_bundle_goes_to_the_dead_letters_alone(faust_app,
     dlq, refused = call.args
     assert dlq.get_topic_name() == SALES.dlq_topic
     assert (refused.index, refused.why.reason, orjson.loads(refused.payload)) == (1, "negative_amount", bundle[1])
+
+
+def test_the_worker_consumer_fetches_with_the_configured_wait(faust_app, loop):
+    """Faust fixes the fetch wait at 1.5 s; the worker's transport (found through Faust's entry point for
+    the ``yzkafka`` scheme) gives the consumer the settings' wait instead."""
+    from streams.transport import Transport
+
+    async def consumer():
+        return faust_app.consumer._thread._create_worker_consumer(faust_app.transport)
+
+    assert isinstance(faust_app.transport, Transport)
+    wait = loop.run_until_complete(consumer())._fetch_max_wait_ms
+    assert wait == faust_app.yz_settings.fetch_max_wait_ms != 1500

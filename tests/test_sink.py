@@ -227,3 +227,30 @@ def test_the_store_reads_each_field_as_python_would(store, store_dsn):
             42,
         )
         assert got[event_id] == expected, event_id
+
+
+def test_each_statement_of_a_write_takes_the_lock_alone(store, store_dsn):
+    """Another feed's raw rows may land between this batch's statements (the lock is free between them),
+    and every statement runs under the lock."""
+    sink = ClickHouseSink(store_dsn)
+    sink.call(lambda c: None)
+    inner, held, taken = sink._lock, [], []
+
+    class CountingLock:
+        def __enter__(self):
+            inner.acquire()
+            taken.append(1)
+
+        def __exit__(self, *exc):
+            inner.release()
+
+    sink._lock = CountingLock()
+    client = sink._ensure()
+    real_command, real_insert = client.command, client.insert
+    client.command = lambda *a, **k: held.append(inner.locked()) or real_command(*a, **k)
+    client.insert = lambda *a, **k: held.append(inner.locked()) or real_insert(*a, **k)
+    events = [e for _, e in day_events(load("baseline"), 11, date(2024, 10, 2), ["daping"], ["sales"])][:50]
+    batch = prepare(FEEDS["sales"], _records("sales", events), NOW, TOL)
+    sink.write(batch)
+    statements = 2 + len(FEEDS["sales"].levels)  # raw rows, ingest rows, one refresh per level
+    assert len(taken) == len(held) == statements and all(held)

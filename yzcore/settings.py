@@ -40,6 +40,9 @@ class Settings(BaseSettings):
         100, ge=1, description="Most Kafka records (single events or bundles) the worker lands in one batch."
     )
     batch_seconds: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
+    fetch_max_wait_ms: int = Field(
+        100, ge=0, le=1500, description="Longest time the broker may hold the worker's fetch for data to arrive."
+    )
     poll_records: int | None = Field(None, ge=1, description="Most records per consumer poll (Kafka client default).")
     future_tolerance_s: int = Field(300, ge=0, description="Events further than this in the future are rejected.")
     allowed_lateness_s: int = Field(
