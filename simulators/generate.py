@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import orjson
@@ -50,12 +51,26 @@ def _rng(scenario: Scenario, seed: int, day: date, district: str, feed: str) -> 
 
 
 def event_id(scenario: Scenario, seed: int, feed: str, unit: str, stamp: str) -> str:
-    return hashlib.blake2b(f"{scenario.name}|{seed}|{feed}|{unit}|{stamp}".encode(), digest_size=12).hexdigest()
+    """The id of a unit's event at ``stamp``, the same in every run."""
+    return event_ids(scenario, seed, feed, unit, (stamp,))[0]
 
 
-def _minute_stamps(day: date) -> list[str]:
+def event_ids(scenario: Scenario, seed: int, feed: str, unit: str, stamps: Iterable[str]) -> list[str]:
+    """`event_id` of each stamp of one unit (the shared prefix is hashed once)."""
+    head = hashlib.blake2b(f"{scenario.name}|{seed}|{feed}|{unit}|".encode(), digest_size=12)
+    ids = []
+    for stamp in stamps:
+        h = head.copy()
+        h.update(stamp.encode())
+        ids.append(h.hexdigest())
+    return ids
+
+
+@lru_cache(maxsize=8)
+def _minute_stamps(day: date) -> tuple[str, ...]:
+    """The local ISO time of each minute of ``day``."""
     start = datetime(day.year, day.month, day.day, tzinfo=ZONE)
-    return [(start + timedelta(minutes=m)).isoformat() for m in range(1440)]
+    return tuple((start + timedelta(minutes=m)).isoformat() for m in range(1440))
 
 
 def _effects(scenario: Scenario, feed: str, district: str, bday: date, unit: str, channel: str = "") -> np.ndarray:
@@ -271,8 +286,84 @@ ARRAYS = {"sales": sales_arrays, "footfall": footfall_arrays, "tourists": touris
 _KEY_MEASURE = {"sales": "txn_count", "footfall": None, "tourists": "arrivals"}
 
 
-def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
+_CENTS = tuple(f"{c:02d}" for c in range(100))
+
+
+def _yuan_texts(fen: np.ndarray) -> list[str]:
+    """Amounts in fen as yuan with two decimals (1234 -> "12.34")."""
+    yuan, cents = np.divmod(fen, 100)
+    return [f"{y}.{_CENTS[c]}" for y, c in zip(yuan.tolist(), cents.tolist(), strict=True)]
+
+
+class _Head(NamedTuple):
+    """What the events of one unit start and end with: their ids and times, 商圈 and source."""
+
+    ids: list[str]
+    times: list[str]
+    district: str
+    source: str
+
+
+def _sales_events(s: Series, minutes: np.ndarray, head: _Head) -> list[dict]:
+    district, source, unit, sector, channel = head.district, head.source, s.unit, s.attrs["sector"], s.attrs["channel"]
+    amounts, counts = _yuan_texts(s.values["amount"][minutes]), s.values["txn_count"][minutes].tolist()
+    return [
+        {
+            "event_id": i,
+            "event_time": t,
+            "district": district,
+            "sector": sector,
+            "merchant_group": unit,
+            "channel": channel,
+            "amount": amount,
+            "txn_count": count,
+            "source": source,
+        }
+        for i, t, amount, count in zip(head.ids, head.times, amounts, counts, strict=True)
+    ]
+
+
+def _footfall_events(s: Series, minutes: np.ndarray, head: _Head) -> list[dict]:
+    district, source, gate = head.district, head.source, s.unit
+    entries, exits = s.values["entries"][minutes].tolist(), s.values["exits"][minutes].tolist()
+    return [
+        {
+            "event_id": i,
+            "event_time": t,
+            "district": district,
+            "gate": gate,
+            "entries": n_in,
+            "exits": n_out,
+            "source": source,
+        }
+        for i, t, n_in, n_out in zip(head.ids, head.times, entries, exits, strict=True)
+    ]
+
+
+def _tourists_events(s: Series, minutes: np.ndarray, head: _Head) -> list[dict]:
+    district, source, origin = head.district, head.source, s.attrs["origin"]
+    arrivals, spend = s.values["arrivals"][minutes].tolist(), _yuan_texts(s.values["spend"][minutes])
+    return [
+        {
+            "event_id": i,
+            "event_time": t,
+            "district": district,
+            "origin": origin,
+            "arrivals": n,
+            "spend": yuan,
+            "source": source,
+        }
+        for i, t, n, yuan in zip(head.ids, head.times, arrivals, spend, strict=True)
+    ]
+
+
+_EVENTS = {"sales": _sales_events, "footfall": _footfall_events, "tourists": _tourists_events}
+
+
+def _active_minutes(feed: str, s: Series) -> np.ndarray:
+    """The minutes in which the unit has something to report."""
+    key = _KEY_MEASURE[feed]
+    return np.flatnonzero(s.values[key] if key else s.values["entries"] + s.values["exits"])
 
 
 def events_of(feed: str, scenario: Scenario, seed: int, day: date, district: str) -> Iterator[dict]:
@@ -280,35 +371,10 @@ def events_of(feed: str, scenario: Scenario, seed: int, day: date, district: str
     stamps = _minute_stamps(day)
     source = f"sim:{scenario.name}"
     for s in ARRAYS[feed](scenario, seed, day, district):
-        key = _KEY_MEASURE[feed]
-        active = s.values[key] if key else s.values["entries"] + s.values["exits"]
-        for minute in np.flatnonzero(active):
-            stamp = stamps[minute]
-            event = {
-                "event_id": event_id(scenario, seed, feed, s.unit, stamp),
-                "event_time": stamp,
-                "district": district,
-            }
-            if feed == "sales":
-                event.update(
-                    sector=s.attrs["sector"],
-                    merchant_group=s.unit,
-                    channel=s.attrs["channel"],
-                    amount=_yuan(int(s.values["amount"][minute])),
-                    txn_count=int(s.values["txn_count"][minute]),
-                )
-            elif feed == "footfall":
-                event.update(
-                    gate=s.unit, entries=int(s.values["entries"][minute]), exits=int(s.values["exits"][minute])
-                )
-            else:
-                event.update(
-                    origin=s.attrs["origin"],
-                    arrivals=int(s.values["arrivals"][minute]),
-                    spend=_yuan(int(s.values["spend"][minute])),
-                )
-            event["source"] = source
-            yield event
+        minutes = _active_minutes(feed, s)
+        times = [stamps[m] for m in minutes.tolist()]
+        head = _Head(event_ids(scenario, seed, feed, s.unit, times), times, district, source)
+        yield from _EVENTS[feed](s, minutes, head)
 
 
 BAD_KINDS = ("malformed_json", "unknown_district", "future_timestamp", "schema_violation", "negative_amount")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import starmap
+from typing import NamedTuple
 
 from schemas.feeds import FEEDS
 from simulators.generate import bad_events, day_events
@@ -13,8 +16,7 @@ from simulators.scenario import Scenario
 from simulators.truth import Truth
 
 
-@dataclass(frozen=True)
-class SimRecord:
+class SimRecord(NamedTuple):
     """One record to send: a valid event, or deliberately bad bytes with the reason it must get."""
 
     feed: str
@@ -46,15 +48,13 @@ def records(spec: RunSpec, day: date) -> Iterator[SimRecord]:
     """The records of one day; injected bad records sit at local noon."""
     events = day_events(spec.scenario, spec.seed, day, spec.districts, spec.feeds)
     noon = f"{day.isoformat()}T12:00"
-    split = next((i for i, (_, e) in enumerate(events) if e["event_time"] >= noon), len(events))
-    for feed, event in events[:split]:
-        yield SimRecord(feed, event)
+    split = bisect.bisect_left(events, noon, key=lambda fe: fe[1]["event_time"])
+    yield from starmap(SimRecord, events[:split])
     per_feed = spec.bad_per_day or spec.scenario.bad_events_per_day
     for feed in spec.feeds:
         for reason, payload in bad_events(spec.scenario, spec.seed, day, feed, per_feed):
             yield SimRecord(feed, bad=payload, reason=reason)
-    for feed, event in events[split:]:
-        yield SimRecord(feed, event)
+    yield from starmap(SimRecord, events[split:])
 
 
 def truth(spec: RunSpec) -> Truth:
