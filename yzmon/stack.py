@@ -57,6 +57,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "YZMON_TOPIC_PARTITIONS": str(settings.topic_partitions),
             "YZMON_BATCH_MAX": str(settings.batch_max),
             "YZMON_BATCH_SECONDS": str(settings.batch_seconds),
+            "YZMON_FETCH_MAX_WAIT_MS": str(settings.fetch_max_wait_ms),
             "YZMON_LOG_LEVEL": settings.log_level,
             "YZMON_ALLOWED_LATENESS_S": str(settings.allowed_lateness_s),
             "YZMON_FUTURE_TOLERANCE_S": str(settings.future_tolerance_s),
