@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import accumulate
+from itertools import accumulate, islice
+from operator import le
 from typing import Any, NamedTuple
 
 import orjson
@@ -195,6 +196,8 @@ def _late(
     watermarks[key] = max(start, hi)
     if lo >= max(start, hi) - behind:  # none can be late: skip the running maximum
         return 0
+    if lo >= start - behind and all(map(le, stamps, islice(stamps, 1, None))):
+        return 0  # in order, so the running maximum before each stamp is the stamp before it
     running = accumulate(stamps, max, initial=start)
     return sum(1 for stamp, before in zip(stamps, running, strict=False) if stamp < before - behind)
 

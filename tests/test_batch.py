@@ -151,3 +151,27 @@ def test_merged_batches_hold_every_row_refusal_window_and_partition_count():
     assert (rows[1].first_offset, rows[1].records, rows[1].accepted) == (101, 1, 1)
     assert rows[0].max_event_time - rows[0].min_event_time == timedelta(minutes=90)
     assert merge([first]) is first
+
+
+def test_lateness_shortcuts_count_what_the_running_maximum_counts():
+    """The shortcuts of ``_late`` (no stamp can be late; stamps in order) agree with the definition:
+    a stamp is late when older than the running maximum before it, watermark included, minus the lateness."""
+    import random
+
+    from streams.batch import _late
+
+    rng = random.Random(17)
+    for _ in range(3000):
+        n = rng.randint(1, 12)
+        stamps = [float(rng.randint(0, 3600)) for _ in range(n)]
+        if rng.random() < 0.5:
+            stamps.sort()
+        mark = rng.choice([None, float(rng.randint(0, 3600))])
+        behind = float(rng.choice([0, 60, 600]))
+        expected, running = 0, stamps[0] if mark is None else mark
+        for s in stamps:
+            expected += s < running - behind
+            running = max(running, s)
+        marks = {} if mark is None else {(0, "d"): mark}
+        assert _late(marks, (0, "d"), stamps, min(stamps), max(stamps), behind) == expected
+        assert marks[(0, "d")] == running
