@@ -138,7 +138,7 @@ def replay(
         TimeElapsedColumn(),
         disable=not show_progress,
     )
-    sent_now, clock, started = 0, "—", time.monotonic()
+    sent_now, stamp, started = 0, "", time.monotonic()
     confirmed_at = started
 
     def confirm() -> None:
@@ -160,11 +160,12 @@ def replay(
                     if i < pos.record:
                         continue
                     if record.event is not None:
-                        clock = record.event["event_time"][:16].replace("T", " ")
-                        pacer.wait_until(datetime.fromisoformat(record.event["event_time"]), stop, producer.push)
+                        stamp = record.event["event_time"]
+                        if pacer.speed is not None:
+                            pacer.wait_until(datetime.fromisoformat(stamp), stop, producer.push)
                     if stop.is_set():
                         confirm()
-                        raise Interrupted(pos, clock)
+                        raise Interrupted(pos, _clock(stamp))
                     if record.event is not None:
                         producer.send(record.feed, record.event)
                     else:
@@ -174,9 +175,10 @@ def replay(
                         now = time.monotonic()
                         if now - confirmed_at >= CHECKPOINT_SECONDS:
                             confirm()
-                        progress.update(task, clock=clock, rate=f"{sent_now / max(now - started, 1e-6):,.0f}")
+                        rate = f"{sent_now / max(now - started, 1e-6):,.0f}"
+                        progress.update(task, clock=_clock(stamp), rate=rate)
                 pos.day, pos.record = day_index + 1, 0
-                progress.update(task, completed=pos.day, clock=clock)
+                progress.update(task, completed=pos.day, clock=_clock(stamp))
             confirm()
         pos.done = True
         if checkpoint:
@@ -184,6 +186,11 @@ def replay(
         return sent_now
     finally:
         restore()
+
+
+def _clock(stamp: str) -> str:
+    """The simulated clock shown while replaying: an event time to the minute, or — before the first."""
+    return stamp[:16].replace("T", " ") or "—"
 
 
 def _catch_sigint(stop: threading.Event):
