@@ -54,7 +54,8 @@ class CountingProducer(TrackingProducer):
         super().send(feed, event)
         self.events[feed] += 1
         for m in FEEDS[feed].measures:
-            self.totals[(feed, m)] += Decimal(str(event.get(m, DEFAULTS.get((feed, m)))))
+            value = event.get(m, DEFAULTS.get((feed, m)))
+            self.totals[(feed, m)] += value if isinstance(value, int) else Decimal(str(value))
 
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
         super().send_raw(feed, key, value)
