@@ -20,6 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from clickhouse_connect.driver.client import Client
@@ -47,6 +48,33 @@ class SinkStats:
 
 class StoreUnavailable(RuntimeError):
     """The store refused or could not take a write."""
+
+
+class WriterLock:
+    """The writer's lock, taken per statement: statements that land raw rows go before the rollup refreshes
+    waiting for it, so a batch's events become queryable without waiting for other batches' rollups."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._busy = False
+        self._urgent = 0  # urgent statements waiting
+
+    @contextmanager
+    def hold(self, urgent: bool = False) -> Iterator[None]:
+        with self._changed:
+            self._urgent += urgent
+            try:
+                while self._busy or (not urgent and self._urgent):
+                    self._changed.wait()
+            finally:
+                self._urgent -= urgent
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._busy = False
+                self._changed.notify_all()
 
 
 # -- raw rows: JSON lines parsed by ClickHouse -------------------------------------------------------
@@ -91,7 +119,7 @@ class ClickHouseSink:
         self.dsn = dsn
         self.stats = SinkStats()
         self._client: Client | None = None
-        self._lock = threading.Lock()
+        self._lock = WriterLock()
         self._embedded = dsn.startswith("chdb:")
 
     # -- store access ---------------------------------------------------------------------------
@@ -102,8 +130,9 @@ class ClickHouseSink:
             self._client = client
         return self._client
 
-    def call(self, fn: Callable[[Client], object]) -> object:
-        with self._lock:
+    def call(self, fn: Callable[[Client], object], urgent: bool = False) -> object:
+        """Run ``fn`` on the writer's client under the writer's lock (``urgent``: ahead of waiting non-urgent calls)."""
+        with self._lock.hold(urgent):
             return fn(self._ensure())
 
     async def run(self, fn: Callable[[Client], object]) -> object:
@@ -117,10 +146,11 @@ class ClickHouseSink:
     def write(self, batch: Prepared) -> None:
         """Write the batch once: raw rows, refusals, ingest rows, then every touched rollup window.
 
-        Each statement takes the writer's lock on its own, so the agents of other feeds get their raw rows
-        in between this batch's rollup refreshes instead of waiting for all of them (freshness)."""
-        for statement in self._statements(batch):
-            self.call(statement)
+        Each statement takes the writer's lock on its own, and statements landing raw rows go first: the
+        agents of other feeds land their raw rows in between this batch's rollup refreshes instead of
+        waiting for all of them (freshness)."""
+        for urgent, statement in self._statements(batch):
+            self.call(statement, urgent)
 
     async def land(self, batch: Prepared) -> None:
         """Write the batch once, off the event loop, and count it. Raises whatever the store raised."""
@@ -132,14 +162,17 @@ class ClickHouseSink:
             self.stats.rejected[(batch.feed.name, r.why.reason)] += 1
         self.stats.last_landed_at = time.time()
 
-    def _statements(self, batch: Prepared) -> Iterator[Callable[[Client], object]]:
-        """The batch's statements, in order, each a call on the writer's client."""
+    def _statements(self, batch: Prepared) -> Iterator[tuple[bool, Callable[[Client], object]]]:
+        """The batch's statements, in order, each a call on the writer's client; urgent when it lands raw rows."""
         feed = batch.feed
         if batch.lines:
-            yield lambda client: self._insert_lines(client, feed, batch.lines)
+            yield True, lambda client: self._insert_lines(client, feed, batch.lines)
         if batch.columns is not None and batch.accepted:
-            yield lambda client: client.insert(
-                feed.raw_table, batch.columns, column_names=batch.column_names, column_oriented=True
+            yield (
+                True,
+                lambda client: client.insert(
+                    feed.raw_table, batch.columns, column_names=batch.column_names, column_oriented=True
+                ),
             )
         if batch.rejected:
             rejected = [
@@ -153,15 +186,21 @@ class ClickHouseSink:
                 )
                 for r in batch.rejected
             ]
-            yield lambda client: client.insert(
-                "rejected_events",
-                rejected,
-                column_names=["topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload"],
+            yield (
+                False,
+                lambda client: client.insert(
+                    "rejected_events",
+                    rejected,
+                    column_names=["topic", "kafka_partition", "kafka_offset", "reason", "detail", "payload"],
+                ),
             )
         if batch.partitions:
-            yield lambda client: client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS)
+            yield (
+                False,
+                lambda client: client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS),
+            )
         for sql, params in recompute_statements(feed, batch.touched):
-            yield lambda client, sql=sql, params=params: client.command(sql, parameters=params)
+            yield False, lambda client, sql=sql, params=params: client.command(sql, parameters=params)
 
     def _insert_lines(self, client: Client, feed: Feed, lines: list[bytes]) -> None:
         structure = _sql_string(raw_structure(feed))

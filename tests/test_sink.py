@@ -229,28 +229,60 @@ def test_the_store_reads_each_field_as_python_would(store, store_dsn):
         assert got[event_id] == expected, event_id
 
 
-def test_each_statement_of_a_write_takes_the_lock_alone(store, store_dsn):
-    """Another feed's raw rows may land between this batch's statements (the lock is free between them),
-    and every statement runs under the lock."""
+def test_each_statement_of_a_write_takes_the_lock_alone_raw_rows_first(store, store_dsn):
+    """Another feed's raw rows may land between this batch's statements (the lock is free between them);
+    every statement runs under the lock, and only the raw rows' statement is urgent."""
     sink = ClickHouseSink(store_dsn)
     sink.call(lambda c: None)
-    inner, held, taken = sink._lock, [], []
+    lock, held, taken = sink._lock, [], []
+    hold = lock.hold
 
-    class CountingLock:
-        def __enter__(self):
-            inner.acquire()
-            taken.append(1)
+    def counting_hold(urgent=False):
+        taken.append(urgent)
+        return hold(urgent)
 
-        def __exit__(self, *exc):
-            inner.release()
-
-    sink._lock = CountingLock()
+    lock.hold = counting_hold
     client = sink._ensure()
     real_command, real_insert = client.command, client.insert
-    client.command = lambda *a, **k: held.append(inner.locked()) or real_command(*a, **k)
-    client.insert = lambda *a, **k: held.append(inner.locked()) or real_insert(*a, **k)
+    client.command = lambda *a, **k: held.append(lock._busy) or real_command(*a, **k)
+    client.insert = lambda *a, **k: held.append(lock._busy) or real_insert(*a, **k)
     events = [e for _, e in day_events(load("baseline"), 11, date(2024, 10, 2), ["daping"], ["sales"])][:50]
-    batch = prepare(FEEDS["sales"], _records("sales", events), NOW, TOL)
-    sink.write(batch)
-    statements = 2 + len(FEEDS["sales"].levels)  # raw rows, ingest rows, one refresh per level
-    assert len(taken) == len(held) == statements and all(held)
+    sink.write(prepare(FEEDS["sales"], _records("sales", events), NOW, TOL))
+    levels = len(FEEDS["sales"].levels)
+    assert taken == [True, False] + [False] * levels  # raw rows, ingest rows, one refresh per level
+    assert len(held) == len(taken) and all(held)
+
+
+def test_urgent_callers_of_the_writer_lock_go_first():
+    """A waiting refresh yields to raw rows that came after it; without urgent waiters it goes next."""
+    import threading
+    import time
+
+    from streams.sink import WriterLock
+
+    lock, order = WriterLock(), []
+
+    def take(name: str, urgent: bool) -> threading.Thread:
+        def run():
+            with lock.hold(urgent):
+                order.append(name)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    with lock.hold():
+        refresh = take("refresh", False)
+        time.sleep(0.2)  # the refresh waits first
+        raw = take("raw", True)
+        deadline = time.monotonic() + 10
+        while lock._urgent == 0 and time.monotonic() < deadline:  # until the raw rows wait too
+            time.sleep(0.01)
+    for thread in (refresh, raw):
+        thread.join(5)
+    assert order == ["raw", "refresh"]
+    with lock.hold():
+        later = take("refresh again", False)
+        time.sleep(0.1)
+    later.join(5)
+    assert order[-1] == "refresh again"
