@@ -50,6 +50,17 @@ def linger_ms_for(speed: float | None) -> int:
     return BULK_LINGER_MS if speed is None else LINGER_MS
 
 
+class _Bundle:
+    """Serialised events of one feed and 商圈 waiting to leave as one record."""
+
+    __slots__ = ("events", "since", "size")
+
+    def __init__(self, since: float) -> None:
+        self.events: list[bytes] = []
+        self.size = 0  # bytes once joined
+        self.since = since  # when its first event was queued (monotonic)
+
+
 @dataclass
 class _InFlight:
     future: Any
@@ -80,10 +91,8 @@ class FeedProducer:
         self.linger_s = linger_ms / 1000
         self.sent = 0  # events confirmed by the broker
         self.reconnects = 0  # fresh connections after a broker restart
-        self._bundles: dict[tuple[str, bytes], list[bytes]] = {}  # (feed, key) -> serialised events
-        self._bundle_bytes: dict[tuple[str, bytes], int] = {}
-        self._bundle_since: dict[tuple[str, bytes], float] = {}  # when each bundle's first event was queued
-        self._oldest = 0.0  # the earliest of those (monotonic)
+        self._bundles: dict[tuple[str, str], _Bundle] = {}  # (feed, 商圈) -> the events waiting
+        self._oldest = 0.0  # when the oldest waiting bundle began (monotonic)
         self._pending: list[_InFlight] = []  # handed to Kafka, not yet acknowledged
         self._queued = 0  # events handed to Kafka since the last confirmation
         path = gate_path(bootstrap)
@@ -124,21 +133,19 @@ class FeedProducer:
             rejection = check(FEEDS[feed], event, datetime.now(UTC), self.future_tolerance)
             if rejection is not None:
                 raise InvalidEvent(rejection)
-        key = (feed, event["district"].encode())
+        key = (feed, event["district"])
         value = orjson.dumps(event)
         bundle = self._bundles.get(key)
         now = time.monotonic()
         if bundle is None:
             if not self._bundles:
                 self._oldest = now
-            bundle = self._bundles[key] = []
-            self._bundle_bytes[key] = 0
-            self._bundle_since[key] = now
-        bundle.append(value)
-        self._bundle_bytes[key] += len(value) + 1
-        if len(bundle) >= self.bundle_events or self._bundle_bytes[key] >= MAX_BUNDLE_BYTES:
+            bundle = self._bundles[key] = _Bundle(now)
+        bundle.events.append(value)
+        bundle.size += len(value) + 1
+        if len(bundle.events) >= self.bundle_events or bundle.size >= MAX_BUNDLE_BYTES:
             self._emit(key)
-        if self.linger_s and self._bundles and now - self._oldest >= self.linger_s:
+        if self.linger_s and now - self._oldest >= self.linger_s and self._bundles:
             self._emit_stale(now)
         if self._queued >= CONFIRM_EVENTS or (self._gate is not None and self._gate.held and self._yield_due()):
             self._confirm()
@@ -157,15 +164,13 @@ class FeedProducer:
 
     def _emit_stale(self, now: float) -> None:
         """Hand over the bundles whose first event has waited the linger; the others wait on."""
-        for key in [k for k, since in self._bundle_since.items() if now - since >= self.linger_s]:
+        for key in [k for k, b in self._bundles.items() if now - b.since >= self.linger_s]:
             self._emit(key)
-        self._oldest = min(self._bundle_since.values(), default=now)
+        self._oldest = min((b.since for b in self._bundles.values()), default=now)
 
-    def _emit(self, key: tuple[str, bytes]) -> None:
-        bundle = self._bundles.pop(key)
-        self._bundle_bytes.pop(key)
-        self._bundle_since.pop(key)
-        self._send(FEEDS[key[0]].topic, key[1], b"[" + b",".join(bundle) + b"]", len(bundle))
+    def _emit(self, key: tuple[str, str]) -> None:
+        events = self._bundles.pop(key).events
+        self._send(FEEDS[key[0]].topic, key[1].encode(), b"[" + b",".join(events) + b"]", len(events))
 
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
         """Send already-serialised bytes as a record of their own (also deliberately bad ones, for rehearsals)."""
