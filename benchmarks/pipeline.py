@@ -107,6 +107,14 @@ class Phase:
     def events_per_s(self) -> float:
         return self.records / self.landed_s if self.landed_s > 0 else 0.0
 
+    def partition_ranges(self) -> dict[TopicPartition, tuple[int, int]]:
+        """``ranges`` keyed by Kafka partition."""
+        out = {}
+        for key, (first, end) in self.ranges.items():
+            topic, _, partition = key.rpartition(":")
+            out[TopicPartition(topic, int(partition))] = (first, end)
+        return out
+
     def summary(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "ranges"}
         out["events_per_s"] = round(self.events_per_s, 1)
@@ -490,25 +498,13 @@ class Bench:
         self.log(f"freshness: {out}")
         return out
 
-    # the baseline
-    def drain_baseline(self, phase: Phase, sink: ClickHouseSink) -> Phase:
-        """The same records through kafka-python + prepare + ClickHouseSink.write, no Faust."""
-        c = self.config
-        ranges = {
-            TopicPartition(k.rpartition(":")[0], int(k.rpartition(":")[2])): tuple(v) for k, v in phase.ranges.items()
-        }
-        tolerance = timedelta(seconds=self.settings.future_tolerance_s)
-        lateness = timedelta(seconds=self.settings.allowed_lateness_s)
-        watermarks: dict[str, dict[tuple[int, str], datetime]] = defaultdict(dict)
-        buffers: dict[str, list[Record]] = defaultdict(list)
-        since: dict[str, float] = {}
-        out = Phase(phase.name, phase.records, phase.events, ranges=phase.ranges)
-        t0 = time.time()
+    def _plain_consumer(self, ranges: dict[TopicPartition, tuple[int, int]]) -> KafkaConsumer:
+        """A kafka-python consumer without a group, assigned to ``ranges`` and at their first offsets."""
         consumer = KafkaConsumer(
             bootstrap_servers=self.settings.bootstrap,
             group_id=None,
             enable_auto_commit=False,
-            max_poll_records=c.batch_max,
+            max_poll_records=self.config.batch_max,
             fetch_max_bytes=16 * 1024 * 1024,
             max_partition_fetch_bytes=4 * 1024 * 1024,
             request_timeout_ms=30000,
@@ -516,6 +512,21 @@ class Bench:
         consumer.assign(list(ranges))
         for tp, (first, _) in ranges.items():
             consumer.seek(tp, first)
+        return consumer
+
+    # the baseline
+    def drain_baseline(self, phase: Phase, sink: ClickHouseSink) -> Phase:
+        """The same records through kafka-python + prepare + ClickHouseSink.write, no Faust."""
+        c = self.config
+        ranges = phase.partition_ranges()
+        tolerance = timedelta(seconds=self.settings.future_tolerance_s)
+        lateness = timedelta(seconds=self.settings.allowed_lateness_s)
+        watermarks: dict[str, dict[tuple[int, str], datetime]] = defaultdict(dict)
+        buffers: dict[str, list[Record]] = defaultdict(list)
+        since: dict[str, float] = {}
+        out = Phase(phase.name, phase.records, phase.events, ranges=phase.ranges)
+        t0 = time.time()
+        consumer = self._plain_consumer(ranges)
         remaining = dict(ranges)
         landed = 0
 
@@ -559,23 +570,10 @@ class Bench:
     # the limits: a Kafka read with no processing, and the store's own JSON ingest
     def kafka_read(self, phase: Phase) -> Phase:
         """The same records read again by kafka-python with the baseline's settings, nothing done with them."""
-        ranges = {
-            TopicPartition(k.rpartition(":")[0], int(k.rpartition(":")[2])): tuple(v) for k, v in phase.ranges.items()
-        }
+        ranges = phase.partition_ranges()
         out = Phase(f"{phase.name} kafka read", phase.records, phase.events, ranges=phase.ranges)
         t0 = time.time()
-        consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            max_poll_records=self.config.batch_max,
-            fetch_max_bytes=16 * 1024 * 1024,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            request_timeout_ms=30000,
-        )
-        consumer.assign(list(ranges))
-        for tp, (first, _) in ranges.items():
-            consumer.seek(tp, first)
+        consumer = self._plain_consumer(ranges)
         remaining, kafka_records, nbytes = dict(ranges), 0, 0
         try:
             while remaining:

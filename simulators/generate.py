@@ -22,13 +22,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
+from itertools import repeat
 from typing import NamedTuple
 
 import numpy as np
 import orjson
 
 from schemas import calendar
-from schemas.feeds import FEEDS
+from schemas.feeds import DECIMAL, FEEDS
 from schemas.zone import ZONE
 from simulators import model
 from simulators.scenario import Scenario
@@ -304,60 +305,21 @@ class _Head(NamedTuple):
     source: str
 
 
-def _sales_events(s: Series, minutes: np.ndarray, head: _Head) -> list[dict]:
-    district, source, unit, sector, channel = head.district, head.source, s.unit, s.attrs["sector"], s.attrs["channel"]
-    amounts, counts = _yuan_texts(s.values["amount"][minutes]), s.values["txn_count"][minutes].tolist()
-    return [
-        {
-            "event_id": i,
-            "event_time": t,
-            "district": district,
-            "sector": sector,
-            "merchant_group": unit,
-            "channel": channel,
-            "amount": amount,
-            "txn_count": count,
-            "source": source,
-        }
-        for i, t, amount, count in zip(head.ids, head.times, amounts, counts, strict=True)
-    ]
-
-
-def _footfall_events(s: Series, minutes: np.ndarray, head: _Head) -> list[dict]:
-    district, source, gate = head.district, head.source, s.unit
-    entries, exits = s.values["entries"][minutes].tolist(), s.values["exits"][minutes].tolist()
-    return [
-        {
-            "event_id": i,
-            "event_time": t,
-            "district": district,
-            "gate": gate,
-            "entries": n_in,
-            "exits": n_out,
-            "source": source,
-        }
-        for i, t, n_in, n_out in zip(head.ids, head.times, entries, exits, strict=True)
-    ]
-
-
-def _tourists_events(s: Series, minutes: np.ndarray, head: _Head) -> list[dict]:
-    district, source, origin = head.district, head.source, s.attrs["origin"]
-    arrivals, spend = s.values["arrivals"][minutes].tolist(), _yuan_texts(s.values["spend"][minutes])
-    return [
-        {
-            "event_id": i,
-            "event_time": t,
-            "district": district,
-            "origin": origin,
-            "arrivals": n,
-            "spend": yuan,
-            "source": source,
-        }
-        for i, t, n, yuan in zip(head.ids, head.times, arrivals, spend, strict=True)
-    ]
-
-
-_EVENTS = {"sales": _sales_events, "footfall": _footfall_events, "tourists": _tourists_events}
+def _unit_events(feed: str, s: Series, minutes: np.ndarray, head: _Head) -> list[dict]:
+    """The unit's events, their fields in the feed registry's order: the unit's dimensions from its
+    attributes (or its name), its measures at the active minutes (money as yuan text)."""
+    spec = FEEDS[feed]
+    columns: list[Iterable] = [head.ids, head.times, repeat(head.district)]
+    for c in spec.columns[3:-1]:  # between event_id, event_time, district and source
+        if c.name not in spec.measures:
+            columns.append(repeat(s.attrs.get(c.name, s.unit)))
+        elif c.kind == DECIMAL:
+            columns.append(_yuan_texts(s.values[c.name][minutes]))
+        else:
+            columns.append(s.values[c.name][minutes].tolist())
+    columns.append(repeat(head.source))
+    names = spec.column_names
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=False)]  # repeat() is endless
 
 
 def _active_minutes(feed: str, s: Series) -> np.ndarray:
@@ -374,7 +336,7 @@ def events_of(feed: str, scenario: Scenario, seed: int, day: date, district: str
         minutes = _active_minutes(feed, s)
         times = [stamps[m] for m in minutes.tolist()]
         head = _Head(event_ids(scenario, seed, feed, s.unit, times), times, district, source)
-        yield from _EVENTS[feed](s, minutes, head)
+        yield from _unit_events(feed, s, minutes, head)
 
 
 BAD_KINDS = ("malformed_json", "unknown_district", "future_timestamp", "schema_violation", "negative_amount")
