@@ -31,7 +31,7 @@ from typing import Any
 from schemas.zone import ZONE
 from yzcore.store import Reader
 from yzmon.grafana_macros import ALL, expand
-from yzmon.status import coverage_by_feed
+from yzmon.status import coverage_by_feed, uncovered_start
 
 __all__ = [
     "BRIEFING",
@@ -216,22 +216,20 @@ def coverage_summary(reader: Reader, at: datetime) -> str:
         return f"数据覆盖:{year} 年尚无数据,各项指标显示为无数据。"
     parts = []
     for feed, name in FEED_ZH.items():
-        r = found.get(feed)
-        if r is None:
+        c = found.get(feed)
+        if c is None:
             parts.append(f"{name}无数据")
             continue
-        first, last = date.fromisoformat(str(r["first_day"])), date.fromisoformat(str(r["last_day"]))
-        gaps = int(r["span_days"]) - int(r["days_covered"])
         parts.append(
-            f"{name} {first:%Y-%m-%d} 至 {last:%Y-%m-%d}(共 {r['days_covered']} 天"
-            + (f",缺 {gaps} 天" if gaps else "")
+            f"{name} {c.first:%Y-%m-%d} 至 {c.last:%Y-%m-%d}(共 {c.days} 天"
+            + (f",缺 {c.gaps} 天" if c.gaps else "")
             + ")"
         )
-    first = min(date.fromisoformat(str(r["first_day"])) for r in found.values())
     text = f"数据覆盖({year} 年):" + ";".join(parts) + "。"
-    if first > date(year, 1, 1):
+    until = uncovered_start(found, year)
+    if until is not None:
         text += (
-            f"{year}-01-01 至 {first - timedelta(days=1):%Y-%m-%d} 没有数据:年累计只含已覆盖的日,"
+            f"{year}-01-01 至 {until:%Y-%m-%d} 没有数据:年累计只含已覆盖的日,"
             "完成率不显示,进度只在已覆盖的完整日上评估;去年同期未覆盖时显示为 —。"
         )
     return text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 import httpx
 from rich.console import Console
@@ -67,9 +68,31 @@ def _day(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
-def coverage_by_feed(reader: Reader, year: int) -> dict[str, dict]:
-    """The library query coverage for ``year``: per feed, first and last day, days covered and complete."""
-    return {r["feed"]: r for r in rows(reader, get("coverage").sql) if int(r["year"]) == year}
+class Coverage(NamedTuple):
+    """What the store holds of one feed in a year (library query coverage)."""
+
+    first: date
+    last: date
+    days: int  # days with data
+    gaps: int  # days without data between first and last
+    complete: int  # days on which every 商圈 reported
+
+
+def coverage_by_feed(reader: Reader, year: int) -> dict[str, Coverage]:
+    """Per feed with data in ``year``: its coverage."""
+    out = {}
+    for r in rows(reader, get("coverage").sql):
+        if int(r["year"]) == year:
+            days = int(r["days_covered"])
+            gaps = int(r["span_days"]) - days
+            out[r["feed"]] = Coverage(_day(r["first_day"]), _day(r["last_day"]), days, gaps, int(r["complete_days"]))
+    return out
+
+
+def uncovered_start(found: dict[str, Coverage], year: int) -> date | None:
+    """The last day of the year's start that no feed covers (None when 1 January is covered)."""
+    first = min(c.first for c in found.values())
+    return None if first == date(year, 1, 1) else first - timedelta(days=1)
 
 
 def coverage_line(reader: Reader, year: int) -> str:
@@ -79,18 +102,17 @@ def coverage_line(reader: Reader, year: int) -> str:
         return f"{year} 年尚无数据"
     parts = []
     for feed, name in FEED_ZH.items():
-        r = found.get(feed)
-        if r is None:
+        c = found.get(feed)
+        if c is None:
             parts.append(f"{name} 无数据")
             continue
-        gaps = int(r["span_days"]) - int(r["days_covered"])
         parts.append(
-            f"{name} {_day(r['first_day']):%m-%d}—{_day(r['last_day']):%m-%d} {r['days_covered']} 天"
-            + (f"(缺 {gaps} 天)" if gaps else "")
-            + (f"(其中 {r['complete_days']} 天各商圈齐全)" if int(r["complete_days"]) != int(r["days_covered"]) else "")
+            f"{name} {c.first:%m-%d}—{c.last:%m-%d} {c.days} 天"
+            + (f"(缺 {c.gaps} 天)" if c.gaps else "")
+            + (f"(其中 {c.complete} 天各商圈齐全)" if c.complete != c.days else "")
         )
-    first = min(_day(r["first_day"]) for r in found.values())
-    note = "" if first == date(year, 1, 1) else f";{year}-01-01 至 {first - timedelta(days=1):%m-%d} 无数据"
+    until = uncovered_start(found, year)
+    note = "" if until is None else f";{year}-01-01 至 {until:%m-%d} 无数据"
     return " · ".join(parts) + note
 
 
