@@ -23,8 +23,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from schemas.zone import ZONE
 from simulators.run import RunSpec, records
 
-CHECKPOINT_SECONDS = 5.0  # wall time between confirmed checkpoints (a resume sends at most this much again)
-PROGRESS_EVERY = 5_000  # records between looks at the clock and the progress bar
+PROGRESS_EVERY = 5_000  # records between looks at the clock (progress bar, checkpoint due)
+CHECKPOINT_SECONDS = 5.0  # at least this long between confirmed checkpoints; after a crash, --resume sends
+# again what came after the last one (the event ids make that idempotent)
 
 
 class Sink(Protocol):

@@ -363,7 +363,7 @@ def _stream_load(file: Path, m, total: int, pace: float | None, dry_run: bool, r
 
     good = bad = 0
     out = None
-    producer = None if dry_run else _producer(validate=False, speed=pace)
+    producer = None if dry_run else _producer(pace, validate=False)
     pacer: Pacer | None = None
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
@@ -398,7 +398,8 @@ def _stream_load(file: Path, m, total: int, pace: float | None, dry_run: bool, r
     return good, bad
 
 
-def _producer(validate: bool = True, speed: float | None = 1.0):
+def _producer(speed: float | None, validate: bool = True):
+    """A feed producer for sending at ``speed`` (None: full speed); a clear error when Kafka is not there."""
     from producers.kafka import FeedProducer, ProducerError, linger_ms_for
 
     try:
