@@ -21,18 +21,21 @@ sector at rates proportional to the seed-004 sector growth (批发 5.2% / 零售
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
 import numpy as np
 
-from schemas import seasonal
+from schemas import calendar, seasonal
 from schemas.feeds import BUSINESS_DAY_START_HOUR
 
 YI = 100_000_000  # 亿
 BASE_YEAR = 2024
 TARGET_GROWTH = 0.05  # 社零 growth per year (seed 002: 增长5%左右)
+# Tourists a year before the holidays' shift of origins (far origins ×1.25, 市内 ×0.7 on a holiday day,
+# `simulators.generate`), which adds ≈ 1.6%: the year then counts the 8900万 of seed 002.
+TOURISTS = 8.76e7
 
 SECTOR_TICKET_YUAN = {"wholesale": 2400.0, "retail": 210.0, "catering": 95.0, "lodging": 460.0}
 _SEED_SECTOR_GROWTH = {"wholesale": 5.2, "retail": 7.5, "catering": 10.8, "lodging": 21.9}  # seed 004, H1 2023
@@ -55,20 +58,29 @@ class DistrictModel:
     footfall_profile: str = "mall"
     rain_visits: float = 0.8  # visits on a rainy day relative to a dry one
     extra_growth: float = 0.0  # growth on top of the sector rates
+    # Visits on a holiday: this 商圈's lift relative to the shared holiday level, per holiday (where its
+    # published holiday counts show a character of its own; every other holiday at 1).
+    holiday_visits: dict[str, float] = field(default_factory=dict)
 
 
 MODELS: dict[str, DistrictModel] = {
     "jiefangbei": DistrictModel(
-        960 * YI, {"wholesale": 0.22, "retail": 0.60, "catering": 0.14, "lodging": 0.04}, 4, 1.46e8, 8, 95, 0.40 * 8.9e7
+        960 * YI,
+        {"wholesale": 0.22, "retail": 0.60, "catering": 0.14, "lodging": 0.04},
+        4,
+        1.485e8,
+        8,
+        95,
+        0.40 * TOURISTS,
     ),
     "hongyadong": DistrictModel(
         90 * YI,
         {"retail": 0.35, "catering": 0.55, "lodging": 0.10},
         2,
-        0.40e8,
+        0.30e8,
         4,
         70,
-        0.25 * 8.9e7,
+        0.25 * TOURISTS,
         weekend_factor=1.45,
         night=True,
         footfall_profile="scenic_night",
@@ -78,14 +90,15 @@ MODELS: dict[str, DistrictModel] = {
         70 * YI,
         {"retail": 0.40, "catering": 0.50, "lodging": 0.10},
         2,
-        0.20e8,
+        0.275e8,
         3,
         75,
-        0.12 * 8.9e7,
+        0.12 * TOURISTS,
         weekend_factor=1.45,
         night=True,
         footfall_profile="scenic_night",
         rain_visits=0.7,
+        holiday_visits={"labour_day": 1.7},
     ),
     "daping": DistrictModel(
         150 * YI,
@@ -94,7 +107,7 @@ MODELS: dict[str, DistrictModel] = {
         0.55e8,
         4,
         80,
-        0.06 * 8.9e7,
+        0.06 * TOURISTS,
         weekend_factor=1.05,
         rain_visits=0.88,
     ),
@@ -105,7 +118,7 @@ MODELS: dict[str, DistrictModel] = {
         0.30e8,
         3,
         85,
-        0.05 * 8.9e7,
+        0.05 * TOURISTS,
         weekend_factor=1.35,
         extra_growth=0.10,
     ),
@@ -116,7 +129,7 @@ MODELS: dict[str, DistrictModel] = {
         0.10e8,
         2,
         60,
-        0.07 * 8.9e7,
+        0.07 * TOURISTS,
         weekend_factor=1.6,
         footfall_profile="park",
         rain_visits=0.5,
@@ -128,20 +141,23 @@ MODELS: dict[str, DistrictModel] = {
         0.08e8,
         2,
         60,
-        0.05 * 8.9e7,
+        0.05 * TOURISTS,
         weekend_factor=1.0,
         rain_visits=0.9,
     ),
 }
 
-ORIGIN_MIX = {"chongqing": 0.38, "chengdu": 0.17, "sichuan_other": 0.12, "other_province": 0.28, "overseas": 0.05}
+# Where 渝中's tourists come from on an ordinary day. With the holidays' shift the holiday mix matches the
+# published shares (`simulators.calibration.CITED`): 市外 84.7% of 渝中's 国庆 tourists, 四川 37–39% of
+# the visitors from outside the city, 成都 39% of those from 四川. The overseas share is not calibrated.
+ORIGIN_MIX = {"chongqing": 0.24, "chengdu": 0.114, "sichuan_other": 0.178, "other_province": 0.418, "overseas": 0.05}
 # Average spend per tourist by origin (元), calibrated so that 8900万 tourists spend ≈ 800亿 (seed 002).
 TOURIST_SPEND_YUAN = {
-    "chongqing": 393.0,
-    "chengdu": 917.0,
-    "sichuan_other": 805.0,
-    "other_province": 1356.0,
-    "overseas": 2058.0,
+    "chongqing": 346.0,
+    "chengdu": 807.0,
+    "sichuan_other": 708.0,
+    "other_province": 1193.0,
+    "overseas": 1811.0,
 }
 
 # Chance of a rainy day by month in 渝中 (wet May–June and autumn rains).
@@ -208,7 +224,11 @@ def rain_factor(district: str, feed: str, seed: int | None, day: date) -> float:
 def raw_day_weight(district: str, day: date, feed: str, seed: int | None) -> float:
     """Unnormalised weight of the business day ``day`` for one 商圈 and feed (official calendar)."""
     model = MODELS[district]
-    level = seasonal.day_level(day, feed, weekend=model.weekend_factor, holiday_scale=model.weekend_factor / 1.3)
+    scale = model.weekend_factor / 1.3  # a busier weekend, a bigger holiday lift
+    if feed == "footfall" and model.holiday_visits:
+        window = calendar.day_info(day).window
+        scale *= model.holiday_visits.get(window.holiday, 1.0) if window else 1.0
+    level = seasonal.day_level(day, feed, weekend=model.weekend_factor, holiday_scale=scale)
     if day.month == 12 and day.day == 31 and district == NYE["district"] and feed != "tourists":
         level *= NYE["day"]  # 跨年夜: the countdown crowd comes on top of the day
     return seasonal.SEASON[day.month - 1] * level * rain_factor(district, feed, seed, day)
