@@ -223,9 +223,10 @@ CITED: tuple[Cited, ...] = (
     #   http://liaoningxiaochi.com/n2/2024/0918/c365402-40980279.html): simulated ≈ +47%; the shared
     #   中秋 level of `schemas.seasonal` puts the day far above what this count implies.
     # - 洪崖洞 2024春节 107.1万人次 to 2-17 18时 (a company site's reprint of the 市文化和旅游委 release,
-    #   http://www.cqgtcfzp.com/service/show-15186.html): simulated ≈ +10%, not held (weak source).
-    # - 洪崖洞 2023五一 51.91万人次 (上游/重庆日报 reprints): the trend through 2024 misses 2023's
-    #   post-COVID ramp (≈ +60%).
+    #   http://www.cqgtcfzp.com/service/show-15186.html): simulated ≈ +9.6%, not held (weak source).
+    # - 洪崖洞 2023五一 51.91万人次 (重庆日报 2023-05-04, repr. at
+    #   http://m.zhengquan.ozhou.com.cn/zixun/2023/0504/11674.html): simulated ≈ +26%; the trend through
+    #   2024 misses 2023's post-COVID ramp.
     # - No published 山城巷 count was found; the 十八梯 counts stand for the 十八梯—山城巷 商圈.
     # The origin of 渝中's tourists in a holiday (`origins` among `among`, arrivals of every 商圈).
     Cited(
