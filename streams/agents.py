@@ -32,6 +32,13 @@ DEAD_LETTERS = {
 MAX_WAITING = 8  # prepared batches that may wait for the store before the agent stops taking more
 
 
+def store_is_behind(waiting: list[Prepared], max_bytes: int) -> bool:
+    """Whether the agent must wait for the store before taking more records: too many prepared batches
+    wait, or their raw rows hold ``max_bytes`` or more. So the memory of what waits is bounded in bytes
+    whatever the size of the records (single events or 1 MiB bundles)."""
+    return len(waiting) >= MAX_WAITING or sum(batch.size for batch in waiting) >= max_bytes
+
+
 async def land(feed: Feed, stream: faust.StreamT) -> None:
     """Land the feed's stream; acknowledge a batch only once it is written.
 
@@ -44,6 +51,7 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
     tolerance = timedelta(seconds=settings.future_tolerance_s)
     lateness = timedelta(seconds=settings.allowed_lateness_s)
     watermarks = app.watermarks[feed.name]
+    max_bytes = int(settings.waiting_max_mb * 2**20)
     waiting: list[tuple[Prepared, list[faust.EventT]]] = []
     writer: asyncio.Task | None = None
 
@@ -69,7 +77,7 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
                 writer = None
             if writer is None:
                 writer = asyncio.ensure_future(write_waiting())
-            elif len(waiting) >= MAX_WAITING:
+            elif store_is_behind([batch for batch, _ in waiting], max_bytes):
                 await writer  # backpressure: the store is behind (or down)
                 writer = None
         if writer is not None:

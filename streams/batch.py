@@ -94,6 +94,7 @@ class Prepared:
     feed: Feed
     lines: list[bytes] = field(default_factory=list)  # JSONEachRow: {"p": partition, "o": offset, "b": [events]}
     accepted: int = 0  # events in ``lines`` (or in ``columns``)
+    size: int = 0  # bytes of ``lines``
     rejected: list[Refused] = field(default_factory=list)
     touched: set[tuple[str, int]] = field(default_factory=set)  # (district, start of the minute in epoch seconds)
     partitions: dict[int, PartitionStats] = field(default_factory=dict)
@@ -163,7 +164,9 @@ def prepare(
         if not events:
             continue
         n = len(events)
-        out.lines.append(b'{"p":%d,"o":%d,"b":%b}\n' % (partition, record.offset, orjson.dumps(events)))
+        line = b'{"p":%d,"o":%d,"b":%b}\n' % (partition, record.offset, orjson.dumps(events))
+        out.lines.append(line)
+        out.size += len(line)
         out.accepted += n
         stats.accepted += n
         districts = [e["district"] for e in events]
@@ -211,6 +214,7 @@ def merge(batches: list[Prepared]) -> Prepared:
         if batch.feed != out.feed or batch.columns is not None:
             raise ValueError("only JSON-line batches of one feed merge")
         out.lines.extend(batch.lines)
+        out.size += batch.size
         out.accepted += batch.accepted
         out.rejected.extend(batch.rejected)
         out.touched |= batch.touched

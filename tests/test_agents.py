@@ -148,3 +148,57 @@ def test_the_worker_consumer_fetches_with_the_configured_wait(faust_app, loop):
     assert isinstance(faust_app.transport, Transport)
     wait = loop.run_until_complete(consumer())._fetch_max_wait_ms
     assert wait == faust_app.yz_settings.fetch_max_wait_ms != 1500
+
+
+def test_what_waits_for_the_store_is_bounded_in_bytes(faust_app, loop, monkeypatch):
+    loop.run_until_complete(_what_waits_for_the_store_is_bounded_in_bytes(faust_app, monkeypatch))
+
+
+async def _what_waits_for_the_store_is_bounded_in_bytes(faust_app, monkeypatch):
+    """With the store stuck on a write, the agent prepares one more batch and stops taking records once what
+    waits reaches the byte bound (here about one bundle), far below the count bound; then lands everything."""
+    release = asyncio.Event()
+    landed: list[int] = []
+
+    async def write(batch):
+        await release.wait()
+        landed.extend(int(e["event_id"][1:]) for e in batch.events())
+
+    prepared: list = []
+
+    def counting_prepare(*args, **kwargs):
+        prepared.append(agents.prepare.__wrapped__(*args, **kwargs))
+        return prepared[-1]
+
+    counting_prepare.__wrapped__ = agents.prepare  # type: ignore[attr-defined]
+    monkeypatch.setattr(agents, "prepare", counting_prepare)
+    monkeypatch.setattr(faust_app, "landing", Retrying(FakeSink(write)))  # type: ignore[arg-type]
+    monkeypatch.setattr(faust_app.yz_settings, "batch_max", 1)
+    bundle_bytes = len(orjson.dumps([sale(i) for i in range(50)]))
+    monkeypatch.setattr(faust_app.yz_settings, "waiting_max_mb", bundle_bytes / 2**20)
+    async with agents.land_sales.test_context() as agent:
+        events = [
+            await agent.put(value=orjson.dumps([sale(50 * r + i) for i in range(50)]), wait=False) for r in range(6)
+        ]
+        await _until(lambda: len(prepared) >= 2)
+        for _ in range(50):  # give the agent every chance to take more
+            await asyncio.sleep(0)
+        assert len(prepared) == 2 < 1 + agents.MAX_WAITING  # one in the stuck write, one waiting
+        assert not any(e.message.acked for e in events)
+        release.set()
+        await _until(lambda: all(e.message.acked for e in events))
+    assert sorted(landed) == list(range(300))
+
+
+def test_the_store_is_behind_by_count_or_by_bytes():
+    from streams.batch import Prepared
+
+    def batch(size: int) -> Prepared:
+        out = Prepared(SALES)
+        out.size = size
+        return out
+
+    assert not agents.store_is_behind([batch(10)], 100)
+    assert agents.store_is_behind([batch(60), batch(40)], 100)
+    assert agents.store_is_behind([batch(1)] * agents.MAX_WAITING, 10**9)
+    assert not agents.store_is_behind([batch(1)] * (agents.MAX_WAITING - 1), 10**9)

@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         100, ge=1, description="Most Kafka records (single events or bundles) the worker lands in one batch."
     )
     batch_seconds: float = Field(0.5, gt=0, description="Longest wait to fill a batch.")
+    waiting_max_mb: float = Field(
+        64,
+        gt=0,
+        description="Most raw-row bytes (MiB) of prepared batches that may wait for the store, per feed, before "
+        "the worker stops taking records: with the batch size, what bounds the worker's memory under a backlog.",
+    )
     fetch_max_wait_ms: int = Field(
         100, ge=0, le=1500, description="Longest time the broker may hold the worker's fetch for data to arrive."
     )
