@@ -415,9 +415,14 @@ def test_holiday_compare_aligns_by_holiday_day(engine: Client):
         "SELECT toDate(event_time, 'Asia/Shanghai') d, toFloat64(sum(amount)) FROM sales_raw FINAL GROUP BY d"
     ).result_rows:
         truth[day] = amount / 1e8
-    assert by_day["第7天"][1:] == (pytest.approx(truth[date(2024, 10, 7)]), pytest.approx(truth[date(2023, 10, 5)]))
-    assert by_day["第8天"][1:] == (None, pytest.approx(truth[date(2023, 10, 6)]))  # 2024's window has 7 days
-    assert by_day["第1天"][1:] == (None, None)  # not loaded: no data, not zero
+    # columns: 今年 (complete days), 今日(进行中) (today's partial day), 去年; the range ends 2024-12-31 23:59:59
+    assert by_day["第7天"][1:] == (
+        pytest.approx(truth[date(2024, 10, 7)]),
+        None,
+        pytest.approx(truth[date(2023, 10, 5)]),
+    )
+    assert by_day["第8天"][1:] == (None, None, pytest.approx(truth[date(2023, 10, 6)]))  # 2024's window has 7 days
+    assert by_day["第1天"][1:] == (None, None, None)  # not loaded: no data, not zero
 
 
 # --- alert rules -----------------------------------------------------------------------------------------
