@@ -245,3 +245,32 @@ def test_crowd_rules_never_resolve_on_silence_and_are_never_muted():
     assert "district" in route["group_by"] and not route.get("mute_time_intervals")
     compose = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     assert re.search(r"GF_SERVER_ROOT_URL: \$\{GRAFANA_ROOT_URL:-http://[^}]+/\}", compose), "root URL ends with /"
+
+
+def test_pipeline_lag_thresholds_follow_each_feeds_cadence(engine: Client):
+    """距最近入库: each feed its own bands from the registry (游客 every 15 min is not red a third of the time), as
+    Grafana applies them after rowsToFields; the feed-silence rule uses the same windows."""
+    import grafana_fields
+
+    board = json.loads((ROOT / "dashboards" / "pipeline.json").read_text(encoding="utf-8"))
+    (panel,) = [p for p in board["panels"] if p["title"] == "距最近入库(消费滞后)"]
+    now = datetime.now(ZONE)
+    sql = expand(
+        panel["targets"][0]["rawSql"], time_from=now - timedelta(hours=1), time_to=now, interval_s=60, variables={}
+    )
+    result = engine.query(sql)
+    fields = grafana_fields.rows_to_fields(
+        panel["transformations"][0]["options"],
+        grafana_fields.frame(list(result.column_names), [tuple(r) for r in result.result_rows]),
+    )
+    names = {"销售": "sales", "客流": "footfall", "游客": "tourists"}
+    assert {f.name for f in fields} == set(names)
+    for f in fields:
+        feed = FEEDS[names[f.name]]
+        steps = f.config["thresholds"]["steps"]
+        assert [s["value"] for s in steps] == [0, feed.stale_after_s, feed.silence_window_s]
+        assert grafana_fields.active_color(feed.cadence_s, f.config["thresholds"]) == "green"
+    assert "600" not in panel["description"] and "15 分钟" in panel["description"]
+    rule, _ = _rule("yzmon-feed-silent")
+    windows = dict(re.findall(r"\('([a-z.0-9]+)', (\d+)\)", rule["data"][0]["model"]["rawSql"]))
+    assert {t: int(m) * 60 for t, m in windows.items()} == {f.topic: f.silence_window_s for f in FEEDS.values()}
