@@ -274,3 +274,12 @@ def test_pipeline_lag_thresholds_follow_each_feeds_cadence(engine: Client):
     rule, _ = _rule("yzmon-feed-silent")
     windows = dict(re.findall(r"\('([a-z.0-9]+)', (\d+)\)", rule["data"][0]["model"]["rawSql"]))
     assert {t: int(m) * 60 for t, m in windows.items()} == {f.topic: f.silence_window_s for f in FEEDS.values()}
+
+
+def test_the_briefing_says_interrupted_for_a_dead_districts_counters(engine: Client):
+    from yzmon.report import freshness_summary
+
+    text = freshness_summary(DirectReader(engine), DEATH + timedelta(minutes=20))
+    assert text.startswith("客流计数点(截至 01-01 00:10):")
+    (jfb,) = [p for p in text.split(";") if p.startswith("解放碑—朝天门")]
+    assert "数据中断" in jfb and "(12-31 23:49)" in jfb and "计数点 0/8" in jfb
