@@ -30,12 +30,11 @@ from yzmon.status import coverage_line, describe_pace, pace_rows
 NOW_SQL = """
 SELECT d.name_zh AS name,
        ifNull(s.amount, 0) AS sales_today,
-       ifNull(f.visits, 0) AS visits_today,
-       ifNull(f.occupancy, 0) AS occupancy
+       ifNull(f.visits, 0) AS visits_today
 FROM dim_district AS d
 LEFT JOIN (SELECT district, sum(amount) AS amount FROM sales_agg_1m FINAL
            WHERE toDate(minute, 'Asia/Shanghai') = {day:Date} GROUP BY district) AS s ON s.district = d.district
-LEFT JOIN (SELECT district, sum(entries) AS visits, argMax(occupancy, minute) AS occupancy FROM footfall_agg_1m FINAL
+LEFT JOIN (SELECT district, sum(entries) AS visits FROM footfall_agg_1m FINAL
            WHERE toDate(minute, 'Asia/Shanghai') = {day:Date} GROUP BY district) AS f ON f.district = d.district
 ORDER BY sales_today DESC
 """
