@@ -283,3 +283,9 @@ def test_the_briefing_says_interrupted_for_a_dead_districts_counters(engine: Cli
     assert text.startswith("客流计数点(截至 01-01 00:10):")
     (jfb,) = [p for p in text.split(";") if p.startswith("解放碑—朝天门")]
     assert "数据中断" in jfb and "(12-31 23:49)" in jfb and "计数点 0/8" in jfb
+
+
+def test_status_says_it_once_when_no_counter_reported_at_all(engine: Client):
+    assert freshness_rows(DirectReader(engine), datetime(2025, 3, 1, tzinfo=ZONE)) == [
+        ("客流", "[yellow]近 7 天没有任何计数点上报:在场人数不可知[/]")
+    ]

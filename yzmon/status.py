@@ -121,9 +121,13 @@ CURVE_ZH = {"last_year": "上年实际", "model": "模型"}
 
 
 def freshness_rows(reader: Reader, now: datetime) -> list[tuple[str, str]]:
-    """Per 商圈: 客流 occupancy with its data age and counters reporting, or 数据中断 with the last value."""
+    """Per 商圈: 客流 occupancy with its data age and counters reporting, or 数据中断 with the last value; one line
+    when no counter at all reported in the 7 days before (an empty or idle store)."""
+    found = footfall_freshness(reader, now)
+    if not any(f.known for f in found):
+        return [("客流", "[yellow]近 7 天没有任何计数点上报:在场人数不可知[/]")]
     out = []
-    for f in footfall_freshness(reader, now):
+    for f in found:
         text = describe(f)
         out.append((f"客流 {f.name}", f"[bold red]{text}[/]" if f.stale else text))
     return out
