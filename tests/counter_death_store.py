@@ -31,13 +31,14 @@ REVIVAL = datetime(2025, 1, 1, 2, 0, tzinfo=ZONE)
 DB = "counter_death"
 
 
-def _land(dsn: str) -> None:
+def land_footfall(dsn: str, scenario: str, days: list[date], districts: list[str]) -> None:
+    """The scenario's footfall of ``districts`` on ``days``, through the worker's sink."""
     sink = ClickHouseSink(dsn)
     feed = FEEDS["footfall"]
     marks: dict[tuple[int, str], datetime] = {}
     offset = 0
-    for day in DAYS:
-        events = [e for _, e in day_events(load(SCENARIO), 7, day, DISTRICTS, ["footfall"])]
+    for day in days:
+        events = [e for _, e in day_events(load(scenario), 7, day, districts, ["footfall"])]
         records = [Record(feed.topic, 0, offset + i, orjson.dumps(e)) for i, e in enumerate(events)]
         offset += len(records)
         for i in range(0, len(records), 20000):
@@ -45,12 +46,17 @@ def _land(dsn: str) -> None:
             asyncio.run(sink.land(batch))
 
 
-def counter_death_dsn(chdb_dir: Path) -> str:
-    """A migrated database holding the replay (landed once per chDB directory)."""
-    connect(f"chdb://{chdb_dir}").command(f"CREATE DATABASE IF NOT EXISTS {DB}")
-    dsn = f"chdb://{chdb_dir}?database={DB}"
+def landed_dsn(chdb_dir: Path, db: str, scenario: str, days: list[date], districts: list[str]) -> str:
+    """A migrated database holding a scenario's footfall (landed once per chDB directory)."""
+    connect(f"chdb://{chdb_dir}").command(f"CREATE DATABASE IF NOT EXISTS {db}")
+    dsn = f"chdb://{chdb_dir}?database={db}"
     client = connect(dsn)
     migrate(client)
     if client.query("SELECT count() FROM footfall_raw").result_rows[0][0] == 0:
-        _land(dsn)
+        land_footfall(dsn, scenario, days, districts)
     return dsn
+
+
+def counter_death_dsn(chdb_dir: Path) -> str:
+    """The 跨年夜 dead-counter replay."""
+    return landed_dsn(chdb_dir, DB, SCENARIO, DAYS, DISTRICTS)

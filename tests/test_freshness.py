@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -45,10 +45,11 @@ def _rule(uid: str) -> tuple[dict, str]:
     raise AssertionError(uid)
 
 
-def _evaluate(engine: Client, rule: dict, at: datetime) -> list[tuple[frozenset, str]]:
-    """The rule's condition at ``at``: its threshold over its query, per series (string columns are the labels)."""
+def _evaluate(engine: Client, rule: dict, at: datetime, ref: str | None = None) -> list[tuple[frozenset, str]]:
+    """The rule's condition (or threshold ``ref``) at ``at``: the threshold over its query, per series (string
+    columns are the labels)."""
     refs = {d["refId"]: d for d in rule["data"]}
-    cond = refs[rule["condition"]]["model"]
+    cond = refs[ref or rule["condition"]]["model"]
     query = refs[cond["expression"]]
     limit = cond["conditions"][0]["evaluator"]["params"][0]
     span = timedelta(seconds=query["relativeTimeRange"]["from"])
@@ -289,3 +290,27 @@ def test_status_says_it_once_when_no_counter_reported_at_all(engine: Client):
     assert freshness_rows(DirectReader(engine), datetime(2025, 3, 1, tzinfo=ZONE)) == [
         ("客流", "[yellow]近 7 天没有任何计数点上报:在场人数不可知[/]")
     ]
+
+
+def test_one_dead_counter_raises_the_silence_alert_and_shows_7_of_8(chdb_dir: Path):
+    """counter_outage: jiefangbei-gate-03 silent 14:00–16:00 on 2024-10-02. One dead counter of eight: the 商圈's
+    number stays (7 counters report) with 计数点 7/8, and its silence alert fires at 14:15, not as 严重."""
+    from counter_death_store import landed_dsn
+
+    client = connect(
+        landed_dsn(chdb_dir, "counter_outage", "counter_outage", [date(2024, 10, 1), date(2024, 10, 2)], [JFB]),
+        readonly=True,
+    )
+    at = datetime(2024, 10, 2, 14, 20, tzinfo=ZONE)
+    (jfb,) = [f for f in footfall_freshness(DirectReader(client), at) if f.district == JFB]
+    assert not jfb.stale and (jfb.reporting, jfb.known) == (7, 8) and jfb.age_s < 60
+    rule, interval = _rule("yzmon-footfall-silent")
+    manager = StateManager(Rule.from_provisioning(rule, interval))
+    t = datetime(2024, 10, 2, 13, 55, tzinfo=ZONE)
+    while t <= datetime(2024, 10, 2, 14, 20, tzinfo=ZONE):
+        manager.process(t, _evaluate(client, rule, t))
+        t += timedelta(minutes=1)
+    (raised,) = [n for n in manager.sent if n.status == "firing" and _district(n.labels) == JFB]
+    assert raised.at == datetime(2024, 10, 2, 14, 15, tzinfo=ZONE)  # last report 13:59, silent > 15 min at 14:15
+    severe = {_district(labels): state for labels, state in _evaluate(client, rule, at, "D")}
+    assert severe[JFB] == NORMAL  # not every counter is silent
