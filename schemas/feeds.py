@@ -53,6 +53,14 @@ class Feed:
     # whose running difference the minute level keeps as ``occupancy`` and coarser levels as its maximum,
     # ``peak_occupancy``.
     occupancy: tuple[str, str] | None = None
+    # Freshness. ``cadence_s``: a source of the feed reports at least this often (a footfall counter every
+    # minute, zeros included); ``stale_after_s``: older than this, a screen shows the last value as 数据中断,
+    # never as current; ``silence_window_s``: silence this long raises the silence alerts (three periods for
+    # tourists, fifteen minutes for the minute feeds). The dashboards' and alert rules' SQL repeat these numbers
+    # (tests/test_freshness.py checks that they agree).
+    cadence_s: int = 60
+    stale_after_s: int = 300
+    silence_window_s: int = 900
 
     @property
     def dlq_topic(self) -> str:
@@ -114,6 +122,9 @@ TOURISTS = Feed(
     ("arrivals", "spend"),
     _columns(Column("origin", TEXT), Column("arrivals", INTEGER), Column("spend", DECIMAL, "0")),
     levels=("minute", "day", "month"),
+    cadence_s=900,
+    stale_after_s=1800,
+    silence_window_s=2700,
 )
 
 GROUP_ID = "yzmon"  # the Faust app id, which is the workers' consumer group

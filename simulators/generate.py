@@ -3,9 +3,9 @@
 The unit is a per-minute summary, which serves a live stream and long replays alike (a single
 transaction is the same event with txn_count = 1): sales per merchant group and minute (amount,
 txn_count; in-store groups per sector plus a catering delivery group), footfall per counting gate
-and minute (entries, exits), tourists per 商圈 × origin per 15 minutes (arrivals, spend).
-A day of all feeds is about 100k events; a year about 36M (35,889,574 for 2024 with seed 7: the non-empty
-unit-minutes of `*_arrays` over the year).
+and minute (entries, exits; every minute the counter is alive, zeros included), tourists per 商圈 × origin per
+15 minutes (arrivals, spend). A day of all feeds is about 100k events; a year about 37M (37,452,110 for 2024 with
+seed 7: the reporting unit-minutes of `*_arrays` over the year, 13,703,040 of them footfall).
 
 Each generator first draws arrays (``*_arrays``), from which both the events and the fast totals
 of `simulators.calibration` are made, so the two can never disagree. Arrays are drawn per business day
@@ -35,6 +35,7 @@ from simulators import model
 from simulators.scenario import Scenario
 
 TOURIST_STEP = 15  # minutes
+REPORTING = "reporting"  # a counter's per-minute 1 while it is alive (not a measure: never sent)
 
 
 @dataclass(frozen=True)
@@ -212,10 +213,12 @@ def _footfall_bday(scenario: Scenario, seed: int, bday: date, district: str) -> 
             crowd = rng.poisson(visits * crowd_share * arrive * scale)
             entries = entries + crowd
             exits = exits + _spread(int(crowd.sum()), leave)
-        # A silent counter (an outage effect with factor 0) reports nothing in its window, though
+        # A counter reports every minute, zeros included (its heartbeat: silence means a dead counter, not an
+        # empty street). A silent counter (an outage effect with factor 0) reports nothing in its window, though
         # people still walk through it: its day no longer balances, as with a real outage.
         alive = effect > 0
-        out.append(Series(gate, {"gate": gate}, {"entries": entries * alive, "exits": exits * alive}))
+        values = {"entries": entries * alive, "exits": exits * alive, REPORTING: alive.astype(np.int64)}
+        out.append(Series(gate, {"gate": gate}, values))
     return tuple(out)
 
 
@@ -284,7 +287,7 @@ def business_day_arrays(feed: str, scenario: Scenario, seed: int, bday: date, di
 
 
 ARRAYS = {"sales": sales_arrays, "footfall": footfall_arrays, "tourists": tourists_arrays}
-_KEY_MEASURE = {"sales": "txn_count", "footfall": None, "tourists": "arrivals"}
+_KEY_MEASURE = {"sales": "txn_count", "footfall": REPORTING, "tourists": "arrivals"}
 
 
 _CENTS = tuple(f"{c:02d}" for c in range(100))
@@ -323,9 +326,9 @@ def _unit_events(feed: str, s: Series, minutes: np.ndarray, head: _Head) -> list
 
 
 def _active_minutes(feed: str, s: Series) -> np.ndarray:
-    """The minutes in which the unit has something to report."""
+    """The minutes in which the unit reports: every minute it is alive for a counter, else those with something."""
     key = _KEY_MEASURE[feed]
-    return np.flatnonzero(s.values[key] if key else s.values["entries"] + s.values["exits"])
+    return np.flatnonzero(s.values[key])
 
 
 def events_of(feed: str, scenario: Scenario, seed: int, day: date, district: str) -> Iterator[dict]:

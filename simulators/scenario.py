@@ -13,7 +13,8 @@ effects:
     channels: [delivery]       # sales only: in_store | delivery
     start: 2024-06-10          # first day (default: always)
     end: 2024-06-16            # last day, inclusive
-    hours: [14, 16]            # local hours [from, to) on each day (default: the whole day)
+    hours: [14, 16]            # local hours [from, to) on each day (default: the whole day);
+                               # "HH:MM" for a minute: hours: ["23:50", 24]
 ```
 """
 
@@ -47,7 +48,8 @@ class Effect:
     channels: tuple[str, ...] = ()
     start: date | None = None
     end: date | None = None
-    hours: tuple[int, int] = (0, 24)
+    hours: tuple[int, int] = (0, 24)  # [from, to) in minutes after midnight when ``minutes_span`` is set
+    minutes_span: tuple[int, int] | None = None
 
     def applies(self, feed: str, district: str, day: date, unit: str = "", channel: str = "") -> bool:
         return (
@@ -60,6 +62,8 @@ class Effect:
         )
 
     def minutes(self, day: date) -> tuple[int, int]:
+        if self.minutes_span is not None:
+            return self.minutes_span
         return self.hours[0] * 60, self.hours[1] * 60
 
 
@@ -84,8 +88,12 @@ def _effect(raw: dict, where: str) -> Effect:
     if "factor" not in raw or float(raw["factor"]) < 0:
         raise ScenarioError(f"{where}: needs a factor ≥ 0")
     hours = tuple(raw.get("hours", (0, 24)))
-    if len(hours) != 2 or not 0 <= hours[0] < hours[1] <= 24:
-        raise ScenarioError(f"{where}: hours must be [from, to) within 0..24")
+    try:
+        span = tuple(_minute_of_day(h) for h in hours)
+    except ValueError:
+        span = ()
+    if len(span) != 2 or not 0 <= span[0] < span[1] <= 24 * 60:
+        raise ScenarioError(f'{where}: hours must be [from, to) within 0..24 (whole hours or "HH:MM")')
     feeds = tuple(raw.get("feeds", _ALL_FEEDS))
     if set(feeds) - set(_ALL_FEEDS):
         raise ScenarioError(f"{where}: feeds must be among {_ALL_FEEDS}")
@@ -98,8 +106,19 @@ def _effect(raw: dict, where: str) -> Effect:
         channels=tuple(raw.get("channels", ())),
         start=raw.get("start"),
         end=raw.get("end"),
-        hours=(int(hours[0]), int(hours[1])),
+        hours=(span[0] // 60, -(-span[1] // 60)),
+        minutes_span=None if all(m % 60 == 0 for m in span) else (span[0], span[1]),
     )
+
+
+def _minute_of_day(value: object) -> int:
+    """Minutes after midnight of an hour (14) or an "HH:MM" time ("23:50"); 24 or "24:00" is the day's end."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value * 60
+    hh, sep, mm = str(value).partition(":")
+    if not sep or not hh.isdigit() or not mm.isdigit() or int(mm) >= 60:
+        raise ValueError(value)
+    return int(hh) * 60 + int(mm)
 
 
 def load(name_or_path: str) -> Scenario:

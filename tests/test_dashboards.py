@@ -373,7 +373,8 @@ def test_every_panel_returns_what_its_type_needs(day: Day, title: str, selection
             _numeric(rows, columns, {columns[0], "name"})
         else:  # bar gauge, bar chart, table: one row per 商圈 with its Chinese name
             assert "商圈" in columns
-            assert sorted(r[columns.index("商圈")] for r in rows) == sorted(names)
+            # a crowd gauge's name carries the data age and counters reporting after " · "
+            assert sorted(r[columns.index("商圈")].split(" · ")[0] for r in rows) == sorted(names)
             _numeric(rows, columns, {"商圈", "片区"})
 
 
@@ -423,13 +424,14 @@ def test_a_year_before_any_target_says_so(day: Day):
 @pytest.mark.parametrize("selection", SELECTIONS.values(), ids=SELECTIONS.keys())
 def test_occupancy_is_the_latest_minute_of_the_beijing_day(day: Day, selection: list[str]):
     result = _one(day, "当前在场人数", selection, time_to=AFTERNOON)
-    got = dict(zip(result["商圈"], result["在场人数"], strict=True))
+    assert all(" · 刚刚 · 计数点 " in n for n in result["商圈"])  # fresh: every counter reported this minute
+    got = dict(zip((n.split(" · ")[0] for n in result["商圈"]), result["在场人数"], strict=True))
     expected = {day.names[d]: day.afternoon_occupancy[d] / 1e4 for d in day.selected(selection)}
     assert got == {k: _approx(v) for k, v in expected.items()}
     assert all(v > 0 for v in got.values())
     assert set(result) == {"商圈", "在场人数", "正常", "预警", "严重", "刻度上限"}  # the bands travel with each row
     end_of_day = _one(day, "当前在场人数", selection)  # people inside at 23:59 stay inside past midnight
-    got = dict(zip(end_of_day["商圈"], end_of_day["在场人数"], strict=True))
+    got = dict(zip((n.split(" · ")[0] for n in end_of_day["商圈"]), end_of_day["在场人数"], strict=True))
     assert got == {day.names[d]: _approx(day.night_occupancy[d] / 1e4) for d in day.selected(selection)}
     assert all(v > 0 for v in got.values())
 

@@ -1,6 +1,15 @@
 """`yzmon dashboards push` against a local fake Grafana that checks each request as Grafana's HTTP API documents it.
 
 Docs: grafana.com/docs/grafana/latest/developers/http_api/ (folder, dashboard, data_source, authentication).
+Behaviour ported from grafana/grafana's source:
+- secrets: a datasource's secureJsonData is stored apart and never returned (GET shows secureJsonFields); an update
+  keeps the stored value of every key missing from its secureJsonData and replaces the keys given, even with ""
+  (pkg/services/datasources/service/datasource.go, ``fillWithSecureJSONData``);
+- read-only datasources: a file-provisioned datasource is ``readOnly``; any update answers 403 "Cannot update
+  read-only data source" (pkg/api/datasources.go, ``updateDataSourceByID``);
+- provisioned dashboards: GET shows ``meta.provisioned``; saving one answers 400 "Cannot save provisioned dashboard"
+  (pkg/services/dashboards/service/dashboard_service.go, ``BuildSaveDashboardCommand`` →
+  ``ErrDashboardCannotSaveProvisionedDashboard``, status 400).
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ class FakeGrafana:
         self.folders: dict[str, dict[str, Any]] = {}
         self.datasources: dict[str, dict[str, Any]] = {}
         self.dashboards: dict[str, dict[str, Any]] = {}
+        self.secrets: dict[str, dict[str, str]] = {}  # datasource uid -> its secureJsonData (never returned)
+        self.provisioned: set[str] = set()  # dashboard uids from provisioning files
         self.requests: list[tuple[str, str]] = []
         self.errors: list[str] = []  # protocol violations seen by the server
         self.lock = threading.Lock()
@@ -78,9 +89,13 @@ def _handler(state: FakeGrafana) -> type[BaseHTTPRequestHandler]:
                 return self._send(200, folder) if folder else self._send(404, {"message": "folder not found"})
             if p[:2] == ["datasources", "uid"] and len(p) == 3:
                 ds = state.datasources.get(p[2])
-                return self._send(200, ds) if ds else self._send(404, {"message": "Data source not found"})
+                if not ds:
+                    return self._send(404, {"message": "Data source not found"})
+                fields = {k: True for k, v in state.secrets.get(p[2], {}).items() if v}
+                return self._send(200, {**ds, "secureJsonFields": fields})
             if p[:2] == ["dashboards", "uid"] and len(p) == 3 and p[2] in state.dashboards:
-                return self._send(200, state.dashboards[p[2]])
+                found = state.dashboards[p[2]]
+                return self._send(200, {**found, "meta": {**found["meta"], "provisioned": p[2] in state.provisioned}})
             return self._send(404, {"message": "Not found"})
 
         # POST /api/folders, POST /api/datasources, POST /api/dashboards/db
@@ -105,8 +120,8 @@ def _handler(state: FakeGrafana) -> type[BaseHTTPRequestHandler]:
                     return self._send(400, {"message": f"missing {sorted(missing)}"})
                 if any(d["name"] == body["name"] for d in state.datasources.values()):
                     return self._send(409, {"message": "data source with the same name already exists"})
-                ds = {**body, "id": len(state.datasources) + 1, "version": 1}
-                ds.pop("secureJsonData", None)
+                ds = {**body, "id": len(state.datasources) + 1, "version": 1, "readOnly": False}
+                state.secrets[body["uid"]] = dict(ds.pop("secureJsonData", None) or {})
                 state.datasources[body["uid"]] = ds
                 return self._send(
                     200, {"datasource": ds, "id": ds["id"], "message": "Datasource added", "name": ds["name"]}
@@ -119,6 +134,8 @@ def _handler(state: FakeGrafana) -> type[BaseHTTPRequestHandler]:
                     return self._send(400, {"message": "folder not found"})
                 if dash.get("id") is not None:
                     state.errors.append(f"dashboard {dash.get('uid')} sent with an instance id")
+                if dash.get("uid") in state.provisioned:
+                    return self._send(400, {"message": "Cannot save provisioned dashboard"})
                 existing = state.dashboards.get(dash["uid"])
                 if existing and body.get("overwrite") is not True:
                     return self._send(412, {"status": "name-exists", "message": "A dashboard with the same uid"})
@@ -146,6 +163,10 @@ def _handler(state: FakeGrafana) -> type[BaseHTTPRequestHandler]:
             if p[:2] == ["datasources", "uid"] and len(p) == 3:
                 if p[2] not in state.datasources:
                     return self._send(404, {"message": "Data source not found"})
+                if state.datasources[p[2]].get("readOnly"):
+                    return self._send(403, {"message": "Cannot update read-only data source"})
+                given = body.get("secureJsonData") or {}
+                state.secrets[p[2]] = {**state.secrets.get(p[2], {}), **given}  # missing keys keep their value
                 ds = {**state.datasources[p[2]], **body}
                 ds.pop("secureJsonData", None)
                 ds["version"] += 1
@@ -266,3 +287,99 @@ def test_a_folder_provisioned_by_title_is_reused_not_duplicated(grafana):
     result = push(url, TOKEN, DASHBOARDS)
     assert not result.folder_created and result.folder_uid == "Xy12abc" and len(state.folders) == 1
     assert {d["meta"]["folderUid"] for d in state.dashboards.values()} == {"Xy12abc"}
+
+
+def test_a_push_without_a_password_keeps_the_stored_one(grafana):
+    """The done-when case: the password set once (here by a first push) survives a later push that gives none."""
+    url, state = grafana
+    push(url, TOKEN, DASHBOARDS, datasource=clickhouse_datasource("http://clickhouse:8123", "grafana", "s3cret"))
+    assert state.secrets["yzmon-clickhouse"] == {"password": "s3cret"}
+    state.requests.clear()
+    result = push(url, TOKEN, DASHBOARDS, datasource=clickhouse_datasource("http://clickhouse:8124", "grafana"))
+    assert result.datasource == "updated" and state.datasources["yzmon-clickhouse"]["jsonData"]["port"] == 8124
+    assert state.secrets["yzmon-clickhouse"] == {"password": "s3cret"}
+    assert "secureJsonData" not in clickhouse_datasource("http://clickhouse:8123", "grafana")
+
+
+def test_the_fake_replaces_a_secret_sent_empty_as_grafana_does(grafana):
+    """What the old default did: a password sent as "" replaces the stored one (the merge keeps missing keys only)."""
+    url, state = grafana
+    push(url, TOKEN, DASHBOARDS, datasource=clickhouse_datasource("http://clickhouse:8123", "grafana", "s3cret"))
+    push(url, TOKEN, DASHBOARDS, datasource=clickhouse_datasource("http://clickhouse:8123", "grafana", ""))
+    assert state.secrets["yzmon-clickhouse"] == {"password": ""}
+
+
+def test_the_cli_sends_no_password_unless_given(grafana, monkeypatch):
+    url, state = grafana
+    monkeypatch.delenv("YZMON_GRAFANA_CH_PASSWORD", raising=False)
+    runner = CliRunner()
+    first = runner.invoke(dashboards_app, ["push", "--url", url, "--token", TOKEN, "--datasource-password", "pw"])
+    assert first.exit_code == 0 and "(password sent)" in first.output
+    again = runner.invoke(dashboards_app, ["push", "--url", url, "--token", TOKEN])
+    assert again.exit_code == 0, again.output
+    assert "no password sent; stored one kept" in again.output
+    assert state.secrets["yzmon-clickhouse"] == {"password": "pw"}
+
+
+def test_a_provisioned_datasource_is_left_alone_with_a_true_explanation(grafana):
+    """The compose Grafana provisions yzmon-clickhouse from a file: it is read-only, and a push says so instead of
+    blaming the token."""
+    url, state = grafana
+    state.datasources["yzmon-clickhouse"] = {**DS, "id": 1, "version": 3, "readOnly": True}
+    state.datasources["yzmon-clickhouse"].pop("secureJsonData")
+    state.secrets["yzmon-clickhouse"] = {"password": "from-the-file"}
+    result = push(url, TOKEN, DASHBOARDS, datasource=clickhouse_datasource("http://elsewhere:8123", "grafana", "x"))
+    assert result.datasource == "provisioned" and set(result.dashboards) == _uids()
+    assert state.datasources["yzmon-clickhouse"]["jsonData"]["host"] == "clickhouse"
+    assert state.secrets["yzmon-clickhouse"] == {"password": "from-the-file"}
+    assert ("PUT", "/api/datasources/uid/yzmon-clickhouse") not in state.requests
+    runner = CliRunner()
+    out = runner.invoke(dashboards_app, ["push", "--url", url, "--token", TOKEN])
+    assert out.exit_code == 0 and "file-provisioned (read-only)" in out.output and "permission" not in out.output
+
+
+def test_a_read_only_refusal_is_explained_as_provisioning_not_permission(grafana, monkeypatch):
+    """Should a lookup not show readOnly, the 403 of the update itself is recognised."""
+    url, state = grafana
+    push(url, TOKEN, DASHBOARDS, datasource=DS)
+    state.datasources["yzmon-clickhouse"]["readOnly"] = True
+    from yzmon import grafana_push
+
+    real = grafana_push.GrafanaApi.from_url
+
+    def from_url(*a, **kw):  # the lookup hides readOnly; the update still meets the read-only check
+        api = real(*a, **kw)
+        get = api.datasource.get_datasource_by_uid
+        api.datasource.get_datasource_by_uid = lambda uid: {k: v for k, v in get(uid).items() if k != "readOnly"}
+        return api
+
+    monkeypatch.setattr(grafana_push.GrafanaApi, "from_url", from_url)
+    result = push(url, TOKEN, DASHBOARDS, datasource=DS)
+    assert result.datasource == "provisioned"
+    assert ("PUT", "/api/datasources/uid/yzmon-clickhouse") in state.requests
+
+
+def test_provisioned_dashboards_are_left_alone_and_listed(grafana):
+    url, state = grafana
+    push(url, TOKEN, DASHBOARDS)
+    state.provisioned = {"yzmon-crowd-kiosk", "yzmon-overview"}
+    before = {u: state.dashboards[u]["meta"]["version"] for u in state.provisioned}
+    result = push(url, TOKEN, DASHBOARDS)
+    assert sorted(result.provisioned) == sorted(state.provisioned)
+    assert set(result.dashboards) == _uids() - state.provisioned
+    assert {u: state.dashboards[u]["meta"]["version"] for u in state.provisioned} == before
+    runner = CliRunner()
+    out = runner.invoke(dashboards_app, ["push", "--url", url, "--token", TOKEN, "--skip-datasource"])
+    assert out.exit_code == 0 and "left alone, file-provisioned" in out.output and "yzmon-crowd-kiosk" in out.output
+
+
+def test_a_save_refused_as_provisioned_is_skipped_not_fatal(grafana, monkeypatch):
+    """The 400 of the save itself is recognised too (a dashboard provisioned between lookup and save)."""
+    url, state = grafana
+    push(url, TOKEN, DASHBOARDS)
+    state.provisioned = {"yzmon-pipeline"}
+    from yzmon import grafana_push
+
+    monkeypatch.setattr(grafana_push, "_is_provisioned", lambda api, url, uid: False)
+    result = push(url, TOKEN, DASHBOARDS)
+    assert result.provisioned == ["yzmon-pipeline"] and "yzmon-pipeline" not in result.dashboards

@@ -32,6 +32,7 @@ PARAMS = {
     "district_ranking": {"start": "2024-10-01", "end": "2024-10-03"},
     "pace_vs_target": {"day": "2024-10-02", "scope": "district", "metric": "retail_sales"},
     "coverage": {},
+    "footfall_freshness": {"now": "2024-10-02 12:00:00"},
 }
 
 

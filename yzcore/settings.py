@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -111,6 +112,13 @@ class Settings(BaseSettings):
         description="Threads one read query may use (max_threads); one core is left for ingestion.",
     )
     read_max_concurrent: int = Field(4, ge=1, le=64, description="Read queries the worker runs at once.")
+    alert_channel: Literal["wecom", "dingding"] | None = Field(
+        None,
+        description="Where alerts go: wecom (企业微信群机器人) or dingding (钉钉群机器人), as for Grafana.",
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        None, description="The group robot's webhook URL (it carries the robot's key); `yzmon alerts test` posts to it."
+    )
 
     @field_validator("clickhouse_dsn", "reader_dsn")
     @classmethod

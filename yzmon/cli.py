@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from yzcore.settings import Settings, get_settings
+from yzmon.alerts_cli import alerts_app
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
 from yzmon.errors import explain, log_traceback, missing_object
@@ -26,6 +27,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 targets_app = typer.Typer(help="Annual targets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(targets_app, name="targets")
 app.command("report")(report)
 console = Console()

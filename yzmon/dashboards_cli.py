@@ -43,8 +43,11 @@ def push_command(
         "http://clickhouse:8123", "--datasource-url", help="ClickHouse URL as Grafana sees it (http[s]:// or tcp://)."
     ),
     datasource_user: str = typer.Option("grafana", "--datasource-user", help="Read-only ClickHouse user."),
-    datasource_password: str = typer.Option(
-        "", "--datasource-password", envvar="YZMON_GRAFANA_CH_PASSWORD", help="Its password."
+    datasource_password: str | None = typer.Option(
+        None,
+        "--datasource-password",
+        envvar="YZMON_GRAFANA_CH_PASSWORD",
+        help="Its password. Not given: none is sent, and Grafana keeps the one it has stored.",
     ),
     datasource_database: str = typer.Option("yzmon", "--datasource-database", help="Default database."),
     skip_datasource: bool = typer.Option(
@@ -65,10 +68,20 @@ def push_command(
         _fail(str(exc))
         return
     state = "created" if result.folder_created else "exists"
+    ds_state = {
+        None: "not managed",
+        "provisioned": "file-provisioned (read-only) in that Grafana, left alone: change it in its provisioning file",
+    }.get(result.datasource, result.datasource)
+    if result.datasource in ("created", "updated"):
+        ds_state += " (password sent)" if datasource_password is not None else " (no password sent; stored one kept)"
     _out.print(
-        f"folder {result.folder_uid} ({state}); datasource: {result.datasource or 'not managed'}; "
-        f"{len(result.dashboards)} dashboards: {', '.join(result.dashboards)}"
+        f"folder {result.folder_uid} ({state}); datasource: {ds_state}; "
+        f"{len(result.dashboards)} dashboards: {', '.join(result.dashboards) or '-'}"
     )
+    if result.provisioned:
+        _out.print(
+            f"left alone, file-provisioned in that Grafana (it refuses to save them): {', '.join(result.provisioned)}"
+        )
 
 
 def report(

@@ -4,6 +4,15 @@ Uses grafana-client (Grafana's HTTP API): the folder is found by uid or, as file
 or else created with a stable uid; the datasource is looked up by
 uid and updated or created, and every ``dashboards/*.json`` is imported with ``overwrite: true`` into the folder.
 Everything is keyed by uid, so running it again changes nothing but versions.
+
+What it is not given it leaves alone, as Grafana's own API expects (grafana/grafana):
+- a secret: ``secureJsonData`` carries only the keys given; Grafana keeps the stored value of every key missing
+  from an update (pkg/services/datasources/service/datasource.go, ``fillWithSecureJSONData``), while a key sent
+  empty replaces the stored password with an empty one;
+- a file-provisioned datasource (``readOnly``): Grafana refuses any update with 403 "Cannot update read-only data
+  source" (pkg/api/datasources.go, ``updateDataSourceByID``), so it is reported as provisioned, not updated;
+- a file-provisioned dashboard (``meta.provisioned``): Grafana refuses saving it with 400 "Cannot save provisioned
+  dashboard" (pkg/services/dashboards, ``BuildSaveDashboardCommand``); it is skipped and listed.
 """
 
 from __future__ import annotations
@@ -32,18 +41,25 @@ class PushError(RuntimeError):
     """A push that could not be completed, with a message meant for the operator."""
 
 
+READ_ONLY_DATASOURCE = "Cannot update read-only data source"  # pkg/api/datasources.go
+PROVISIONED_DASHBOARD = "Cannot save provisioned dashboard"  # dashboards.ErrDashboardCannotSaveProvisionedDashboard
+
+
 @dataclass
 class PushResult:
     folder_uid: str
     folder_created: bool
-    datasource: str | None  # "created" | "updated" | None (not managed)
-    dashboards: list[str] = field(default_factory=list)  # uids, in import order
+    datasource: str | None  # "created" | "updated" | "provisioned" (read-only, left alone) | None (not managed)
+    dashboards: list[str] = field(default_factory=list)  # uids imported, in import order
+    provisioned: list[str] = field(default_factory=list)  # uids left alone: file-provisioned in that Grafana
 
 
 def clickhouse_datasource(
-    url: str, user: str, password: str, database: str = "yzmon", uid: str = DATASOURCE_UID
+    url: str, user: str, password: str | None = None, database: str = "yzmon", uid: str = DATASOURCE_UID
 ) -> dict[str, Any]:
-    """The grafana-clickhouse-datasource definition for a ClickHouse HTTP(S) URL such as http://clickhouse:8123."""
+    """The grafana-clickhouse-datasource definition for a ClickHouse HTTP(S) URL such as http://clickhouse:8123.
+
+    Without ``password`` no ``secureJsonData`` is sent: an update keeps the password Grafana has stored."""
     from urllib.parse import urlparse
 
     parsed = urlparse(url if "://" in url else f"http://{url}")
@@ -65,11 +81,23 @@ def clickhouse_datasource(
             "username": user,
             "defaultDatabase": database,
         },
-        "secureJsonData": {"password": password},
+        **({"secureJsonData": {"password": password}} if password is not None else {}),
     }
 
 
+def _message(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict) and response.get("message"):
+        return str(response["message"])
+    return str(getattr(exc, "message", "") or exc)
+
+
 def _explain(exc: Exception, url: str, what: str) -> PushError:
+    if READ_ONLY_DATASOURCE in _message(exc) or PROVISIONED_DASHBOARD in _message(exc):
+        return PushError(
+            f"Grafana at {url} refused {what}: {_message(exc)}. It is file-provisioned there (deploy/grafana/"
+            "provisioning): change it in the provisioning files, or leave it out of the push (--skip-datasource)."
+        )
     if isinstance(exc, GrafanaUnauthorizedError) or getattr(exc, "status_code", None) in (401, 403):
         code = getattr(exc, "status_code", 401)
         hint = (
@@ -160,14 +188,34 @@ def _datasource(api: GrafanaApi, url: str, datasource: dict[str, Any]) -> str:
     if not uid:
         raise PushError("the datasource definition needs a uid (dashboards refer to it by uid)")
     try:
-        api.datasource.get_datasource_by_uid(uid)
+        existing = api.datasource.get_datasource_by_uid(uid)
     except GrafanaException as exc:
         if _status(exc) != 404:
             raise _explain(exc, url, f"looking up datasource {uid}") from exc
         _call(url, f"creating datasource {uid}", api.datasource.create_datasource, datasource)
         return "created"
-    _call(url, f"updating datasource {uid}", api.datasource.update_datasource_by_uid, uid, datasource)
+    if isinstance(existing, dict) and existing.get("readOnly"):
+        return "provisioned"
+    try:
+        api.datasource.update_datasource_by_uid(uid, datasource)
+    except GrafanaException as exc:
+        if _status(exc) == 403 and READ_ONLY_DATASOURCE in _message(exc):
+            return "provisioned"
+        raise _explain(exc, url, f"updating datasource {uid}") from exc
     return "updated"
+
+
+def _is_provisioned(api: GrafanaApi, url: str, uid: str) -> bool:
+    """True when the dashboard exists in that Grafana and comes from its provisioning files."""
+    try:
+        found = api.dashboard.get_dashboard(uid)
+    except GrafanaException as exc:
+        if _status(exc) == 404:
+            return False
+        raise _explain(exc, url, f"looking up dashboard {uid}") from exc
+    except OSError as exc:
+        raise _explain(exc, url, f"looking up dashboard {uid}") from exc
+    return bool(isinstance(found, dict) and found.get("meta", {}).get("provisioned"))
 
 
 def push(
@@ -191,8 +239,20 @@ def push(
     ds_state = _datasource(api, url, datasource) if datasource is not None else None
     result = PushResult(folder_uid=folder_uid, folder_created=created, datasource=ds_state)
     for board in boards:
+        uid = board["uid"]
+        if _is_provisioned(api, url, uid):
+            result.provisioned.append(uid)
+            continue
         payload = {k: v for k, v in board.items() if k != "id"}  # the uid identifies it; ids are per instance
         body = {"dashboard": payload, "folderUid": folder_uid, "overwrite": True, "message": "yzmon dashboards push"}
-        _call(url, f"importing dashboard {board['uid']}", api.dashboard.update_dashboard, body)
-        result.dashboards.append(board["uid"])
+        try:
+            api.dashboard.update_dashboard(body)
+        except GrafanaException as exc:
+            if _status(exc) == 400 and PROVISIONED_DASHBOARD in _message(exc):
+                result.provisioned.append(uid)
+                continue
+            raise _explain(exc, url, f"importing dashboard {uid}") from exc
+        except OSError as exc:
+            raise _explain(exc, url, f"importing dashboard {uid}") from exc
+        result.dashboards.append(uid)
     return result

@@ -23,18 +23,18 @@ from simulators.scenario import load
 from yzcore.settings import Settings
 from yzcore.store import Reader, query_reader, rows
 from yzmon.broker import StackError
+from yzmon.freshness import describe, footfall_freshness
 from yzmon.stack import Stack
 from yzmon.status import coverage_line, describe_pace, pace_rows
 
 NOW_SQL = """
 SELECT d.name_zh AS name,
        ifNull(s.amount, 0) AS sales_today,
-       ifNull(f.visits, 0) AS visits_today,
-       ifNull(f.occupancy, 0) AS occupancy
+       ifNull(f.visits, 0) AS visits_today
 FROM dim_district AS d
 LEFT JOIN (SELECT district, sum(amount) AS amount FROM sales_agg_1m FINAL
            WHERE toDate(minute, 'Asia/Shanghai') = {day:Date} GROUP BY district) AS s ON s.district = d.district
-LEFT JOIN (SELECT district, sum(entries) AS visits, argMax(occupancy, minute) AS occupancy FROM footfall_agg_1m FINAL
+LEFT JOIN (SELECT district, sum(entries) AS visits FROM footfall_agg_1m FINAL
            WHERE toDate(minute, 'Asia/Shanghai') = {day:Date} GROUP BY district) AS f ON f.district = d.district
 ORDER BY sales_today DESC
 """
@@ -49,17 +49,29 @@ SELECT (SELECT any(value) FROM v_targets WHERE year = toYear({day:Date}) AND sco
 """
 
 
-def summary(reader: Reader, today: date) -> Table:
-    """The live summary: today per 商圈, and the year against its targets."""
+def summary(reader: Reader, today: date, now: datetime | None = None) -> Table:
+    """The live summary: today per 商圈, and the year against its targets. ``now`` (default: the clock, or the
+    end of ``today`` when it is past) judges the counters' freshness: a 商圈 whose counters fell silent shows
+    数据中断 with its last value and time, never that value as the current occupancy."""
+    if now is None:
+        clock = datetime.now(ZONE)
+        now = clock if clock.date() == today else datetime.combine(today, datetime.max.time(), ZONE)
     table = Table(title=f"渝中商圈 · {today.isoformat()} · 实时", show_lines=False)
-    for col in ("商圈", "今日社零(万元)", "今日客流(万人次)", "在场人数"):
-        table.add_column(col, justify="right" if col != "商圈" else "left")
+    for col in ("商圈", "今日社零(万元)", "今日客流(万人次)", "在场人数", "客流数据"):
+        table.add_column(col, justify="left" if col in ("商圈", "客流数据") else "right")
+    fresh = {f.name: f for f in footfall_freshness(reader, now)}
     total = Decimal(0)
     for r in rows(reader, NOW_SQL, {"day": today}):
         amount = Decimal(str(r["sales_today"]))
         total += amount
+        f = fresh.get(r["name"])
+        inside = "[bold red]数据中断[/]" if f is None or f.stale else f"{f.occupancy or 0:,}"
         table.add_row(
-            r["name"], f"{amount / 10**4:,.1f}", f"{int(r['visits_today']) / 10**4:,.2f}", f"{int(r['occupancy']):,}"
+            r["name"],
+            f"{amount / 10**4:,.1f}",
+            f"{int(r['visits_today']) / 10**4:,.2f}",
+            inside,
+            describe(f) if f else "无计数点",
         )
     lines = [f"今日社零合计 {total / 10**8:,.3f} 亿元"]
     today_share = rows(reader, TODAY_TARGET_SQL, {"day": today})

@@ -30,6 +30,7 @@ from typing import Any
 
 from schemas.zone import ZONE
 from yzcore.store import Reader
+from yzmon.freshness import describe, footfall_freshness
 from yzmon.grafana_macros import ALL, expand
 from yzmon.status import coverage_by_feed, uncovered_start
 
@@ -233,6 +234,13 @@ def coverage_summary(reader: Reader, at: datetime) -> str:
             "完成率不显示,进度只在已覆盖的完整日上评估;去年同期未覆盖时显示为 —。"
         )
     return text
+
+
+def freshness_summary(reader: Reader, at: datetime) -> str:
+    """One sentence: per 商圈, the footfall counters at ``at`` — occupancy with data age and counters reporting, or
+    数据中断 with the last value and its time (yzmon.freshness)."""
+    parts = [f"{f.name} {describe(f)}" for f in footfall_freshness(reader, at)]
+    return f"客流计数点(截至 {at:%m-%d %H:%M}):" + ";".join(parts) + "。"
 
 
 # --- formatting ----------------------------------------------------------------------------------------------
@@ -464,6 +472,7 @@ def render_report(reader: Reader, day: date, dashboards_dir: Path | str, now: da
         f'<p class="meta">数据截至 {moment}(北京时间);面板与 SQL 与 Grafana 看板一致'
         f"(筛选:全部商圈、全部行业)。生成时间 {datetime.now(ZONE):%Y-%m-%d %H:%M}。</p>",
         f'<p class="coverage" id="coverage">{_esc(coverage_summary(reader, at))}</p>',
+        f'<p class="coverage" id="footfall-freshness">{_esc(freshness_summary(reader, at))}</p>',
         "<h2>核心指标</h2>",
         '<div class="headline">',
     ]

@@ -17,6 +17,7 @@ from yzcore.settings import Settings
 from yzcore.store import Reader, StoreError, query_reader, rows
 from yzmon.broker import group_lag, port_open
 from yzmon.errors import explain
+from yzmon.freshness import describe, footfall_freshness
 from yzmon.stack import supervision_rows
 
 
@@ -119,6 +120,19 @@ def coverage_line(reader: Reader, year: int) -> str:
 CURVE_ZH = {"last_year": "上年实际", "model": "模型"}
 
 
+def freshness_rows(reader: Reader, now: datetime) -> list[tuple[str, str]]:
+    """Per 商圈: 客流 occupancy with its data age and counters reporting, or 数据中断 with the last value; one line
+    when no counter at all reported in the 7 days before (an empty or idle store)."""
+    found = footfall_freshness(reader, now)
+    if not any(f.known for f in found):
+        return [("客流", "[yellow]近 7 天没有任何计数点上报:在场人数不可知[/]")]
+    out = []
+    for f in found:
+        text = describe(f)
+        out.append((f"客流 {f.name}", f"[bold red]{text}[/]" if f.stale else text))
+    return out
+
+
 def render_status(settings: Settings, console: Console) -> int:
     t = Table(title="yzmon status", show_header=False)
     broker_up = port_open(*_host_port(settings.bootstrap))
@@ -148,7 +162,10 @@ def render_status(settings: Settings, console: Console) -> int:
         t.add_row("rejected", " · ".join(f"{r['reason']} {int(r['n']):,}" for r in rejected) or "none")
         late = rows(reader, "SELECT topic, sum(late) AS n FROM ingest_batches FINAL GROUP BY topic ORDER BY topic")
         t.add_row("late events", " · ".join(f"{r['topic']} {int(r['n']):,}" for r in late) or "none")
-        today = datetime.now(ZONE).date()
+        now = datetime.now(ZONE)
+        for label, text in freshness_rows(reader, now):
+            t.add_row(label, text)
+        today = now.date()
         t.add_row(f"{today.year} 数据覆盖", coverage_line(reader, today.year))
         for label, p in pace_rows(reader, today):
             t.add_row(f"{today.year} {label}", describe_pace(label, p))
