@@ -11,9 +11,9 @@ from clickhouse_connect.driver.query import QueryContext
 from clickhouse_connect.driver.transform import NativeTransform
 from clickhouse_connect.driverc.buffer import ResponseBuffer
 
-from streams.native import BLOCK_INFO, NativeRewriter
-from streams.readengine import ReadEngine
-from streams.readguard import Refused, vet_settings
+from readpath.native import BLOCK_INFO, NativeRewriter
+from readpath.readengine import ReadEngine
+from readpath.readguard import Refused, vet_settings
 from yzcore.readlimits import hint
 from yzcore.settings import Settings
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import chdb
 
-from streams.readguard import Refused, vet_statement
+from readpath.readguard import Refused, vet_statement
 from yzcore.readlimits import engine_settings
 from yzcore.settings import Settings
 

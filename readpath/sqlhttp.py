@@ -2,7 +2,7 @@
 
 What clients of a ClickHouse server rely on: the query in the URL (``query=``) or the body;
 ``default_format`` and ``FORMAT``; ``database``; settings as URL parameters (vetted by
-`streams.readguard`); bound parameters ``param_<name>``; ``GET /ping`` → ``Ok.``; the
+`readpath.readguard`); bound parameters ``param_<name>``; ``GET /ping`` → ``Ok.``; the
 ``X-ClickHouse-*`` response headers (summary, format, timezone, query id, exception code); gzip or
 deflate when ``enable_http_compression=1`` and the client accepts it; ClickHouse-style error bodies
 and status codes; ``Native`` at the ``client_protocol_version`` a client asks for (clickhouse-go,
@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from streams.native import NativeRewriter, UnsupportedType
-from streams.readengine import EngineError, ReadEngine, ReadSession
-from streams.readguard import TRANSPORT_PARAMS, Refused, vet_settings
+from readpath.native import NativeRewriter, UnsupportedType
+from readpath.readengine import EngineError, ReadEngine, ReadSession
+from readpath.readguard import TRANSPORT_PARAMS, Refused, vet_settings
 from yzcore.readlimits import hint
 from yzcore.settings import Settings
 
