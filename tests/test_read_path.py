@@ -11,9 +11,11 @@ from clickhouse_connect.driver.query import QueryContext
 from clickhouse_connect.driver.transform import NativeTransform
 from clickhouse_connect.driverc.buffer import ResponseBuffer
 
+from readpath.catalog import Catalog
 from readpath.native import BLOCK_INFO, NativeRewriter
 from readpath.readengine import ReadEngine
-from readpath.readguard import Refused, vet_settings
+from readpath.refusal import Refused
+from readpath.urlsettings import vet_settings
 from yzcore.readlimits import hint
 from yzcore.settings import Settings
 
@@ -70,6 +72,18 @@ def test_native_cut_anywhere_gives_the_same_blocks(mem):
     assert pieces == whole
 
 
+def test_low_cardinality_nested_in_maps_arrays_and_tuples_keeps_its_prefix_first(mem):
+    sql = (
+        "SELECT map(toLowCardinality(toString(number % 5)), number) AS m, [toLowCardinality('a')] AS a, "
+        "tuple(toLowCardinality('x'), number) AS t, toLowCardinality(toString(number)) AS z FROM numbers(3000)"
+    )
+    plain = mem.query(sql, "Native").bytes()
+    rewriter = NativeRewriter(54405)
+    out = rewriter.feed(plain)
+    rewriter.finish()
+    assert _parse(out, block_info=True) == _parse(plain, block_info=False)
+
+
 def test_datetime_columns_get_their_time_zone_back_from_revision_54337(mem):
     plain = mem.query("SELECT toDateTime(0, 'Asia/Shanghai') AS t", "Native").bytes()
     assert b"\x08DateTime" in plain and b"Asia" not in plain  # revision 0 drops the zone
@@ -77,17 +91,24 @@ def test_datetime_columns_get_their_time_zone_back_from_revision_54337(mem):
     assert b"\x19DateTime('Asia/Shanghai')\x00" in out  # type, then no custom serialization
 
 
-def test_settings_that_lower_limits_or_shape_output_are_taken():
+@pytest.fixture(scope="module")
+def catalog(mem):
+    return Catalog.learn(lambda sql: str(mem.query(sql, "TSVRaw")))
+
+
+def test_settings_that_lower_limits_or_shape_output_are_taken(catalog):
     s = Settings(_env_file=None)
-    assert vet_settings({"max_execution_time": "5", "output_format_json_quote_64bit_integers": "0"}, s) == {
-        "max_execution_time": "5",
+    taken = {"max_execution_time": "5", "output_format_json_quote_64bit_integers": "0", "session_timezone": "UTC"}
+    assert vet_settings(taken, s, catalog) == {
+        "max_execution_time": "5.0",
         "output_format_json_quote_64bit_integers": "0",
+        "session_timezone": "'UTC'",
     }
     for name, value in (("max_execution_time", "0"), ("max_memory_usage", str(10**15)), ("readonly", "0")):
         with pytest.raises(Refused, match=name):
-            vet_settings({name: value}, s)
+            vet_settings({name: value}, s, catalog)
     with pytest.raises(Refused, match="allow_ddl"):
-        vet_settings({"allow_ddl": "1"}, s)
+        vet_settings({"allow_ddl": "1"}, s, catalog)
 
 
 def test_a_limit_error_names_the_setting_to_raise():

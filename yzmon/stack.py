@@ -65,6 +65,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "YZMON_FAULT_INJECTION": str(settings.fault_injection).lower(),
             "YZMON_SQL_HOST": settings.sql_host,
             "YZMON_SQL_PORT": str(settings.sql_port),
+            "YZMON_SQL_ALLOWED_HOSTS": ",".join(settings.sql_allowed_hosts),
+            "YZMON_SQL_ALLOWED_ORIGINS": ",".join(settings.sql_allowed_origins),
             **{f"YZMON_{limit.field.upper()}": str(getattr(settings, limit.field)) for limit in LIMITS},
             "YZMON_READ_MAX_CONCURRENT": str(settings.read_max_concurrent),
         }
