@@ -1,11 +1,10 @@
 """ClickHouse's HTTP interface, served in this process as the worker serves it, on a store with one
-simulated day of sales landed through the worker's own write path.
+simulated day of sales landed through the worker's own write path (its sink, on the same engine).
 
 Clients: clickhouse-connect over http://, raw HTTP as curl sends it, the requests of Grafana's ClickHouse
 plugin (protocol http, clickhouse-go), and the project's own commands through YZMON_READER_DSN. Then
-what is refused and what the read limits stop. One end-to-end check against a running stack remains:
-ingestion going on under a heavy read (the worker's writes and the interface's reads share its engine).
-(The attacks are in test_read_attacks.py.)
+what is refused, what the read limits stop, and ingestion going on under a heavy read. The attacks are
+in test_read_attacks.py; test_cli.py reads through the interface of a running stack (`yzmon sql`, status).
 """
 
 from __future__ import annotations
@@ -26,10 +25,8 @@ from pathlib import Path
 import clickhouse_connect
 import httpx
 import pytest
-from support import ReadServer, land_records, start_stack, wait_idle
+from support import ReadServer, land_records
 
-from producers.kafka import FeedProducer
-from producers.replay import replay
 from simulators.run import RunSpec, records, truth
 from simulators.scenario import load
 from yzcore.settings import Settings
@@ -416,28 +413,17 @@ def test_a_query_is_cancelled_when_its_client_goes_away(stack):
     assert running(stack, marker) == []
 
 
-@pytest.fixture(scope="module")
-def live_stack(tmp_path_factory, free_port):
-    s = start_stack(tmp_path_factory.mktemp("stack"), free_port)
-    spec = RunSpec(load("baseline"), 7, DAY, date(2024, 10, 2), districts=("daping",), feeds=("sales",))
-    producer = FeedProducer(s.settings.bootstrap)
-    sent = replay(spec, producer, None, show_progress=False)
-    producer.close()
-    wait_idle(s.settings, sent)
-    yield s
-    s.stop()
-
-
-@pytest.mark.e2e
-def test_ingestion_goes_on_while_a_heavy_read_runs(live_stack):
-    """Events sent while a CPU-heavy read runs land before it ends (reads and writes are separate sessions)."""
+def test_ingestion_goes_on_while_a_heavy_read_runs(stack, chdb_dir):
+    """Events landed while a CPU-heavy read runs land before it ends: the worker's write path (its sink, on the
+    same engine in the same process, as in the worker) and the interface's reads are separate sessions."""
     import orjson
 
-    stack = live_stack
-    reader = query_reader(stack.settings)
     marker = "cityHash64(toString(number), 11)"
     heavy = http.client.HTTPConnection("127.0.0.1", stack.settings.sql_port, timeout=120)
-    heavy.request("POST", "/?max_execution_time=50", f"SELECT count() FROM numbers(1900000000) WHERE {marker} % 7 = 3")
+    heavy.request(
+        "POST", f"/?database={DB}&max_execution_time=50",
+        f"SELECT count() FROM numbers(1900000000) WHERE {marker} % 7 = 3",
+    )  # fmt: skip
     while not running(stack, marker):
         time.sleep(0.1)
     events = [
@@ -452,15 +438,9 @@ def test_ingestion_goes_on_while_a_heavy_read_runs(live_stack):
         }
         for i in range(200)
     ]
-    producer = FeedProducer(stack.settings.bootstrap)
-    producer.send_raw("sales", b"daping", orjson.dumps(events))
-    producer.close()
-    landed_during = 0
-    while not landed_during and running(stack, marker):
-        n = rows(reader, "SELECT count() AS n FROM sales_raw WHERE event_id LIKE 'during-heavy-read-%'")[0]["n"]
-        if int(n) and running(stack, marker):  # landed, and the read is still running
-            landed_during = int(n)
-        time.sleep(0.5)
+    land_records(f"chdb://{chdb_dir}?database={DB}", {"sales": [orjson.dumps(events)]})
+    n = rows(reader(stack), "SELECT count() AS n FROM sales_raw WHERE event_id LIKE 'during-heavy-read-%'")[0]["n"]
+    landed_during = int(n) if running(stack, marker) else 0  # landed, and the read is still running
     heavy.sock.shutdown(socket.SHUT_RDWR)  # the analyst gives up: the read is cancelled
     heavy.close()
     assert landed_during == 200, "the events did not land while the heavy read ran"
