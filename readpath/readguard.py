@@ -97,6 +97,7 @@ FUNCTIONS_DENIED = frozenset(
 SYSTEM_TABLES_DENIED = frozenset(
     {
         "asynchronous_insert_log",
+        "asynchronous_inserts",
         "backup_log",
         "backups",
         "blob_storage_log",
@@ -111,6 +112,7 @@ SYSTEM_TABLES_DENIED = frozenset(
         "dropped_tables",
         "dropped_tables_parts",
         "error_log",
+        "errors",
         "filesystem_cache",
         "filesystem_cache_log",
         "filesystem_cache_settings",

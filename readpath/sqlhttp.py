@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 COMMIT_BYTES = 1 << 20  # a result this small is answered whole, with its status known
 QUEUE_CHUNKS = 4
+URI_MAX_BYTES = 1 << 20
+HEADER_MAX_BYTES = 1 << 16
 _STATUS = {
     62: 400, 27: 400, 36: 400, 456: 400, 457: 400, 6: 400, 26: 400, 69: 400, 38: 400, 41: 400, 43: 400,
     72: 400, 70: 400, 53: 400, 440: 400, 213: 400, 190: 400, 318: 400, 475: 400, 44: 400, 42: 400, 35: 400, 16: 404,
@@ -182,7 +184,13 @@ class SqlHttpServer:
         app.router.add_route("GET", "/replicas_status", self.ping)
         app.router.add_route("*", "/", self.query)
         app.router.add_route("*", "/{tail:.*}", self.no_handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handler_cancellation=True,
+            max_line_size=URI_MAX_BYTES,  # ClickHouse takes URIs up to http_max_uri_size (1 MiB)
+            max_field_size=HEADER_MAX_BYTES,
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.sql_host, self.settings.sql_port).start()
 
@@ -390,6 +398,10 @@ class SqlHttpServer:
         except (ConnectionResetError, asyncio.CancelledError):  # gone (aiohttp cancels the handler of a lost client)
             await asyncio.shield(loop.run_in_executor(None, self.engine.kill, tag, owner))
             await asyncio.shield(asyncio.wait({future}, timeout=30))  # the session is closed only once it is idle
+            if future.done() and not future.cancelled() and future.exception() is None:
+                result = future.result()
+                if isinstance(result, ReadSession):  # opened for a client that is gone
+                    await loop.run_in_executor(None, result.close)
             raise
 
     def _produce(

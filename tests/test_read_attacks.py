@@ -334,6 +334,8 @@ REFUSED = [
     ("SELECT * FROM system.user_directories", "497"),
     ("SELECT * FROM system.clusters", "497"),
     ("SELECT * FROM system.mutations", "497"),
+    ("SELECT last_error_message FROM system.errors", "497"),
+    ("SELECT * FROM system.asynchronous_inserts", "497"),
     ("SELECT * FROM system.tables", "497"),
     ("SELECT data_paths FROM system.tables", "497"),
     ("SELECT t.* FROM system.tables AS t", "497"),

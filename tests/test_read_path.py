@@ -15,7 +15,7 @@ from readpath.catalog import Catalog
 from readpath.native import BLOCK_INFO, NativeRewriter
 from readpath.readengine import ReadEngine
 from readpath.refusal import Refused
-from readpath.urlsettings import vet_settings
+from readpath.urlsettings import literal, typed_literal, vet_settings
 from yzcore.readlimits import hint
 from yzcore.settings import Settings
 
@@ -109,6 +109,18 @@ def test_settings_that_lower_limits_or_shape_output_are_taken(catalog):
             vet_settings({name: value}, s, catalog)
     with pytest.raises(Refused, match="allow_ddl"):
         vet_settings({"allow_ddl": "1"}, s, catalog)
+
+
+def test_values_become_literals_of_the_settings_type_and_nothing_else():
+    assert literal("a'b\\c\n\x00") == "'a\\'b\\\\c\\x0a\\x00'"
+    assert typed_literal("x", "TRUE", "Bool") == "1" and typed_literal("x", "0", "Bool") == "0"
+    assert typed_literal("x", "42", "UInt64") == "42" and typed_literal("x", "auto", "MaxThreads") == "'auto'"
+    assert typed_literal("x", "1.5", "Seconds") == "1.5" and typed_literal("x", ";", "Char") == "';'"
+    for value, kind in (("1; SET readonly=0", "UInt64"), ("inf", "Float"), ("nan", "Seconds"), ("2", "Bool"),
+                        ("", "Double"), ("ab", "Char"), ("0", "NonZeroUInt64"), (str(2**64), "UInt64")):  # fmt: skip
+        with pytest.raises(Refused) as refused:
+            typed_literal("x", value, kind)
+        assert (refused.value.code, refused.value.status) == (27, 400)
 
 
 def test_a_limit_error_names_the_setting_to_raise():
