@@ -363,6 +363,17 @@ def test_refused_system_tables_are_refused_from_their_own_database_too(reads):
         assert code(r) == (403, "497"), (sql, r.text)
 
 
+def test_identifier_parameters_are_vetted_as_substituted(reads):
+    for sql, params in (
+        ("SELECT * FROM {t:Identifier}", {"param_t": "system.disks"}),
+        ("SELECT path FROM {d:Identifier}.{t:Identifier}", {"param_d": "system", "param_t": "parts"}),
+        ("SELECT {c:Identifier} FROM system.tables", {"param_c": "data_paths"}),
+    ):
+        assert code(ask(reads, sql, params=params)) == (403, "497"), (sql, params)
+    served = ask(reads, "SELECT * FROM {d:Identifier}.{t:Identifier}", params={"param_d": "system", "param_t": "one"})
+    assert served.text == "0\n"
+
+
 def test_what_stays_served(reads):
     assert ask(reads, "SELECT format('{}-{}', 1, 2)").text == "1-2\n"  # the string function is fine
     assert ask(reads, "SELECT count() FROM numbers(10)").text == "10\n"
