@@ -70,6 +70,12 @@ _CONTENT_TYPES = {
 }
 _BINARY = ("Native", "RowBinary", "Arrow", "Parquet", "ORC", "Avro", "Protobuf", "MsgPack", "BSONEachRow")
 _OK = b"Ok.\n"
+_PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-ClickHouse-User, X-ClickHouse-Key, "
+    "X-ClickHouse-Format, X-ClickHouse-Database",
+    "Access-Control-Max-Age": "86400",
+}
 
 
 def content_type(fmt: str) -> str:
@@ -240,6 +246,8 @@ class SqlHttpServer:
         return web.Response(status=status, text=body, headers=headers, charset="UTF-8")
 
     async def query(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "OPTIONS":  # a browser's preflight, from an allowed origin (the others are refused)
+            return web.Response(status=204, headers=_PREFLIGHT)
         query_id = request.query.get("query_id") or str(uuid.uuid4())
         if any(ord(ch) < 0x20 for ch in query_id):  # answered before the id goes into a header
             query_id = query_id.encode("unicode_escape").decode()

@@ -179,6 +179,10 @@ def test_configured_host_names_and_origins_are_served(chdb_dir, free_port):
         assert r.headers["Access-Control-Allow-Origin"] == "http://grafana.lan:3000"
         r = httpx.get(server.url, params={"query": "SELECT 1"}, headers={"Origin": "http://grafana.lan:3001"})
         assert code(r) == (403, "497")
+        preflight = httpx.options(server.url, headers={"Origin": "http://grafana.lan:3000"})
+        assert preflight.status_code == 204 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+        assert preflight.headers["Access-Control-Allow-Origin"] == "http://grafana.lan:3000"
+        assert code(httpx.options(server.url, headers={"Origin": "http://attacker.example"})) == (403, "497")
     finally:
         server.stop()
 
