@@ -24,10 +24,10 @@ WORKDIR /app
 # Dependencies first, from pyproject.toml alone, so that a code change does not reinstall them:
 # install the project against empty packages, then remove it and keep its dependencies.
 COPY pyproject.toml README.md ./
-RUN for pkg in yzmon streams producers simulators schemas; do mkdir -p "$pkg" && touch "$pkg/__init__.py"; done \
+RUN for pkg in yzmon streams readpath producers simulators schemas; do mkdir -p "$pkg" && touch "$pkg/__init__.py"; done \
     && pip install . \
     && pip uninstall -y yzmon \
-    && rm -rf yzmon streams producers simulators schemas build ./*.egg-info
+    && rm -rf yzmon streams readpath producers simulators schemas build ./*.egg-info
 
 # The project itself, installed in editable mode on purpose: yzcore.migrate reads sql/ next to the
 # packages (Path(__file__).parent.parent / "sql"), which a regular wheel install would not carry.
@@ -35,13 +35,14 @@ RUN for pkg in yzmon streams producers simulators schemas; do mkdir -p "$pkg" &&
 COPY yzmon ./yzmon
 COPY yzcore ./yzcore
 COPY streams ./streams
+COPY readpath ./readpath
 COPY producers ./producers
 COPY simulators ./simulators
 COPY schemas ./schemas
 COPY sql ./sql
 COPY dashboards ./dashboards
 RUN pip install --no-deps -e . \
-    && python -m compileall -q /app/yzmon /app/streams /app/producers /app/simulators /app/schemas
+    && python -m compileall -q /app/yzmon /app/streams /app/readpath /app/producers /app/simulators /app/schemas
 
 
 FROM python:3.11.14-slim-bookworm AS runtime

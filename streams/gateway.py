@@ -1,6 +1,6 @@
 """The worker's web endpoints, a Blueprint registered on the app (/health, /status, /targets, the outage
 drill), and, when the worker owns the embedded store, ClickHouse's HTTP interface on its own port
-(`streams.sqlhttp`), read-only: the one read path of `yzmon sql`, status, the live view, the report,
+(`readpath.sqlhttp`), read-only: the one read path of `yzmon sql`, status, the live view, the report,
 analysts and Grafana."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from faust.web import Blueprint, Request, Response, View
 
-from streams.sqlhttp import SqlHttpServer
+from readpath.sqlhttp import SqlHttpServer
 
 if TYPE_CHECKING:
     from streams.app import YzApp

@@ -113,7 +113,7 @@ def raw_insert(feed: Feed, source: str) -> str:
 
 class ClickHouseSink:
     """Owns the worker's ClickHouse writer; its calls are serialised by a lock (reads never take it:
-    they run on their own chDB sessions, `streams.readengine`)."""
+    they run on their own chDB sessions, `readpath.readengine`)."""
 
     def __init__(self, dsn: str):
         self.dsn = dsn

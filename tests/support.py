@@ -1,4 +1,4 @@
-"""Helpers shared by the tests that run the embedded stack."""
+"""Helpers shared by the tests that run the embedded stack, or its read path in-process."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from kafka import KafkaAdminClient, KafkaConsumer
 
+from readpath.sqlhttp import SqlHttpServer
 from schemas.feeds import FEEDS, GROUP_ID
 from yzcore.settings import Settings
 from yzcore.store import query_reader, rows
@@ -135,3 +136,41 @@ class FakeKafka:
 
     def close(self, timeout=None):
         pass
+
+
+class ReadServer:
+    """ClickHouse's HTTP interface served in this process (as the worker serves it) on the session's chDB
+    directory, on a free port; ``database`` is where the test's tables are."""
+
+    def __init__(self, chdb_dir, free_port, database: str = "default", **overrides):
+        self.settings = Settings(_env_file=None, sql_port=free_port(), **overrides)
+        self.database = database
+        self.server = SqlHttpServer(self.settings, str(chdb_dir))
+        self.server.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.sql_port}/"
+
+    @property
+    def dsn(self) -> str:
+        return f"http://default@127.0.0.1:{self.settings.sql_port}/{self.database}"
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def land_records(dsn: str, by_feed: dict[str, list[bytes]]) -> None:
+    """Land records (event JSON or bad bytes) through the worker's own write path: raw rows, rejects, rollups."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from streams.batch import Record, prepare
+    from streams.sink import ClickHouseSink
+
+    sink = ClickHouseSink(dsn)
+    now = datetime.now(UTC)
+    for feed, values in by_feed.items():
+        for i in range(0, len(values), 5000):
+            records = [Record(FEEDS[feed].topic, 0, i + j, v) for j, v in enumerate(values[i : i + 5000])]
+            asyncio.run(sink.land(prepare(FEEDS[feed], records, now, timedelta(minutes=5))))

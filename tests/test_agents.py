@@ -69,7 +69,7 @@ def test_the_app_registers_one_agent_per_feed_and_the_views():
     assert topics == {feed.topic for feed in FEEDS.values()}
     paths = {route.resource.canonical for route in app.web.web_app.router.routes()}
     assert {"/health", "/status", "/targets", "/admin/store-outage"} <= paths
-    assert "/sql" not in paths  # reads go through ClickHouse's HTTP interface (streams.sqlhttp), not the worker
+    assert "/sql" not in paths  # reads go through ClickHouse's HTTP interface (readpath.sqlhttp), not the worker
 
 
 def test_a_batch_is_acknowledged_only_after_its_write(faust_app, loop, monkeypatch):

@@ -605,6 +605,16 @@ def test_dockerfile_is_multi_stage_pinned_and_unprivileged() -> None:
         assert entry in ignored, f".dockerignore must exclude {entry}"
 
 
+def test_the_image_carries_every_package_of_the_project() -> None:
+    import tomllib
+
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"]
+    lines = DOCKERFILE.read_text(encoding="utf-8").splitlines()
+    copied = {line.split()[1] for line in lines if line.startswith("COPY ")}
+    for pattern in packages["find"]["include"]:
+        assert pattern.rstrip("*") in copied, f"the Dockerfile does not copy the package {pattern.rstrip('*')}"
+
+
 def test_production_read_users_run_under_the_embedded_read_limits():
     """Grafana's and the analysts' profile carries the same limits as the embedded store's read path."""
     from yzcore.readlimits import LIMITS

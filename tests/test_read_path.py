@@ -11,9 +11,11 @@ from clickhouse_connect.driver.query import QueryContext
 from clickhouse_connect.driver.transform import NativeTransform
 from clickhouse_connect.driverc.buffer import ResponseBuffer
 
-from streams.native import BLOCK_INFO, NativeRewriter
-from streams.readengine import ReadEngine
-from streams.readguard import Refused, vet_settings
+from readpath.catalog import Catalog
+from readpath.native import BLOCK_INFO, NativeRewriter
+from readpath.readengine import ReadEngine
+from readpath.refusal import Refused
+from readpath.urlsettings import literal, typed_literal, vet_settings
 from yzcore.readlimits import hint
 from yzcore.settings import Settings
 
@@ -70,6 +72,18 @@ def test_native_cut_anywhere_gives_the_same_blocks(mem):
     assert pieces == whole
 
 
+def test_low_cardinality_nested_in_maps_arrays_and_tuples_keeps_its_prefix_first(mem):
+    sql = (
+        "SELECT map(toLowCardinality(toString(number % 5)), number) AS m, [toLowCardinality('a')] AS a, "
+        "tuple(toLowCardinality('x'), number) AS t, toLowCardinality(toString(number)) AS z FROM numbers(3000)"
+    )
+    plain = mem.query(sql, "Native").bytes()
+    rewriter = NativeRewriter(54405)
+    out = rewriter.feed(plain)
+    rewriter.finish()
+    assert _parse(out, block_info=True) == _parse(plain, block_info=False)
+
+
 def test_datetime_columns_get_their_time_zone_back_from_revision_54337(mem):
     plain = mem.query("SELECT toDateTime(0, 'Asia/Shanghai') AS t", "Native").bytes()
     assert b"\x08DateTime" in plain and b"Asia" not in plain  # revision 0 drops the zone
@@ -77,17 +91,36 @@ def test_datetime_columns_get_their_time_zone_back_from_revision_54337(mem):
     assert b"\x19DateTime('Asia/Shanghai')\x00" in out  # type, then no custom serialization
 
 
-def test_settings_that_lower_limits_or_shape_output_are_taken():
+@pytest.fixture(scope="module")
+def catalog(mem):
+    return Catalog.learn(lambda sql: str(mem.query(sql, "TSVRaw")))
+
+
+def test_settings_that_lower_limits_or_shape_output_are_taken(catalog):
     s = Settings(_env_file=None)
-    assert vet_settings({"max_execution_time": "5", "output_format_json_quote_64bit_integers": "0"}, s) == {
-        "max_execution_time": "5",
+    taken = {"max_execution_time": "5", "output_format_json_quote_64bit_integers": "0", "session_timezone": "UTC"}
+    assert vet_settings(taken, s, catalog) == {
+        "max_execution_time": "5.0",
         "output_format_json_quote_64bit_integers": "0",
+        "session_timezone": "'UTC'",
     }
     for name, value in (("max_execution_time", "0"), ("max_memory_usage", str(10**15)), ("readonly", "0")):
         with pytest.raises(Refused, match=name):
-            vet_settings({name: value}, s)
+            vet_settings({name: value}, s, catalog)
     with pytest.raises(Refused, match="allow_ddl"):
-        vet_settings({"allow_ddl": "1"}, s)
+        vet_settings({"allow_ddl": "1"}, s, catalog)
+
+
+def test_values_become_literals_of_the_settings_type_and_nothing_else():
+    assert literal("a'b\\c\n\x00") == "'a\\'b\\\\c\\x0a\\x00'"
+    assert typed_literal("x", "TRUE", "Bool") == "1" and typed_literal("x", "0", "Bool") == "0"
+    assert typed_literal("x", "42", "UInt64") == "42" and typed_literal("x", "auto", "MaxThreads") == "'auto'"
+    assert typed_literal("x", "1.5", "Seconds") == "1.5" and typed_literal("x", ";", "Char") == "';'"
+    for value, kind in (("1; SET readonly=0", "UInt64"), ("inf", "Float"), ("nan", "Seconds"), ("2", "Bool"),
+                        ("", "Double"), ("ab", "Char"), ("0", "NonZeroUInt64"), (str(2**64), "UInt64")):  # fmt: skip
+        with pytest.raises(Refused) as refused:
+            typed_literal("x", value, kind)
+        assert (refused.value.code, refused.value.status) == (27, 400)
 
 
 def test_a_limit_error_names_the_setting_to_raise():

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -24,9 +23,8 @@ class ScriptedStack(Stack):
 
     script: str = ""
 
-    def start_worker(self) -> None:
-        log = self.logs["worker"].open("ab")
-        self.worker = subprocess.Popen([sys.executable, "-c", self.script], stdout=log, stderr=subprocess.STDOUT)
+    def worker_command(self) -> list[str]:
+        return [sys.executable, "-c", self.script]
 
 
 def _stack(tmp_path: Path, script: str, **overrides) -> ScriptedStack:
@@ -95,6 +93,38 @@ def test_a_crashed_worker_is_started_again_and_the_restart_is_recorded(tmp_path)
     assert "restart 1" in log and "worker started again" in log
     assert not state_file(stack.settings).exists()  # removed when the supervisor stops
     assert stack.worker.poll() is not None  # and its children stopped with it
+
+
+def test_a_worker_signalling_its_whole_process_group_does_not_reach_the_supervisor(tmp_path):
+    """ClickHouse's SYSTEM SHUTDOWN signals the engine's process group: the worker's own, not the supervisor's."""
+    count = tmp_path / "starts"
+    script = (
+        f"import os, pathlib, signal, time\np = pathlib.Path({str(count)!r})\n"
+        "n = len(p.read_text()) if p.exists() else 0\np.write_text('x' * (n + 1))\ntime.sleep(0.3)\n"
+        "if n < 2:\n    os.killpg(0, signal.SIGKILL if n == 0 else signal.SIGTERM)\ntime.sleep(60)\n"
+    )
+    stack = _stack(tmp_path, script)
+    assert os.getpgid(stack.worker.pid) != os.getpgid(0) and os.getsid(stack.worker.pid) == stack.worker.pid
+    seen: dict = {}
+
+    def restarted_twice() -> bool:
+        state = _state(stack)
+        if state.get("children", {}).get("worker", {}).get("restarts") == 2:
+            seen.update(state)
+            return stack.worker.poll() is None
+        return False
+
+    old = signal.getsignal(signal.SIGTERM)
+    try:
+        _stop_when(restarted_twice)
+        code = stack.supervise()
+    finally:
+        signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert code == 0 and count.read_text() == "xxx"  # killed by SIGKILL, by SIGTERM, then started a third time
+    assert seen["children"]["worker"]["restarts"] == 2 and "SIGTERM" in seen["children"]["worker"]["last_reason"]
+    log = (tmp_path / "logs" / "supervisor.log").read_text()
+    assert "SIGKILL" in log and "SIGTERM" in log
 
 
 def test_a_crash_loop_gives_up_after_restart_max_tries_with_a_clear_message(tmp_path):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -90,6 +90,16 @@ class Settings(BaseSettings):
     sql_analyst_password: SecretStr | None = Field(
         None, description="Password of the `analyst` user (people); required when sql_host is not loopback."
     )
+    sql_allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names (comma-separated) the HTTP interface answers to besides its bind address and "
+        "localhost, e.g. the name Grafana or analysts use to reach it; any other Host header is refused.",
+    )
+    sql_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Web origins (comma-separated, e.g. http://grafana.example:3000) whose pages may query the "
+        "HTTP interface from a browser; requests from any other page are refused.",
+    )
     read_max_execution_time_s: int = Field(60, ge=1, description="Longest a read query runs (max_execution_time).")
     read_max_memory_bytes: int = Field(
         4 * 1024**3, ge=64 * 1024**2, description="Most memory one read query may use (max_memory_usage)."
@@ -119,6 +129,11 @@ class Settings(BaseSettings):
     alert_webhook_url: SecretStr | None = Field(
         None, description="The group robot's webhook URL (it carries the robot's key); `yzmon alerts test` posts to it."
     )
+
+    @field_validator("sql_allowed_hosts", "sql_allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: object) -> object:
+        return [item.strip() for item in v.split(",") if item.strip()] if isinstance(v, str) else v
 
     @field_validator("clickhouse_dsn", "reader_dsn")
     @classmethod

@@ -3,7 +3,8 @@ kept alive by a supervisor.
 
 `yzmon up` runs it in the foreground; `--detach` runs the same supervisor in the background and
 records its pids and restart history in DATA_DIR/stack.json (`yzmon status`, `yzmon down`).
-Children die with the supervisor (PR_SET_PDEATHSIG), so no process outlives it.
+Children die with the supervisor (PR_SET_PDEATHSIG), so no process outlives it; each runs in a
+session and process group of its own, so a signal sent to a child's group never reaches the supervisor.
 
 Supervision: a worker that dies is started again after a backoff (1 s, doubling to 30 s) while
 the broker stays up; the worker resumes from its group's committed offsets and the store's
@@ -64,6 +65,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "YZMON_FAULT_INJECTION": str(settings.fault_injection).lower(),
             "YZMON_SQL_HOST": settings.sql_host,
             "YZMON_SQL_PORT": str(settings.sql_port),
+            "YZMON_SQL_ALLOWED_HOSTS": ",".join(settings.sql_allowed_hosts),
+            "YZMON_SQL_ALLOWED_ORIGINS": ",".join(settings.sql_allowed_origins),
             **{f"YZMON_{limit.field.upper()}": str(getattr(settings, limit.field)) for limit in LIMITS},
             "YZMON_READ_MAX_CONCURRENT": str(settings.read_max_concurrent),
         }
@@ -148,14 +151,20 @@ class Stack:
         if done.returncode != 0:
             raise StackError((done.stderr.strip().splitlines() or ["migration failed"])[-1])
 
+    def worker_command(self) -> list[str]:
+        return [sys.executable, "-m", "streams.worker"]
+
     def start_worker(self) -> None:
+        """Start the worker in a session (and process group) of its own: a signal the engine sends its
+        group (ClickHouse's shutdown signals the whole group) reaches the worker, never the supervisor."""
         with self.logs["worker"].open("ab") as log:
             self.worker = subprocess.Popen(
-                [sys.executable, "-m", "streams.worker"],
+                self.worker_command(),
                 env=worker_env(self.settings),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,
                 preexec_fn=die_with_parent,
                 cwd=Path(__file__).resolve().parent.parent,
             )

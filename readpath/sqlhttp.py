@@ -2,7 +2,7 @@
 
 What clients of a ClickHouse server rely on: the query in the URL (``query=``) or the body;
 ``default_format`` and ``FORMAT``; ``database``; settings as URL parameters (vetted by
-`streams.readguard`); bound parameters ``param_<name>``; ``GET /ping`` → ``Ok.``; the
+`readpath.readguard`); bound parameters ``param_<name>``; ``GET /ping`` → ``Ok.``; the
 ``X-ClickHouse-*`` response headers (summary, format, timezone, query id, exception code); gzip or
 deflate when ``enable_http_compression=1`` and the client accepts it; ClickHouse-style error bodies
 and status codes; ``Native`` at the ``client_protocol_version`` a client asks for (clickhouse-go,
@@ -12,33 +12,38 @@ ClickHouse's tagged exception block.
 It runs an aiohttp server on its own thread and event loop, on its own port
 (``YZMON_SQL_HOST``:``YZMON_SQL_PORT``, default 127.0.0.1:8123): query traffic never competes with
 the Faust consumer's event loop, and the interface's bind and users are independent of the
-worker's control endpoints. Users: ``default`` without a password on loopback, as on a fresh
-ClickHouse server; ``reader`` and ``analyst`` with passwords from the settings, the only users
-when bound beyond loopback.
+worker's control endpoints. Users: ``default`` without a password for loopback callers, as on a
+fresh ClickHouse server; ``reader`` and ``analyst`` with passwords from the settings, the only users
+when bound beyond loopback. Callers are checked first (`readpath.callers`: Host, Origin, browser
+headers, the wrong-password throttle); every wait on the engine watches the client, and a read
+whose client goes away is stopped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 import string
 import threading
 import uuid
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from streams.native import NativeRewriter, UnsupportedType
-from streams.readengine import EngineError, ReadEngine, ReadSession
-from streams.readguard import TRANSPORT_PARAMS, Refused, vet_settings
+from readpath.callers import CallerRules, Throttle, is_loopback
+from readpath.native import NativeRewriter, UnsupportedType
+from readpath.readengine import EngineError, ReadEngine, ReadSession
+from readpath.refusal import Refused
+from readpath.urlsettings import TRANSPORT_PARAMS, output_format, vet_settings, vet_transport
 from yzcore.readlimits import hint
 from yzcore.settings import Settings
 
@@ -46,8 +51,11 @@ log = logging.getLogger(__name__)
 
 COMMIT_BYTES = 1 << 20  # a result this small is answered whole, with its status known
 QUEUE_CHUNKS = 4
+URI_MAX_BYTES = 1 << 20
+HEADER_MAX_BYTES = 1 << 16
 _STATUS = {
     62: 400, 27: 400, 36: 400, 456: 400, 457: 400, 6: 400, 26: 400, 69: 400, 38: 400, 41: 400, 43: 400,
+    72: 400, 70: 400, 53: 400, 440: 400, 213: 400, 190: 400, 318: 400, 475: 400, 44: 400, 42: 400, 35: 400, 16: 404,
     47: 404, 60: 404, 46: 404, 81: 404, 73: 400, 115: 400,
     164: 403, 497: 403, 516: 403, 192: 403, 193: 403, 194: 401,
     202: 503, 48: 501, 159: 500, 241: 500, 158: 500, 307: 500, 396: 500, 394: 500,
@@ -62,6 +70,12 @@ _CONTENT_TYPES = {
 }
 _BINARY = ("Native", "RowBinary", "Arrow", "Parquet", "ORC", "Avro", "Protobuf", "MsgPack", "BSONEachRow")
 _OK = b"Ok.\n"
+_PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, X-ClickHouse-User, X-ClickHouse-Key, "
+    "X-ClickHouse-Format, X-ClickHouse-Database",
+    "Access-Control-Max-Age": "86400",
+}
 
 
 def content_type(fmt: str) -> str:
@@ -76,11 +90,7 @@ def content_type(fmt: str) -> str:
     return "text/plain; charset=UTF-8"
 
 
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+DISPLAY_NAME = "yzmon"  # X-ClickHouse-Server-Display-Name: the service, never the machine's host name
 
 
 @dataclass
@@ -134,7 +144,8 @@ class SqlHttpServer:
         self.settings = settings
         self.users = Users.from_settings(settings)
         self.engine = ReadEngine(store_path, settings)
-        self.display_name = socket.gethostname()
+        self.callers = CallerRules.from_settings(settings)
+        self.throttle = Throttle()
         self.executor = ThreadPoolExecutor(settings.read_max_concurrent + 1, thread_name_prefix="sql-read")
         self.running = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -174,12 +185,18 @@ class SqlHttpServer:
         log.info("ClickHouse HTTP interface on http://%s:%d", self.settings.sql_host, self.settings.sql_port)
 
     async def _bind(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(client_max_size=64 * 1024 * 1024, middlewares=[self._callers_only])
         app.router.add_route("GET", "/ping", self.ping)
         app.router.add_route("GET", "/replicas_status", self.ping)
         app.router.add_route("*", "/", self.query)
         app.router.add_route("*", "/{tail:.*}", self.no_handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handler_cancellation=True,
+            max_line_size=URI_MAX_BYTES,  # ClickHouse takes URIs up to http_max_uri_size (1 MiB)
+            max_field_size=HEADER_MAX_BYTES,
+        )
         await self._runner.setup()
         await web.TCPSite(self._runner, self.settings.sql_host, self.settings.sql_port).start()
 
@@ -192,6 +209,17 @@ class SqlHttpServer:
         self.engine.close()
 
     # -- handlers -------------------------------------------------------------------------------
+    @web.middleware
+    async def _callers_only(self, request: web.Request, handler) -> web.StreamResponse:
+        """Host and Origin rules on every path (`readpath.callers`)."""
+        try:
+            self.callers.check(request.headers)
+        except Refused as exc:
+            return self.error(exc, "")
+        response = await handler(request)
+        response.headers.update(self.callers.cors_headers(request.headers))
+        return response
+
     async def ping(self, request: web.Request) -> web.Response:
         return web.Response(body=_OK, content_type="text/plain", charset="UTF-8")
 
@@ -209,26 +237,25 @@ class SqlHttpServer:
         headers = {
             "X-ClickHouse-Exception-Code": str(exc.code),
             "X-ClickHouse-Query-Id": query_id,
-            "X-ClickHouse-Server-Display-Name": self.display_name,
+            "X-ClickHouse-Server-Display-Name": DISPLAY_NAME,
             "X-ClickHouse-Timezone": self.engine.timezone,
         }
         if fmt:
             headers["X-ClickHouse-Format"] = fmt
-        status = exc.status if isinstance(exc, Refused) else _STATUS.get(exc.code, 500)
+        status = exc.status or _STATUS.get(exc.code, 500)
         return web.Response(status=status, text=body, headers=headers, charset="UTF-8")
 
     async def query(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "OPTIONS":  # a browser's preflight, from an allowed origin (the others are refused)
+            return web.Response(status=204, headers=_PREFLIGHT)
         query_id = request.query.get("query_id") or str(uuid.uuid4())
+        if any(ord(ch) < 0x20 for ch in query_id):  # answered before the id goes into a header
+            query_id = query_id.encode("unicode_escape").decode()
         user, password = credentials(request)
-        if not self.users.check(user, password):
-            return self.error(
-                Refused(
-                    516,
-                    "AUTHENTICATION_FAILED",
-                    f"{user}: Authentication failed: password is incorrect, or there is no user with such name",
-                ),
-                query_id,
-            )
+        address = request.remote or ""
+        refused = self._authenticate(user, password, address)
+        if refused is not None:
+            return self.error(refused, query_id)
         params, sql = await self._read(request)
         if not sql.strip():
             if request.method in ("GET", "HEAD") and "query" not in request.query:
@@ -240,7 +267,10 @@ class SqlHttpServer:
             if params.get("compress", "0") not in ("0", "false"):
                 raise Refused(48, "NOT_IMPLEMENTED", "compress=1 (ClickHouse block compression) is not offered; "
                               "use enable_http_compression=1 with Accept-Encoding: gzip", 501)  # fmt: skip
-            url_settings = vet_settings(requested, self.settings)
+            transport = vet_transport(params, self.engine.catalog)
+            if "X-ClickHouse-Format" in request.headers and "default_format" not in transport:
+                transport["default_format"] = output_format(request.headers["X-ClickHouse-Format"], self.engine.catalog)
+            url_settings = vet_settings(requested, self.settings, self.engine.catalog)
         except Refused as exc:
             return self.error(exc, query_id)
         if self.running >= self.settings.read_max_concurrent:
@@ -255,8 +285,9 @@ class SqlHttpServer:
                 query_id,
             )
         self.running += 1
+        owner = hashlib.sha256(f"{user}\0{address}".encode()).hexdigest()[:16]
         try:
-            return await self._run(request, query_id, sql, binds, url_settings, params)
+            return await self._run(request, query_id, sql, binds, url_settings, {**params, **transport}, owner)
         except (ConnectionError, asyncio.CancelledError):
             raise
         except Exception as exc:  # a fault of this interface still answers as ClickHouse would
@@ -264,6 +295,35 @@ class SqlHttpServer:
             return self.error(EngineError(1001, "STD_EXCEPTION", f"Code: 1001. DB::Exception: {exc!r}"), query_id)
         finally:
             self.running -= 1
+
+    def _authenticate(self, user: str, password: str, address: str) -> Refused | None:
+        """None when the caller may read; the refusal otherwise. Passwords are throttled per client address
+        (`readpath.callers.Throttle`); the password-less ``default`` user is offered to loopback callers only."""
+        if user in self.users.passwords and self.users.passwords[user] is None:
+            if is_loopback(address) and password == "":
+                return None
+            return Refused(
+                516,
+                "AUTHENTICATION_FAILED",
+                f"{user[:60]}: Authentication failed: the password-less user is offered to local callers only",
+            )
+        wait = self.throttle.wait_s(address)
+        if wait > 0:
+            return Refused(
+                516,
+                "AUTHENTICATION_FAILED",
+                f"{user[:60]}: Authentication failed: too many wrong passwords from {address}; "
+                f"try again in {wait:.0f} s",
+            )
+        if not self.users.check(user, password):
+            self.throttle.failed(address)
+            return Refused(
+                516,
+                "AUTHENTICATION_FAILED",
+                f"{user[:60]}: Authentication failed: password is incorrect, or there is no user with such name",
+            )
+        self.throttle.succeeded(address)
+        return None
 
     async def _read(self, request: web.Request) -> tuple[dict[str, str], str]:
         params = {k: v for k, v in request.query.items()}
@@ -291,29 +351,28 @@ class SqlHttpServer:
         binds: dict[str, str],
         url_settings: dict[str, str],
         params: dict[str, str],
+        owner: str,
     ) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
-        tag = f"yzmon-read-{uuid.uuid4().hex}"
+        tag = uuid.uuid4().hex
         database = params.get("database") or request.headers.get("X-ClickHouse-Database")
-        fmt = params.get("default_format") or request.headers.get("X-ClickHouse-Format") or "TabSeparated"
+        fmt = params.get("default_format") or "TabSeparated"
         try:
-            session: ReadSession = await loop.run_in_executor(
-                self.executor, self.engine.open, url_settings, database, tag
+            session: ReadSession = await self._engine(
+                request, tag, owner, self.engine.open, url_settings, database, tag, owner
             )
-        except EngineError as exc:
+        except (Refused, EngineError) as exc:
             return self.error(exc, query_id)
         queue: asyncio.Queue = asyncio.Queue(QUEUE_CHUNKS)
         stop = threading.Event()
         try:
             try:
-                statement, in_query = await loop.run_in_executor(self.executor, session.prepare, sql, binds)
+                statement, in_query = await self._engine(request, tag, owner, session.prepare, sql, binds)
+                fmt = output_format(in_query, self.engine.catalog) if in_query else fmt
             except (Refused, EngineError) as exc:
                 return self.error(exc, query_id)
-            fmt = in_query or fmt
-            revision = int(params.get("client_protocol_version", "0") or 0) if fmt == "Native" else 0
-            types = (
-                await loop.run_in_executor(self.executor, session.column_types, statement, binds) if revision else []
-            )
+            revision = int(params.get("client_protocol_version", "0")) if fmt == "Native" else 0
+            types = await self._engine(request, tag, owner, session.column_types, statement, binds) if revision else []
             producer = loop.run_in_executor(
                 self.executor, self._produce, session, statement, fmt, binds, queue, stop, loop
             )
@@ -322,7 +381,7 @@ class SqlHttpServer:
             finally:
                 stop.set()
                 if not producer.done():  # the client went away, or the answer ended early: stop the query
-                    await loop.run_in_executor(None, self.engine.kill, tag)
+                    await loop.run_in_executor(None, self.engine.kill, tag, owner)
                 while not producer.done():
                     try:
                         queue.get_nowait()
@@ -330,6 +389,28 @@ class SqlHttpServer:
                         await asyncio.sleep(0.01)
         finally:
             await loop.run_in_executor(None, session.close)
+
+    async def _engine(self, request: web.Request, tag: str, owner: str, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(*args)`` on a read thread, watching the client meanwhile: when it goes away, the read tagged
+        ``tag`` is stopped (so a session open, a parse or a type lookup never holds a slot for nobody)."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, call, *args)
+        try:
+            while True:
+                done, _ = await asyncio.wait({future}, timeout=0.25)
+                if done:
+                    return future.result()
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    raise ConnectionResetError("the client went away")
+        except (ConnectionResetError, asyncio.CancelledError):  # gone (aiohttp cancels the handler of a lost client)
+            await asyncio.shield(loop.run_in_executor(None, self.engine.kill, tag, owner))
+            await asyncio.shield(asyncio.wait({future}, timeout=30))  # the session is closed only once it is idle
+            if future.done() and not future.cancelled() and future.exception() is None:
+                result = future.result()
+                if isinstance(result, ReadSession):  # opened for a client that is gone
+                    await loop.run_in_executor(None, result.close)
+            raise
 
     def _produce(
         self,
@@ -389,7 +470,7 @@ class SqlHttpServer:
             "X-ClickHouse-Query-Id": query_id,
             "X-ClickHouse-Format": fmt,
             "X-ClickHouse-Timezone": self.engine.timezone,
-            "X-ClickHouse-Server-Display-Name": self.display_name,
+            "X-ClickHouse-Server-Display-Name": DISPLAY_NAME,
             "Content-Type": content_type(fmt),
         }
         if encoder is not None:
@@ -458,7 +539,7 @@ class SqlHttpServer:
         if params.get("enable_http_compression", "0") not in ("1", "true"):
             return None
         accepted = [e.split(";")[0].strip().lower() for e in request.headers.get("Accept-Encoding", "").split(",")]
-        level = int(params.get("http_zlib_compression_level", "3") or 3)
+        level = int(params.get("http_zlib_compression_level", "3"))
         for name in accepted:
             if name == "gzip":
                 return name, zlib.compressobj(level, zlib.DEFLATED, 31)

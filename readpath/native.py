@@ -137,9 +137,26 @@ class _Reader:
         else:
             raise UnsupportedType(type_name)
 
+    def prefix(self, type_name: str) -> None:
+        """Advance past a column's serialization prefix: written once, before its data, for every
+        LowCardinality in it, nested ones included (their key serialization version)."""
+        base, _, rest = type_name.partition("(")
+        args = _split_args(rest[:-1]) if rest else []
+        if base == "LowCardinality":
+            self.uint64()
+        elif base in ("Nullable", "Array"):
+            self.prefix(args[0])
+        elif base == "Map":
+            self.prefix(args[0])
+            self.prefix(args[1])
+        elif base == "Tuple":
+            for element in args:
+                self.prefix(_NAMED.sub("", element))
+        elif base == "SimpleAggregateFunction":
+            self.prefix(args[-1])
+
     def _skip_low_cardinality(self, inner: str, rows: int) -> None:
         dictionary_type = inner[len("Nullable(") : -1] if inner.startswith("Nullable(") else inner
-        self.uint64()  # key serialization version
         done = 0
         while done < rows:
             flags = self.uint64()
@@ -187,6 +204,8 @@ class NativeRewriter:
             if self.revision >= MIN_REVISION_WITH_CUSTOM_SERIALIZATION:
                 parts.append(b"\x00")
             data_start = r.pos
+            if rows:  # no rows: no bytes at all, not even the prefix
+                r.prefix(type_name)
             r.skip(type_name, rows)
             parts.append(bytes(r.data[data_start : r.pos]))
         if self.revision >= MIN_REVISION_WITH_BLOCK_INFO:

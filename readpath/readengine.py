@@ -1,8 +1,10 @@
 """Read sessions on the worker's chDB store, apart from the sink's writer.
 
 chDB allows one engine per process but any number of connection handles to it, each a session of
-its own (settings, current database). Every read gets a fresh handle: the read limits and the
-request's vetted settings are applied, then ``readonly=1``, so the query can change nothing. The
+its own (settings, current database). Every read gets a fresh handle and one ``SET``: the read
+limits, the request's vetted settings (allow-listed names, typed literals: `readpath.urlsettings`),
+introspection functions off, ``system.processes`` filtered to the reader's own queries, and
+``readonly=1`` last, so the query can change nothing. The
 statement is parsed by the engine (``formatQuery``, ``EXPLAIN AST``) and vetted before it runs.
 Reads never take the sink's lock, so a long query does not hold back a batch, nor a batch a query;
 chDB releases the GIL while it works. A running read is stopped with ``KILL QUERY`` (matched by a
@@ -21,7 +23,10 @@ from typing import Any
 
 import chdb
 
-from streams.readguard import Refused, vet_statement
+from readpath.catalog import Catalog
+from readpath.readguard import WHOLE, served_text, statement_kind, vet_statement
+from readpath.refusal import Refused
+from readpath.urlsettings import literal
 from yzcore.readlimits import engine_settings
 from yzcore.settings import Settings
 
@@ -47,6 +52,8 @@ _CODE = re.compile(r"Code: (\d+)\.")
 _WRAPPER = re.compile(r"\.? : In scope SELECT formatQuery\(.*\)\. \(", re.DOTALL)
 _FORMAT_CLAUSE = re.compile(r"\bFORMAT\s+\w+\s*;?\s*$")
 _NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)\s*$")
+_DATABASE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}")
+READ_TAG = "yzmon-read-"  # every read's log_comment starts so: its owner, then the read's own tag
 
 
 @dataclass
@@ -56,6 +63,7 @@ class EngineError(Exception):
     code: int
     name: str
     message: str
+    status: int = 0  # the HTTP status when known here (a client's bad value: 400); else from the code
 
     @classmethod
     def wrap(cls, exc: BaseException) -> EngineError:
@@ -105,10 +113,6 @@ def escape_param(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t").replace("\r", "\\r")
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class ReadEngine:
     """Opens read sessions on the store at ``path`` (a directory the worker's engine owns)."""
 
@@ -119,35 +123,57 @@ class ReadEngine:
         self._control_lock = threading.Lock()
         self.version = ""
         self.timezone = "UTC"
-        self.table_functions: frozenset[str] = frozenset()
+        self.catalog = Catalog()
 
     def start(self) -> None:
-        """Open the control session; learn the engine's version, time zone and table functions."""
+        """Open the control session; learn the engine's version, time zone, settings, formats and functions."""
         with self._control_lock:
             self._control = chdb.connect(self.path)
             self._control.query("SET readonly=1")
             row = str(self._control.query("SELECT version(), timezone()", "TSVRaw")).strip().split("\t")
             self.version, self.timezone = row[0], row[1]
-            names = str(self._control.query("SELECT name FROM system.table_functions", "TSVRaw")).split()
-            self.table_functions = frozenset(names)
+            self.catalog = Catalog.learn(lambda sql: str(self._control.query(sql, "TSVRaw")))
 
-    def open(self, url_settings: dict[str, str], database: str | None, tag: str) -> ReadSession:
+    def open(self, url_settings: dict[str, str], database: str | None, tag: str, owner: str = "") -> ReadSession:
+        """A session for one read. ``url_settings``: {allow-listed name: typed literal} (`vet_settings`);
+        ``tag`` names this read (its ``log_comment``), ``owner`` the reader, whose queries alone it sees."""
         conn = chdb.connect(self.path)
         try:
-            values = {**engine_settings(self.settings), **url_settings, "log_comment": tag}
-            conn.query("SET " + ", ".join(f"{k} = {_literal(v)}" for k, v in values.items()) + ", readonly = 1")
+            values = {
+                **{k: literal(v) for k, v in engine_settings(self.settings).items()},
+                **url_settings,
+                "allow_introspection_functions": "0",
+                "log_comment": literal(f"{READ_TAG}{owner}-{tag}"),
+                "additional_table_filters": "{"
+                + literal("system.processes")
+                + ": "
+                + literal(f"startsWith(Settings['log_comment'], {literal(READ_TAG + owner + '-')})")
+                + "}",
+            }
+            try:
+                conn.query("SET " + ", ".join(f"{k} = {v}" for k, v in values.items()) + ", readonly = 1")
+            except Exception as exc:  # noqa: BLE001 - the limits and our own settings are known good: the client's
+                error = EngineError.wrap(exc)
+                error.status = 400 if url_settings else 0
+                raise error from None
             if database:
-                conn.query("USE `" + database.replace("`", "\\`") + "`")
+                if not _DATABASE.fullmatch(database):
+                    raise Refused(81, "UNKNOWN_DATABASE", f"Database {database[:60]!r} does not exist", 404)
+                conn.query(f"USE `{database}`")
+        except (Refused, EngineError):
+            conn.close()
+            raise
         except Exception as exc:  # noqa: BLE001 - every engine error goes back to the client as ClickHouse's
             conn.close()
             raise EngineError.wrap(exc) from None
-        return ReadSession(conn, self.table_functions)
+        return ReadSession(conn, self.catalog, database or "default")
 
-    def kill(self, tag: str) -> None:
+    def kill(self, tag: str, owner: str = "") -> None:
         """Stop the read tagged ``tag`` (its client went away)."""
         with self._control_lock:
             if self._control is not None:
-                self._control.query(f"KILL QUERY WHERE Settings['log_comment'] = {_literal(tag)} ASYNC")
+                comment = literal(f"{READ_TAG}{owner}-{tag}")
+                self._control.query(f"KILL QUERY WHERE Settings['log_comment'] = {comment} ASYNC")
 
     def close(self) -> None:
         with self._control_lock:
@@ -159,9 +185,11 @@ class ReadEngine:
 class ReadSession:
     """One read: vet the statement, then run it, streamed or whole."""
 
-    def __init__(self, conn: Any, table_functions: frozenset[str]):
+    def __init__(self, conn: Any, catalog: Catalog, database: str = "default"):
         self.conn = conn
-        self.table_functions = table_functions
+        self.catalog = catalog
+        self.database = database
+        self.whole = False  # a statement the engine answers only whole (SHOW, DESCRIBE, EXISTS, EXPLAIN)
         self.stats = Stats()
 
     def prepare(self, sql: str, params: dict[str, str]) -> tuple[str, str | None]:
@@ -177,11 +205,16 @@ class ReadSession:
             ast = str(self.conn.query("EXPLAIN AST " + formatted, "TSVRaw", params=params))
         except Exception as exc:  # noqa: BLE001 - parameter errors, reported as the engine words them
             raise EngineError.wrap(exc) from None
-        fmt = vet_statement(ast, formatted, self.table_functions)
-        return formatted, fmt
+        fmt = vet_statement(ast, formatted, self.catalog, self.database)
+        kind = statement_kind(ast)
+        statement = served_text(formatted, kind)
+        self.whole = kind in WHOLE and statement == formatted
+        return statement, fmt
 
     def column_types(self, sql: str, params: dict[str, str]) -> list[str]:
         """The result's column types (with their time zones), or [] when the statement cannot be described."""
+        if self.whole:
+            return []
         try:
             body = _FORMAT_CLAUSE.sub("", sql)
             described = str(self.conn.query(f"DESCRIBE TABLE ({body})", "TSVRaw", params=params))
@@ -193,7 +226,7 @@ class ReadSession:
         """The result in ``fmt``, chunk by chunk (whole when the format cannot be cut into blocks)."""
         self.stats = Stats()
         try:
-            if fmt not in STREAMABLE:
+            if fmt not in STREAMABLE or self.whole:
                 result = self.conn.query(sql, fmt, params=params)
                 self.stats.add(result)
                 yield result.bytes()
