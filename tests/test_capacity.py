@@ -14,7 +14,7 @@ import pytest
 
 from schemas import reference
 from schemas.reference import CapacityError, parse_capacities
-from yzmon.grafana_macros import expand
+from yzmon.grafana_macros import ALL, expand
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE = ROOT / "schemas" / "reference" / "capacity.json"
@@ -149,3 +149,26 @@ def test_the_jiefangbei_chart_draws_the_bands_of_the_district_table(store):
     jfb = reference.capacities()["jiefangbei"]
     assert len(rows) == 1 and rows[0]["在场人数"] == pytest.approx(5.4321)
     assert (rows[0]["预警线"], rows[0]["严重线"]) == pytest.approx((jfb.warning / 1e4, jfb.critical / 1e4))
+
+
+def test_the_kiosk_table_lists_each_districts_capacity_bands_and_basis(store):
+    """各商圈在场人数与阈值: the values in force and whether the capacity is published or an operating setting."""
+    board = json.loads((ROOT / "dashboards" / "crowd_kiosk.json").read_text(encoding="utf-8"))
+    (panel,) = [p for p in board["panels"] if p["title"] == "各商圈在场人数与阈值"]
+    options = {"district": [r[0] for r in store.query("SELECT district FROM dim_district FINAL").result_rows]}
+    at = datetime(2024, 12, 31, 23, 0, tzinfo=ZONE)
+    sql = expand(
+        panel["targets"][0]["rawSql"],
+        time_from=at - timedelta(hours=6),
+        time_to=at,
+        interval_s=60,
+        variables={"district": [ALL]},
+        all_values=options,
+    )
+    result = store.query(sql)
+    table = {r[0]: dict(zip(result.column_names, r, strict=True)) for r in result.result_rows}
+    names = {d.id: d.name_zh for d in reference.districts().values()}
+    basis = {"published": "公布的景区承载量", "operating_setting": "值班室运行设定"}
+    assert {
+        names[c.district]: (c.capacity, c.warning, c.critical, basis[c.basis]) for c in reference.capacities().values()
+    } == {n: (r["承载量"], r["预警线"], r["严重线"], r["承载量依据"]) for n, r in table.items()}
