@@ -63,6 +63,21 @@ def test_no_band_or_capacity_is_typed_outside_the_reference_file():
     assert not [p for p in SCANNED if typed.search(p.read_text(encoding="utf-8"))]
 
 
+def test_no_dashboard_threshold_step_is_a_band():
+    """Threshold steps cannot read SQL: a step at a band (in people or in 万人) would be a typed copy of it."""
+    bands = {v / scale for c in reference.capacities().values() for v in (c.warning, c.critical) for scale in (1, 1e4)}
+
+    def steps(node: object) -> list[float]:
+        if isinstance(node, dict):
+            own = [s["value"] for s in node.get("steps", []) if isinstance(s, dict) and s.get("value") is not None]
+            return own + [v for child in node.values() for v in steps(child)]
+        return [v for child in node for v in steps(child)] if isinstance(node, list) else []
+
+    found = {p.name: steps(json.loads(p.read_text(encoding="utf-8"))) for p in ROOT.glob("dashboards/**/*.json")}
+    assert any(found.values()), "the boards have threshold steps to check"
+    assert not {name: set(v) & bands for name, v in found.items() if set(v) & bands}
+
+
 def test_the_scan_would_see_a_typed_band():
     patterns = _patterns()
     jfb = reference.capacities()["jiefangbei"]
