@@ -1,4 +1,5 @@
-"""The 商圈, sectors and tourist origins of schemas/reference/districts.json, and the seeded targets."""
+"""The 商圈, sectors and tourist origins of schemas/reference/districts.json, their crowd capacities
+(schemas/reference/capacity.json), and the seeded targets."""
 
 from __future__ import annotations
 
@@ -17,6 +18,30 @@ class District:
     area: str
     area_zh: str
     kind: str
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """A 商圈's capacity (people inside at once) and its crowd bands, shares of it."""
+
+    district: str
+    capacity: int
+    warning_share: Decimal
+    critical_share: Decimal
+    basis: str  # published | operating_setting
+    source: str  # the citation or the note, as JSON
+
+    @property
+    def warning(self) -> int:
+        return int(self.capacity * self.warning_share)
+
+    @property
+    def critical(self) -> int:
+        return int(self.capacity * self.critical_share)
+
+
+class CapacityError(ValueError):
+    """A reference file that contradicts itself; the message names the file and the entry to fix."""
 
 
 @dataclass(frozen=True)
@@ -53,3 +78,42 @@ def origins() -> dict[str, str]:
 def seeded_targets() -> tuple[Target, ...]:
     raw = json.loads((SCHEMA_DIR / "reference" / "targets.json").read_text(encoding="utf-8"))
     return tuple(Target(**{**t, "value": Decimal(t["value"])}) for t in raw["targets"])
+
+
+BASES = ("published", "operating_setting")
+
+
+@lru_cache
+def capacities() -> dict[str, Capacity]:
+    """Each 商圈's capacity and bands from schemas/reference/capacity.json, checked against districts.json."""
+    raw = json.loads((SCHEMA_DIR / "reference" / "capacity.json").read_text(encoding="utf-8"))
+    return parse_capacities(raw, set(districts()))
+
+
+def parse_capacities(raw: dict, known: set[str], name: str = "schemas/reference/capacity.json") -> dict[str, Capacity]:
+    """One entry per known 商圈, whole people, 0 < warning < critical; else CapacityError naming what to fix."""
+    out: dict[str, Capacity] = {}
+    for entry in raw["districts"]:
+        c = Capacity(
+            entry["district"],
+            int(entry["capacity"]),
+            Decimal(entry["warning_share"]),
+            Decimal(entry["critical_share"]),
+            entry["basis"],
+            json.dumps(entry["source"], ensure_ascii=False),
+        )
+        where = f"{name}, 商圈 {c.district!r}"
+        if c.district in out:
+            raise CapacityError(f"{where}: listed twice; keep one entry")
+        if c.basis not in BASES:
+            raise CapacityError(f"{where}: basis must be one of {', '.join(BASES)}")
+        if any((c.capacity * s) % 1 for s in (c.warning_share, c.critical_share)):
+            raise CapacityError(f"{where}: capacity × share must be whole people; adjust the share")
+        if not 0 < c.warning < c.critical:
+            raise CapacityError(f"{where}: needs 0 < warning ({c.warning}) < critical ({c.critical})")
+        out[c.district] = c
+    if missing := sorted(known - set(out)):
+        raise CapacityError(f"{name}: no capacity for {', '.join(missing)}; add an entry (districts.json lists it)")
+    if unknown := sorted(set(out) - known):
+        raise CapacityError(f"{name}: {', '.join(unknown)} not in districts.json; remove the entry or add the 商圈")
+    return out

@@ -20,6 +20,7 @@ import yaml
 from clickhouse_connect.driver.client import Client
 from synthetic_store import load_on_model
 
+from schemas import reference
 from yzcore.migrate import migrate
 from yzcore.store import DirectReader, connect
 from yzmon.grafana_macros import expand
@@ -287,13 +288,17 @@ def test_the_feed_silent_alert_follows_each_feed_cadence(chdb_dir: Path, topic: 
 
 
 def test_the_crowd_alert_uses_each_districts_bands(chdb_dir: Path):
-    """At 15:00 every 商圈 has 6万 people inside: below 解放碑's 8万 warning; past the others' 5万 critical."""
+    """At 15:00 every 商圈 with data has 6万 people inside, judged against its own bands from the reference file:
+    解放碑 below its warning, the others past their critical."""
     client = store(chdb_dir, date(2026, 11, 16), NOV_30)
     got = evaluate_rule(client, "yzmon-crowd-density", NOV_30)
     by = {labels[1]: v for labels, v in got.items()}  # (district_zh, district)
-    assert by["jiefangbei"]["C"] is False and by["jiefangbei"]["A"] == pytest.approx(75)
-    others = {d: v for d, v in by.items() if d != "jiefangbei"}
+    bands = reference.capacities()
+    assert by["jiefangbei"]["C"] is False
+    assert by["jiefangbei"]["A"] == pytest.approx(100 * 60_000 / bands["jiefangbei"].warning)
+    others = {d: v for d, v in by.items() if d != "jiefangbei" and v["A"] > 0}
     assert others and all(v["C"] and v["D"] for v in others.values())
+    assert all(v["A"] == pytest.approx(100 * 60_000 / bands[d].warning) for d, v in others.items())
     quiet = evaluate_rule(client, "yzmon-crowd-density", NOV_30.replace(hour=0, minute=20))  # 2,400 people
     assert not any(v["C"] for v in quiet.values())
 

@@ -24,6 +24,7 @@ import pytest
 import yaml
 from clickhouse_connect.driver.client import Client
 
+from schemas import reference
 from schemas.feeds import FEEDS
 from simulators.generate import bad_events, day_events
 from simulators.scenario import load
@@ -197,8 +198,8 @@ CROWD_GAUGES = [
     ("overview.json", "当前在场人数", 1e4),
     ("crowd_kiosk.json", "在场人数占预警线(分商圈)", None),
 ]
-BANDS = {"解放碑—朝天门": (80_000, 120_000)}  # every other 商圈: 30,000 / 50,000 people inside
-OTHER_BANDS = (30_000, 50_000)
+# each 商圈's (warning, critical) people inside, by name, from the one reference file
+BANDS = {reference.districts()[c.district].name_zh: (c.warning, c.critical) for c in reference.capacities().values()}
 
 
 @pytest.mark.parametrize(("name", "title", "scale"), CROWD_GAUGES)
@@ -209,7 +210,7 @@ def test_crowd_bands_apply_per_district_in_a_form_grafana_honours(engine: Client
     board = _load(ROOT / "dashboards" / name)
     (gauge,) = [p for p in _panels(board["panels"]) if p["title"] == title]
     assert gauge["type"] == "bargauge" and not gauge["fieldConfig"]["overrides"]
-    assert "8 万人" in gauge["description"] and "12 万人" in gauge["description"]
+    assert "schemas/reference/capacity.json" in gauge["description"], "says where the bands come from"
     assert gauge["options"]["reduceOptions"]["values"] is False, "one bar per field, after rowsToFields"
     (transform,) = gauge["transformations"]
     assert transform["id"] == "rowsToFields"
@@ -221,18 +222,22 @@ def test_crowd_bands_apply_per_district_in_a_form_grafana_honours(engine: Client
     for f in fields:
         district = f.name.split(" · ")[0]  # the name carries the data age and counters reporting after " · "
         assert " · 计数点 " in f.name
-        warning, critical = BANDS.get(district, OTHER_BANDS)
+        warning, critical = BANDS[district]
         unit = scale if scale else warning / 100  # the kiosk shows percent of the warning band
         steps = f.config["thresholds"]["steps"]
         assert [s["color"] for s in steps] == ["green", "orange", "red"]
         assert [s["value"] for s in steps] == pytest.approx([0, warning / unit, critical / unit])
         assert f.config["max"] == pytest.approx(1.25 * critical / unit) and not f.labels
-        # the colour each bar gets at 6万 people inside: below 解放碑's 8万 warning, above the others' 5万 critical
-        expected = "green" if district in BANDS else "red"
-        assert grafana_fields.active_color(60_000 / unit, f.config["thresholds"]) == expected
-        assert grafana_fields.active_color(100_000 / unit, f.config["thresholds"]) == (
-            "orange" if district in BANDS else "red"
-        )
+        # the colour each bar gets just below, at and past each band
+        for people, colour in (
+            (warning - 1, "green"),
+            (warning, "orange"),
+            (critical - 1, "orange"),
+            (critical, "red"),
+        ):
+            assert grafana_fields.active_color(people / unit, f.config["thresholds"]) == colour, (district, people)
+    # bands differ by 商圈: one set of steps for all (a byName override or a typed number) would fail above
+    assert len({BANDS[f.name.split(" · ")[0]] for f in fields}) > 1
 
 
 def test_the_overview_colours_crowds_by_bands_not_by_rank():

@@ -156,12 +156,17 @@ def replace_table(
 
 def sync_reference(client: Client, cluster: Cluster | None = None) -> None:
     """Load the reference lists and the seeded targets (targets only where none exist yet)."""
-    districts = reference.districts().values()
+    capacities = reference.capacities()  # checked: one per 商圈
+    rows = []
+    for d in reference.districts().values():
+        c = capacities[d.id]
+        bands = (c.capacity, c.warning, c.critical, c.warning_share, c.critical_share, c.basis, c.source)
+        rows.append((d.id, d.name_zh, d.area, d.area_zh, d.kind, *bands))
     replace_table(
         client,
         "dim_district",
-        [(d.id, d.name_zh, d.area, d.area_zh, d.kind) for d in districts],
-        ["district", "name_zh", "area", "area_zh", "kind"],
+        rows,
+        ["district", "name_zh", "area", "area_zh", "kind", *CAPACITY_COLUMNS],
         cluster,
     )
     replace_table(client, "dim_sector", list(reference.sectors().items()), ["sector", "name_zh"], cluster)
@@ -176,6 +181,16 @@ def sync_reference(client: Client, cluster: Cluster | None = None) -> None:
         client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
     replace_table(client, "dim_calendar", calendar_rows(calendar_years()), CALENDAR_COLUMNS, cluster)
 
+
+CAPACITY_COLUMNS = [
+    "capacity",
+    "warning",
+    "critical",
+    "warning_share",
+    "critical_share",
+    "capacity_basis",
+    "capacity_source",
+]
 
 CALENDAR_COLUMNS = [
     "day",
