@@ -22,6 +22,7 @@ them cost more than encoding it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -66,7 +67,8 @@ class EventStruct:
     struct: type[msgspec.Struct]
     decoder: msgspec.json.Decoder
     optional: tuple[str, ...]  # fields that may be absent (then UNSET)
-    columns: tuple[tuple[str, Any], ...]  # (field, the schema's validator of an array of its values): patterns
+    # (a field's getter, whether it may be absent, the schema's validator of an array of its values): patterns
+    columns: tuple[tuple[Any, bool, Any], ...]
     time: Any  # the schema's validator of one event_time (pattern and RFC 3339 date-time)
 
 
@@ -95,7 +97,11 @@ def event_struct(feed: Feed) -> EventStruct:
         msgspec.json.Decoder(list[struct]),  # type: ignore[valid-type]
         tuple(name for name in props if name not in required),
         tuple(
-            (name, jsonschema_rs.validator_for({"type": "array", "items": spec}, validate_formats=True))
+            (
+                attrgetter(name),
+                name not in required,
+                jsonschema_rs.validator_for({"type": "array", "items": spec}, validate_formats=True),
+            )
             for name, spec in props.items()
             if {"pattern", "format"} & set(spec) and "enum" not in spec and name != "event_time"
         ),
@@ -112,27 +118,23 @@ class Bundle:
     stamps: list[float]
 
 
-_TIMES: dict[str, float | None] = {}  # epoch seconds of seen event_time strings, None when the schema refuses one
+_TIMES: dict[str, float] = {}  # epoch seconds of seen event_time strings; +inf for one the schema refuses
 _TIMES_MAX = 200_000
-_MISSING = object()
 _ENCODE = msgspec.json.Encoder().encode
 _TIME = attrgetter("event_time")
 _DISTRICT = attrgetter("district")
 
 
-def _epoch(text: str, check: Any) -> float | None:
-    """Epoch seconds of a time the schema's property validator accepts (cached), else None."""
-    stamp = _TIMES.get(text, _MISSING)
-    if stamp is not _MISSING:
-        return stamp  # type: ignore[return-value]
-    try:
-        stamp = datetime.fromisoformat(text).timestamp() if check.is_valid(text) else None
-    except ValueError:
-        stamp = None
-    if len(_TIMES) >= _TIMES_MAX:
+def _remember(texts: set[str], check: Any) -> None:
+    """Cache the epoch seconds of times, +inf for one the schema's property validator refuses (so that it is
+    never within the tolerance, and the precise path decides)."""
+    if len(_TIMES) + len(texts) > _TIMES_MAX:
         _TIMES.clear()
-    _TIMES[text] = stamp
-    return stamp  # type: ignore[return-value]
+    for text in texts:
+        try:
+            _TIMES[text] = datetime.fromisoformat(text).timestamp() if check.is_valid(text) else math.inf
+        except ValueError:
+            _TIMES[text] = math.inf
 
 
 def decode_bundle(feed: Feed, payload: bytes, latest: float) -> Bundle | None:
@@ -145,15 +147,18 @@ def decode_bundle(feed: Feed, payload: bytes, latest: float) -> Bundle | None:
         return None
     if not events:
         return None
-    for name, check in spec.columns:
-        values = list(map(attrgetter(name), events))
-        if name in spec.optional and msgspec.UNSET in values:
+    for field, optional, check in spec.columns:
+        values = list(map(field, events))
+        if optional and msgspec.UNSET in values:
             values = [v for v in values if v is not msgspec.UNSET]
         if not check.is_valid(values):
             return None
     times = list(map(_TIME, events))
-    by_text = {text: _epoch(text, spec.time) for text in set(times)}
-    if None in by_text.values() or max(by_text.values()) > latest:  # type: ignore[operator,type-var]
+    try:
+        stamps = list(map(_TIMES.__getitem__, times))
+    except KeyError:
+        _remember(set(times).difference(_TIMES), spec.time)
+        stamps = list(map(_TIMES.__getitem__, times))
+    if max(stamps) > latest:
         return None
-    stamps = list(map(by_text.__getitem__, times))
-    return Bundle(_ENCODE(events), list(map(_DISTRICT, events)), stamps)  # type: ignore[arg-type]
+    return Bundle(_ENCODE(events), list(map(_DISTRICT, events)), stamps)
