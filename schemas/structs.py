@@ -32,6 +32,7 @@ from typing import Annotated, Any, Literal
 import jsonschema_rs
 import msgspec
 
+from schemas.contracts import load_schema
 from schemas.feeds import Feed
 from schemas.reference import districts
 
@@ -75,8 +76,6 @@ class EventStruct:
 @lru_cache
 def event_struct(feed: Feed) -> EventStruct:
     """Generate the feed's Struct from its JSON Schema file (the 商圈 enumerated from reference data)."""
-    from schemas.contracts import load_schema
-
     schema = load_schema(feed)
     unknown = set(schema) - _IGNORED - {"$schema", "$id", "type", "additionalProperties", "required", "properties"}
     if schema.get("type") != "object" or schema.get("additionalProperties") is not False or unknown:
