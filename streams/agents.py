@@ -61,7 +61,7 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
             del waiting[:]
             await app.landing.land(merge([batch for batch, _ in group]))
             for _, events in group:
-                for event in events:
+                for event in events:  # every record (a bundle): Faust commits only a contiguous run of acks
                     await stream.ack(event)
 
     try:

@@ -202,3 +202,26 @@ def test_the_store_is_behind_by_count_or_by_bytes():
     assert agents.store_is_behind([batch(60), batch(40)], 100)
     assert agents.store_is_behind([batch(1)] * agents.MAX_WAITING, 10**9)
     assert not agents.store_is_behind([batch(1)] * (agents.MAX_WAITING - 1), 10**9)
+
+
+def test_every_record_is_acknowledged_because_faust_commits_only_contiguous_acks(faust_app, monkeypatch):
+    """Why the agent acknowledges each record (each a bundle) of a written batch, not only the last one:
+    Faust 0.15 commits the highest offset of a run of acknowledged offsets that follows the last commit
+    (``Consumer._new_offset``), so acknowledging only a batch's last record would never commit again."""
+    from faust.types import TP, Message
+
+    consumer = faust_app.consumer
+    tp = TP(SALES.topic, 9)
+    monkeypatch.setattr(faust_app.topics, "acks_enabled_for", lambda topic: topic == SALES.topic)  # as when running
+
+    def record(offset: int) -> Message:
+        return Message(SALES.topic, 9, offset, 0.0, 0, [], None, b"[]", None, tp=tp)
+
+    consumer._committed_offset[tp] = 100  # the next offset to read after the last commit
+    consumer.ack(record(104))  # a batch of 100..104, its last record alone
+    assert consumer._new_offset(tp) is None  # nothing to commit, ever: 100..103 stay unacknowledged
+    for offset in range(100, 104):
+        consumer.ack(record(offset))
+    assert consumer._new_offset(tp) == 105
+    for state in (consumer._committed_offset, consumer._acked, consumer._acked_index):
+        state.pop(tp, None)
