@@ -48,7 +48,7 @@ def stack(tmp_path_factory, free_port):
     spec = RunSpec(
         load("baseline"), 7, DAY, date(2024, 10, 2), districts=("jiefangbei", "daping", "shibati"), feeds=("sales",)
     )
-    producer = FeedProducer(settings.bootstrap)
+    producer = FeedProducer(settings)
     sent = replay(spec, producer, None, show_progress=False)
     producer.close()
     wait_idle(settings, sent)
@@ -404,7 +404,7 @@ def test_ingestion_goes_on_while_a_heavy_read_runs(stack):
         }
         for i in range(200)
     ]
-    producer = FeedProducer(stack.settings.bootstrap)
+    producer = FeedProducer(stack.settings)
     producer.send_raw("sales", b"daping", orjson.dumps(events))
     producer.close()
     landed_during = 0

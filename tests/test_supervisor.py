@@ -192,7 +192,9 @@ def test_a_producer_steps_back_for_a_recycle_and_reconnects_to_the_new_broker(mo
     path = gate_path(bootstrap)
     supervisor = Gate.create(path)
     try:
-        producer = kafka_mod.FeedProducer(bootstrap, validate=False, linger_ms=0, bundle_events=1)
+        producer = kafka_mod.FeedProducer(
+            Settings(kafka_bootstrap=bootstrap), validate=False, linger_ms=0, bundle_events=1, track_landing=False
+        )
         producer.send("sales", {"event_id": "a", "district": "daping"})
         assert producer._gate is not None and producer._gate.held
         recycled = threading.Event()

@@ -200,7 +200,7 @@ def replay(
     settings = get_settings()
     checkpoint = Checkpoint(settings.data_dir, spec)
     try:
-        producer = FeedProducer(settings.bootstrap, linger_ms=linger_ms_for(pace))
+        producer = FeedProducer(settings, linger_ms=linger_ms_for(pace), name=f"yzmon replay {spec.scenario.name}")
         try:
             sent = run_replay(spec, producer, pace, checkpoint=checkpoint, resume=resume)
         finally:
@@ -209,7 +209,7 @@ def replay(
         _fail(str(exc))
     except Interrupted as stopped:
         err.print(
-            f"{stopped}; {stopped.position.sent:,} records confirmed. Continue with the same command and --resume"
+            f"{stopped}; {stopped.position['sent']:,} records confirmed. Continue with the same command and --resume"
         )
         raise typer.Exit(130) from None
     if resume and sent == 0:
@@ -324,6 +324,9 @@ def load(
     some rows were refused (listed in FILE.rejects.csv; the valid ones are sent all the same).
     """
     from producers.files import Mapping, MappingError, count_rows
+    from producers.kafka import FeedProducer, ProducerError, linger_ms_for
+    from producers.load import FileSource
+    from producers.source import Discard, Pacer, pump
     from schemas.feeds import FEEDS
 
     if feed not in FEEDS:
@@ -339,10 +342,24 @@ def load(
         _fail(str(exc))
     rejects = file.with_name(file.name + ".rejects.csv")
     rejects.unlink(missing_ok=True)
+    settings = get_settings()
+    source = FileSource(
+        file, m, total, rejects, timedelta(seconds=settings.future_tolerance_s), say=err.print, check_only=dry_run
+    )
     try:
-        good, bad = _stream_load(file, m, total, None if dry_run else pace, dry_run, rejects)
+        if dry_run:
+            pump(source, Discard(), console=err)
+        else:
+            producer = FeedProducer(
+                settings, validate=False, linger_ms=linger_ms_for(pace), name=f"yzmon load {file.name}"
+            )
+            pump(source, producer, Pacer(pace), console=err)
+            producer.close()
+    except ProducerError as exc:
+        _fail(f"{exc} ({source.good:,} rows of {file.name} were handed over before this)")
     except (MappingError, ValueError, OSError) as exc:
         _fail(f"{file.name}: {exc}")
+    good, bad = source.good, source.bad
     if bad:
         err.print(
             f"{bad:,} of {good + bad:,} rows are invalid (all listed in {rejects}); "
@@ -351,61 +368,6 @@ def load(
     console.print(f"{good:,} valid rows {'checked' if dry_run else 'sent'}, {bad:,} invalid")
     if bad:
         raise typer.Exit(2)
-
-
-def _stream_load(file: Path, m, total: int, pace: float | None, dry_run: bool, rejects: Path) -> tuple[int, int]:
-    """Stream ``file`` through the mapping into Kafka; write refused rows to ``rejects`` as they come."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from producers.files import BadRow, stream_file
-    from producers.kafka import ProducerError
-    from producers.replay import Pacer
-
-    good = bad = 0
-    out = None
-    producer = None if dry_run else _producer(pace, validate=False)
-    pacer: Pacer | None = None
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    try:
-        with Progress(*columns, console=err, transient=True) as progress:
-            task = progress.add_task(f"{'check' if dry_run else 'load'} {file.name}", total=total)
-            for n, (line, item) in enumerate(stream_file(file, m), start=1):
-                if isinstance(item, BadRow):
-                    bad += 1
-                    if out is None:
-                        out = rejects.open("w", encoding="utf-8")
-                        out.write("line,reason,detail\n")
-                    out.write(f'{item.line},{item.reason},"{item.detail.replace(chr(34), chr(39))}"\n')
-                    if bad <= 20:
-                        err.print(f"{file.name}:{line}: {item.reason}: {item.detail}")
-                else:
-                    good += 1
-                    if producer is not None:
-                        when = datetime.fromisoformat(item["event_time"])
-                        pacer = pacer or Pacer(pace, when)
-                        pacer.wait_until(when, idle=producer.push)
-                        producer.send(m.feed, item)
-                if n % 2000 == 0:
-                    progress.update(task, completed=n)
-            progress.update(task, completed=good + bad)
-            if producer is not None:
-                producer.close()
-    except ProducerError as exc:
-        _fail(f"{exc} ({good:,} rows of {file.name} were handed over before this)")
-    finally:
-        if out is not None:
-            out.close()
-    return good, bad
-
-
-def _producer(speed: float | None, validate: bool = True):
-    """A feed producer for sending at ``speed`` (None: full speed); a clear error when Kafka is not there."""
-    from producers.kafka import FeedProducer, ProducerError, linger_ms_for
-
-    try:
-        return FeedProducer(get_settings().bootstrap, validate=validate, linger_ms=linger_ms_for(speed))
-    except ProducerError as exc:
-        _fail(str(exc))
 
 
 @app.command()

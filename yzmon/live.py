@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from rich.console import Console, Group
@@ -16,9 +16,9 @@ from rich.live import Live
 from rich.table import Table
 
 from producers.kafka import FeedProducer
-from producers.replay import Interrupted, Pacer, replay
+from producers.live import LiveSource
+from producers.source import Interrupted, Pacer, pump
 from schemas.zone import ZONE
-from simulators.run import RunSpec
 from simulators.scenario import load
 from yzcore.settings import Settings
 from yzcore.store import Reader, query_reader, rows
@@ -88,14 +88,11 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
 
     def feed() -> None:
         try:
-            producer = FeedProducer(settings.bootstrap)
-            day = datetime.now(ZONE).date()
-            while not stop.is_set():
-                spec = RunSpec(load(scenario), seed, day, day + timedelta(days=1))
-                replay(spec, producer, 1.0, Pacer(1.0, datetime.now(ZONE)), show_progress=False, stop=stop)
-                day += timedelta(days=1)
+            producer = FeedProducer(settings, name="yzmon run (live feed)")
+            source = LiveSource(load(scenario), seed, datetime.now(ZONE).date())
+            pump(source, producer, Pacer(1.0, datetime.now(ZONE)), show_progress=False, stop=stop)
         except Interrupted:
-            pass
+            producer.close(wait_landed=False)
         except BaseException as exc:  # noqa: BLE001 - reported on the console below
             failure.append(exc)
 

@@ -34,6 +34,7 @@ from yzcore.readlimits import LIMITS
 from yzcore.settings import Settings
 from yzcore.store import interface_up, worker_alive
 from yzmon.broker import StackError, die_with_parent, ensure_topics, group_lag, port_free, rss_mb, start_broker
+from yzmon.offsets import lag_by_topic, partition_offsets, uncommitted_ranges
 
 CHECK_S = 5.0  # how often the supervisor samples broker memory and consumer lag
 BACKOFF_MAX_S = 30.0
@@ -99,6 +100,7 @@ class Stack:
     gate: Gate | None = None
     _crashes: dict[str, deque] = field(default_factory=lambda: {"worker": deque(), "broker": deque()})
     _last_lag: tuple[str, int] | None = None  # (when, records) at the last check
+    _last_ranges: list[str] = field(default_factory=list)  # offset ranges not committed at the last check
     _restart_at: float | None = None  # when to start a crashed worker again (monotonic)
     _next_check: float = 0.0
     _recycle_after: float = 0.0  # no recycle attempt before this (monotonic), after one that was not the moment
@@ -303,10 +305,16 @@ class Stack:
             if lag
             else "how many were waiting is unknown (no check yet)"
         )
+        ranges = (
+            f"; not landed at {lag[0]} (offset ranges): {', '.join(self._last_ranges)}, and whatever came after"
+            if lag and self._last_ranges
+            else ""
+        )
         self.lost = (
             f"broker restart at {self.records['broker'].last_at}: the records it held that had not landed are lost; "
-            f"{waiting}. Producers send again what the broker had not acknowledged; replay the range again "
-            "to restore the rest (event ids make it idempotent)"
+            f"{waiting}{ranges}. yzmon's producers (load, replay, live feed) send again what had not landed "
+            "(re-sent below); other producers must send those ranges again, or replay the range "
+            "(event ids make it idempotent)"
         )
         self.log(f"broker back in {time.monotonic() - started:.1f} s with its topics; {self.lost}")
         self.write_state()
@@ -327,11 +335,12 @@ class Stack:
             return
         self.broker_mb = rss_mb(self.broker.pid)
         try:
-            lag = group_lag(self.settings.bootstrap)
+            offsets = partition_offsets(self.settings.bootstrap)
         except Exception:  # noqa: BLE001 - a check that fails is only skipped
-            lag = None
-        if lag is not None:
-            self._last_lag = (f"{datetime.now(ZONE):%H:%M:%S}", sum(lag.values()))
+            offsets = None
+        if offsets is not None:
+            self._last_lag = (f"{datetime.now(ZONE):%H:%M:%S %Z}", sum(lag_by_topic(offsets).values()))
+            self._last_ranges = uncommitted_ranges(offsets)
         limit = self.settings.broker_recycle_mb
         if limit and self.broker_mb > limit and time.monotonic() >= self._recycle_after:
             try:

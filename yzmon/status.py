@@ -136,6 +136,8 @@ def render_status(settings: Settings, console: Console) -> int:
         t.add_row("worker", f"[red]down[/] at {settings.worker_url} — `yzmon up`")
     for label, text in supervision_rows(settings):
         t.add_row(label, text)
+    for line in resent_lines(settings):
+        t.add_row("re-sent", line)
     if broker_up:
         lag = consumer_lag(settings) or {}
         t.add_row("consumer lag", " · ".join(f"{k} {v:,}" for k, v in lag.items()))
@@ -158,6 +160,18 @@ def render_status(settings: Settings, console: Console) -> int:
         t.add_row("store", f"[yellow]{explain(exc, settings.query_dsn)}[/]")
     console.print(t)
     return 0
+
+
+RESENT_SHOWN = 3
+
+
+def resent_lines(settings: Settings) -> list[str]:
+    """The last lines of DATA_DIR/logs/resent.log: what producers sent again after a broker restart."""
+    try:
+        text = (settings.data_dir / "logs" / "resent.log").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    return text.strip().splitlines()[-RESENT_SHOWN:]
 
 
 def _host_port(bootstrap: str) -> tuple[str, int]:
