@@ -15,6 +15,7 @@ from rich.console import Console
 from yzcore.settings import Settings, get_settings
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
+from yzmon.db_cli import db_backup, db_restore
 from yzmon.errors import explain, log_traceback, missing_object
 
 app = typer.Typer(
@@ -25,6 +26,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 targets_app = typer.Typer(help="Annual targets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+db_app.command("backup")(db_backup)
+db_app.command("restore")(db_restore)
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(targets_app, name="targets")
 app.command("report")(report)
@@ -505,6 +508,9 @@ def targets_list() -> None:
 
 def main() -> None:
     """The entry point: every failure ends as a plain sentence (its traceback in DATA_DIR/logs/cli.log)."""
+    from yzmon.stackinfo import adopt_stack_addresses
+
+    adopt_stack_addresses()  # a stack running on YZMON_DATA_DIR is found from its stack.json alone
     try:
         app()
     except StackError as exc:

@@ -35,6 +35,7 @@ from yzcore.settings import Settings
 from yzcore.store import interface_up, worker_alive
 from yzmon.broker import StackError, die_with_parent, ensure_topics, group_lag, port_free, rss_mb, start_broker
 from yzmon.offsets import lag_by_topic, partition_offsets, uncommitted_ranges
+from yzmon.stackinfo import addresses
 
 CHECK_S = 5.0  # how often the supervisor samples broker memory and consumer lag
 BACKOFF_MAX_S = 30.0
@@ -195,6 +196,11 @@ class Stack:
             "broker": self.broker.pid if self.broker else None,
             "bootstrap": self.settings.bootstrap,
             "worker_url": self.settings.worker_url,
+            "sql_url": f"http://{self.settings.sql_host}:{self.settings.sql_port}"
+            if self.settings.embedded_store
+            else None,
+            "store": self.settings.store_dsn if self.settings.embedded_store else None,
+            "addresses": addresses(self.settings),
             "children": {name: asdict(r) for name, r in self.records.items()},
             "recycles": self.recycles,
             "broker_mb": round(self.broker_mb, 1),
