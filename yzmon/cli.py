@@ -15,7 +15,7 @@ from rich.console import Console
 from yzcore.settings import Settings, get_settings
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
-from yzmon.db_cli import db_backup, db_restore
+from yzmon.db_cli import db_backup, db_restore, db_status
 from yzmon.errors import explain, log_traceback, missing_object
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ targets_app = typer.Typer(help="Annual targets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("backup")(db_backup)
 db_app.command("restore")(db_restore)
+db_app.command("status")(db_status)
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(targets_app, name="targets")
 app.command("report")(report)

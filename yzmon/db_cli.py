@@ -108,3 +108,50 @@ def db_restore(
     for feed, n in landed(DirectReader(client)).items():
         t.add_row(feed, f"{n:,}")
     console.print(t)
+
+
+def db_status() -> None:
+    """Applied and pending migrations, and the store's release beside this one."""
+    from yzcore.migrate import MigrationError, applied_at, discover, release, store_release
+    from yzcore.store import query_reader
+
+    settings = get_settings()
+    try:
+        if settings.embedded_store and running_stack(settings) is None:
+            client = connect(settings.store_dsn, readonly=True, settings=settings)
+        else:
+            client = query_reader(settings).client  # type: ignore[attr-defined]
+        exists = client.query(
+            "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'"
+        ).result_rows[0][0]
+        applied = applied_at(client) if exists else {}
+        store = store_release(client)
+    except (StoreError, MigrationError) as exc:
+        _fail(str(exc))
+    t = Table(title=f"migrations · store {settings.query_dsn}")
+    for col in ("version", "name", "state", "applied at"):
+        t.add_column(col)
+    pending = 0
+    for m in discover():
+        if m.version in applied:
+            checksum, when = applied[m.version]
+            state = "applied" if m.matches(checksum) else "[red]changed since applied[/]"
+            t.add_row(f"{m.version:03d}", m.name, state, _when(when))
+        else:
+            pending += 1
+            t.add_row(f"{m.version:03d}", m.name, "[yellow]pending[/]", "")
+    unknown = sorted(v for v in applied if v > len(discover()))
+    for v in unknown:
+        t.add_row(f"{v:03d}", "?", "[red]applied by a newer release[/]", _when(applied[v][1]))
+    console.print(t)
+    console.print(
+        f"store release: {store or 'unknown (before 0.2.0)'} · this release: {release()} · "
+        + (f"{pending} pending: run `yzmon db migrate`" if pending else "schema up to date")
+    )
+
+
+def _when(value: object) -> str:
+    """A ledger time with its zone (the store's times are Asia/Shanghai)."""
+    if isinstance(value, datetime):
+        return value.astimezone(ZONE).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"{value} Asia/Shanghai"
