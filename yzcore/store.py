@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlparse
@@ -23,6 +24,17 @@ from yzcore.readlimits import engine_settings
 from yzcore.settings import Settings
 
 READONLY = {"readonly": 1}
+
+
+class _DriverNoise(logging.Filter):
+    """clickhouse-connect logs a warning before raising OperationalError for an unreachable server (a
+    worker restarting): the caller reports the error; the warning only fills the screen."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Unexpected Http Driver Exception")
+
+
+logging.getLogger("clickhouse_connect.driver._backend.http_sync").addFilter(_DriverNoise())
 # chDB's server configuration: BACKUP/RESTORE to File(...) anywhere (`yzmon db backup`, yzcore.backup);
 # the read path refuses them whatever this allows
 CHDB_OPTIONS = {"backups.allowed_path": "/"}

@@ -41,6 +41,14 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _restarting() -> str | None:
+    """What to say instead of an error while the stack's supervisor brings its worker back."""
+    from yzmon.stackinfo import worker_restarting
+
+    notice = worker_restarting(get_settings())
+    return f"{notice}: try again in a few seconds" if notice else None
+
+
 class OutputFormat(StrEnum):
     table = "table"
     csv = "csv"
@@ -407,8 +415,10 @@ def sql(
             _fail("give SQL, or --query NAME (see --list)")
         out = query_reader(get_settings()).raw(query, params or None, _FORMATS[fmt])
     except (StoreError, QueryError) as exc:
-        _fail(str(exc))
+        _fail(_restarting() or str(exc))
     except Exception as exc:  # noqa: BLE001 - engine errors are for the analyst to read
+        if _restarting():
+            _fail(_restarting() or "")
         if missing_object(exc) is not None:
             _fail(explain(exc, get_settings().query_dsn, own_sql=True))
         _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
@@ -519,6 +529,9 @@ def main() -> None:
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - an operator reads a sentence, not a traceback
         settings = get_settings()
+        if _restarting():
+            err.print(f"[yellow]{_restarting()}[/]")
+            sys.exit(1)
         logged = log_traceback(exc, settings.data_dir)
         err.print(f"[bold red]error:[/] {explain(exc, settings.query_dsn)}")
         if logged is not None and missing_object(exc) is None:

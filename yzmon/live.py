@@ -74,7 +74,7 @@ def summary(reader: Reader, today: date) -> Table:
 
 
 def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> int:
-    stack = Stack(settings)
+    stack = Stack(settings, echo=False)  # the supervisor's lines go to its log: the live view keeps the screen
     try:
         with console.status("starting broker and worker …"):
             stack.start()
@@ -102,10 +102,14 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
         with Live(console=console, refresh_per_second=1) as live:
             while not failure:
                 today = datetime.now(ZONE).date()
+                worker = stack.records["worker"]
                 try:
-                    live.update(Group(summary(reader, today)))
+                    if worker.state != "up":
+                        live.update(f"worker restarting ({worker.restarts})")
+                    else:
+                        live.update(Group(summary(reader, today)))
                 except Exception as exc:  # noqa: BLE001 - a slow store shows as a note, the feed goes on
-                    live.update(f"waiting for the store: {exc}")
+                    live.update(f"waiting for the store: {str(exc).strip().splitlines()[0][:200]}")
                 for _ in range(10):  # the supervisor's rounds: restarts, broker memory (yzmon.stack)
                     if not stack.tick():
                         failure.append(StackError(f"the stack gave up; see {stack.logs['supervisor']}"))

@@ -105,6 +105,7 @@ class Stack:
     _restart_at: float | None = None  # when to start a crashed worker again (monotonic)
     _next_check: float = 0.0
     _recycle_after: float = 0.0  # no recycle attempt before this (monotonic), after one that was not the moment
+    echo: bool = True  # log lines also on stderr (the live view keeps its screen: log file only)
 
     def start(self, wait_ready_s: float = 60.0) -> None:
         s = self.settings
@@ -213,8 +214,9 @@ class Stack:
 
     def log(self, message: str) -> None:
         """One line in DATA_DIR/logs/supervisor.log and on stderr (DATA_DIR/stack.log when detached)."""
-        line = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S} {message}"
-        print(line, file=sys.stderr, flush=True)
+        line = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S %Z} {message}"
+        if self.echo:
+            print(line, file=sys.stderr, flush=True)
         with self.logs["supervisor"].open("a", encoding="utf-8") as f:
             f.write(line + "\n")
 
@@ -256,13 +258,22 @@ class Stack:
         if self._restart_at is not None and time.monotonic() >= self._restart_at:
             self._restart_at = None
             self.start_worker()
-            self.records["worker"].state = "up"
+            self.records["worker"].state = "starting"
             self.log(f"worker started again (pid {self.worker.pid if self.worker else '?'})")
+            self.write_state()
+        if self.records["worker"].state == "starting" and self._worker_ready():
+            self.records["worker"].state = "up"
+            self.log("worker ready")
             self.write_state()
         if time.monotonic() >= self._next_check:
             self._check()
             self._next_check = time.monotonic() + CHECK_S
         return True
+
+    def _worker_ready(self) -> bool:
+        """The (re)started worker answers, and serves reads when it owns the embedded store."""
+        s = self.settings
+        return worker_alive(s) and (not s.embedded_store or interface_up(s))
 
     def close(self) -> None:
         """Stop the children and forget the stack's state."""
@@ -279,7 +290,7 @@ class Stack:
             crashes.popleft()
         rec.last_exit = proc.returncode
         rec.last_reason = exit_reason(proc.returncode, self.logs[name])
-        rec.last_at = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S}"
+        rec.last_at = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S %Z}"
         if len(crashes) > s.restart_max:
             rec.state = "gave up"
             self.write_state()
@@ -305,6 +316,7 @@ class Stack:
         if self.gate is not None:
             self.gate.bump()
         self.start_worker()
+        self.records["worker"].state = "starting"
         self.records["broker"].state = "up"
         waiting = (
             f"{lag[1]:,} Kafka records (up to {self.settings.bundle_events} events each) were waiting at {lag[0]}"

@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from yzcore.settings import Settings
+from yzcore.store import interface_dsn
 
 
 def running_stack(settings: Settings) -> dict[str, Any] | None:
@@ -41,4 +42,17 @@ def adopt_stack_addresses(environ: dict[str, str] | None = None) -> dict[str, st
         key = f"YZMON_{name.upper()}"
         if name in ADDRESSES and value is not None and key not in env:
             env[key] = added[key] = str(value)
+    settings = Settings()
+    if state.get("sql_url") and settings.embedded_store and "YZMON_READER_DSN" not in env:
+        # reads go to the stack's interface even while its worker restarts: never to the store it owns
+        env["YZMON_READER_DSN"] = added["YZMON_READER_DSN"] = interface_dsn(settings)
     return added
+
+
+def worker_restarting(settings: Settings) -> str | None:
+    """ "worker restarting (n)" while the stack of this data dir brings its worker back; else None."""
+    state = running_stack(settings)
+    worker = ((state or {}).get("children") or {}).get("worker") or {}
+    if worker.get("state", "up") in ("up", "gave up"):
+        return None
+    return f"worker restarting ({worker.get('restarts', 0)})"

@@ -18,6 +18,7 @@ from yzcore.store import Reader, StoreError, query_reader, rows
 from yzmon.broker import group_lag, port_open
 from yzmon.errors import explain
 from yzmon.stack import supervision_rows
+from yzmon.stackinfo import worker_restarting
 
 
 def consumer_lag(settings: Settings) -> dict[str, int] | None:
@@ -120,6 +121,10 @@ CURVE_ZH = {"last_year": "上年实际", "model": "模型"}
 
 
 def render_status(settings: Settings, console: Console) -> int:
+    restarting = worker_restarting(settings)
+    if restarting is not None:  # the supervisor brings it back: that is all there is to say
+        console.print(f"{restarting}; `yzmon status` again in a few seconds")
+        return 0
     t = Table(title="yzmon status", show_header=False)
     broker_up = port_open(*_host_port(settings.bootstrap))
     t.add_row("broker", f"{settings.bootstrap} " + ("[green]up[/]" if broker_up else "[red]down[/] — `yzmon up`"))
