@@ -91,11 +91,7 @@ def up(
                 _fail(f"the stack did not start: {' '.join(tail)}")
             if state_file(settings).exists():
                 console.print(f"stack up in the background (pid {proc.pid}); `yzmon status`, `yzmon down`")
-                if settings.embedded_store:
-                    from yzmon.connect_info import connect_lines
-
-                    for line in connect_lines(settings):
-                        console.print(line, markup=False, highlight=False, soft_wrap=True)
+                _print_addresses(settings)
                 return
             time.sleep(0.2)
         _fail(f"the stack did not become ready within 90 s; see {settings.data_dir / 'stack.log'}")
@@ -109,12 +105,17 @@ def up(
         f"[green]stack up[/]: Kafka {settings.bootstrap} · worker {settings.worker_url} · "
         f"store {settings.store_dsn} — Ctrl-C stops"
     )
-    if settings.embedded_store:
-        from yzmon.connect_info import connect_lines
-
-        for line in connect_lines(settings):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    _print_addresses(settings)
     raise typer.Exit(stack.supervise())
+
+
+def _print_addresses(settings: Settings) -> None:
+    """Where providers send (Kafka) and where analysts read (the SQL interface)."""
+    from yzmon.connect_info import connect_lines, provider_lines
+
+    lines = provider_lines(settings) + (connect_lines(settings) if settings.embedded_store else [])
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
