@@ -79,3 +79,37 @@ def test_confluent_kafka_single_event_records_land_exactly_and_bad_ones_are_refu
         assert int(landed[0]["records"]) == N + RESENT + len(bad)  # every record the client sent reached the worker
     finally:
         stack.down()
+
+
+def test_a_broker_killed_under_another_producer_names_the_offset_ranges_lost(tmp_path, free_port):
+    """Records of a provider's client that the worker had not landed when the embedded broker died are gone;
+    the supervisor names their topic-partition offset ranges in `yzmon status`."""
+    import json
+    import os
+    import signal
+
+    import httpx
+
+    stack = DetachedStack.up(tmp_path / "stack", free_port(), free_port(), free_port(), fault_injection="true")
+    try:
+        spec = RunSpec(load("baseline"), 4, date(2024, 10, 3), date(2024, 10, 4), feeds=("sales",))
+        events = [r.event for r in records(spec, spec.days[0]) if r.event is not None][:500]
+        httpx.post(f"{stack.settings.worker_url}/admin/store-outage", json={"seconds": 60}).raise_for_status()
+        producer = confluent_kafka.Producer({"bootstrap.servers": stack.settings.bootstrap, "acks": "all"})
+        for e in events:
+            producer.produce(FEEDS["sales"].topic, key=e["district"].encode(), value=orjson.dumps(e))
+        assert producer.flush(60) == 0
+        time.sleep(12)  # the supervisor's checks (every 5 s) see the records the worker has not landed
+        os.kill(stack.state()["broker"], signal.SIGKILL)
+        state = stack.wait(lambda s: s["children"]["broker"]["restarts"] == 1 and s["lost"], "the broker restart")
+        ranges = state["lost"].split("(offset ranges): ", 1)[1].split(", and whatever came after", 1)[0]
+        lost = {r.rsplit(" ", 1)[0]: r.rsplit(" ", 1)[1] for r in ranges.split(", ")}
+        assert all(tp.startswith(f"{FEEDS['sales'].topic}-") for tp in lost)
+        assert sum(int(b) - int(a) + 1 for a, b in (v.split("–") for v in lost.values())) == len(events)
+        stack.worker_ready()
+        status = stack.yzmon("status")
+        flat = "".join(ch for ch in status.stdout if ch not in "│ \n")  # the table's cell wraps the long line
+        assert "brokerloss" in flat and ranges.replace(" ", "") in flat
+        assert json.loads((stack.settings.data_dir / "stack.json").read_text())["lost"] == state["lost"]
+    finally:
+        stack.down()
