@@ -166,8 +166,9 @@ class TrackingProducer(FeedProducer):
     (latest) answered the base offset of the partition's last batch, short of the real end, in our runs.
     """
 
-    def __init__(self, bootstrap: str, ends: dict[TopicPartition, int], **kwargs: Any):
-        super().__init__(bootstrap, **kwargs)
+    def __init__(self, settings: Settings, ends: dict[TopicPartition, int], **kwargs: Any):
+        # the benchmark waits for the group's commits itself: no waiting for the ledger in close()
+        super().__init__(settings, track_landing=False, **kwargs)
         self.ends = ends
 
     def _acknowledged(self, metadata: Any) -> None:
@@ -336,7 +337,7 @@ class Bench:
         before = dict(self.ends)
         t = time.monotonic()
         producer = TrackingProducer(
-            self.settings.bootstrap,
+            self.settings,
             self.ends,
             validate=False,
             linger_ms=linger_ms_for(None),
@@ -447,7 +448,7 @@ class Bench:
             return {}
         pool = day_events(self.scenario, c.seed, c.start, c.districts, c.feeds)
         total = int(c.freshness_seconds * c.freshness_rate)
-        producer = TrackingProducer(self.settings.bootstrap, self.ends, linger_ms=5, bundle_events=c.bundle_events)
+        producer = TrackingProducer(self.settings, self.ends, linger_ms=5, bundle_events=c.bundle_events)
         run = f"{int(time.time())}"
         t0 = last_flush = time.monotonic()
         sent = 0

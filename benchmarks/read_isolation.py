@@ -76,7 +76,7 @@ def run(seconds: float, heavy_seconds: int, data_dir: Path) -> dict:
                 r = http.post(base + f"?max_execution_time={heavy_seconds}", content=HEAVY)
                 heavy_runs.append((r.status_code, time.time() - t0))
 
-    producer = FeedProducer(settings.bootstrap)
+    producer = FeedProducer(settings)
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
     phases: dict[str, list[int]] = {"idle": [], "heavy read": []}

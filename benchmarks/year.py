@@ -44,8 +44,8 @@ DEFAULTS = {(name, c.name): c.default for name, feed in FEEDS.items() for c in f
 class CountingProducer(TrackingProducer):
     """Counts what was sent per feed: valid events, the total of each measure, and bad records."""
 
-    def __init__(self, bootstrap: str, ends: dict[TopicPartition, int], **kwargs: Any):
-        super().__init__(bootstrap, ends, **kwargs)
+    def __init__(self, settings: Settings, ends: dict[TopicPartition, int], **kwargs: Any):
+        super().__init__(settings, ends, **kwargs)
         self.events: Counter = Counter()
         self.totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)  # (feed, measure)
         self.bad: Counter = Counter()
@@ -176,7 +176,7 @@ def run_year(
         sampler = MemorySampler(stack.worker.pid)
         sampler.start()
         producer = CountingProducer(
-            s.bootstrap, ends, validate=False, linger_ms=linger_ms_for(None), bundle_events=s.bundle_events
+            s, ends, validate=False, linger_ms=linger_ms_for(None), bundle_events=s.bundle_events
         )
         t0 = time.monotonic()
         sent = replay(spec, producer, None, show_progress=show_progress)

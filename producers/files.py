@@ -35,10 +35,12 @@ import yaml
 
 from schemas.contracts import check, load_schema
 from schemas.feeds import FEEDS
-from yzcore.settings import get_settings
+from yzcore.settings import Settings
 
 _INT = re.compile(r"^-?\d+$")
 _MONEY = ("amount", "spend")
+# the settings' default; a command passes its own (settings.future_tolerance_s)
+DEFAULT_FUTURE_TOLERANCE = timedelta(seconds=Settings.model_fields["future_tolerance_s"].default)
 
 
 class MappingError(ValueError):
@@ -221,7 +223,7 @@ def stream_file(
     """Read, map and validate ``path`` row by row in file order: (line, event) for a valid row,
     (line, BadRow) for an invalid one. Memory stays bounded by ``chunk_rows``."""
     if future_tolerance is None:
-        future_tolerance = timedelta(seconds=get_settings().future_tolerance_s)
+        future_tolerance = DEFAULT_FUTURE_TOLERANCE
     feed = FEEDS[m.feed]
     now = datetime.now(UTC)
     for item in iter_rows(path, chunk_rows):

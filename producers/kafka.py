@@ -14,7 +14,10 @@ broker acknowledges it: when the broker restarts (the embedded stack's superviso
 one back, or recycles it to free its memory), the producer opens a fresh connection and sends the
 unacknowledged records again. A broker that stays down raises ProducerError after the delivery
 timeout without dropping what was handed to it silently. On the embedded broker the producer
-also takes the broker gate (``producers.gate``) while it holds unacknowledged records.
+also takes the broker gate (``producers.gate``) while it holds unacknowledged records, and keeps
+every acknowledged record until the worker's ledger shows it landed (``producers.landing``): when
+the broker is restarted after a crash, it sends again exactly what had not landed, says so on its
+log and in DATA_DIR/logs/resent.log (`yzmon status`). ``wait_landed`` waits for the rest.
 """
 
 from __future__ import annotations
@@ -29,9 +32,11 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from producers.gate import Gate, GateTimeout, gate_path
+from producers.landing import Ledger, SentRecord, StoreLedger, Unlanded, log
 from schemas.contracts import InvalidEvent, check
 from schemas.feeds import FEEDS
-from yzcore.settings import get_settings
+from schemas.zone import ZONE
+from yzcore.settings import Settings
 
 MAX_BUNDLE_BYTES = 512 * 1024  # a bundle leaves before it grows past this (the worker accepts 1 MiB)
 CONFIRM_EVENTS = 50_000  # wait for acknowledgements after this many events
@@ -39,10 +44,18 @@ LINGER_MS = 20  # how long a bundle's first event may wait for company
 BULK_LINGER_MS = 1000  # the same, in a replay at full speed
 CLIENT_LINGER_MS = 20  # the Kafka client's own linger (records of several bundles share a request)
 RESEND_ATTEMPTS = 5
+UNLANDED_EVENTS = 100_000  # past this many acknowledged events not yet landed, the producer waits for the worker
+LAND_TIMEOUT_S = 600.0  # longest wait for the worker to land what was sent (it lands ~30k events/s)
+SETTLE_S = 0.5  # between looks at the ledger while waiting
 
 
 class ProducerError(RuntimeError):
     pass
+
+
+def _ended_at(generation: str) -> float | None:
+    """When the previous broker generation ended: the new generation's text is the restart time (ns)."""
+    return int(generation) / 1e9 if generation.isdigit() and int(generation) > 0 else None
 
 
 def linger_ms_for(speed: float | None) -> int:
@@ -73,18 +86,22 @@ class _InFlight:
 class FeedProducer:
     def __init__(
         self,
-        bootstrap: str,
+        settings: Settings,
         validate: bool = True,
         linger_ms: int = LINGER_MS,
         delivery_timeout_s: float = 60,
         connect_timeout_s: float = 10,
         bundle_events: int | None = None,
+        track_landing: bool = True,
+        ledger: Ledger | None = None,
+        name: str = "producer",
     ):
-        self.bootstrap = bootstrap
+        self.settings = settings
+        self.bootstrap = settings.bootstrap
+        self.name = name  # who sends, in the resend log
         self.validate = validate
         self.delivery_timeout_s = delivery_timeout_s
         self.connect_timeout_s = connect_timeout_s
-        settings = get_settings()
         self.bundle_events = bundle_events or settings.bundle_events
         self.future_tolerance = timedelta(seconds=settings.future_tolerance_s)
         self.linger_ms = linger_ms
@@ -95,10 +112,15 @@ class FeedProducer:
         self._oldest = 0.0  # when the oldest waiting bundle began (monotonic)
         self._pending: list[_InFlight] = []  # handed to Kafka, not yet acknowledged
         self._queued = 0  # events handed to Kafka since the last confirmation
-        path = gate_path(bootstrap)
+        self.resent = 0  # events sent again after a broker restart lost them
+        path = gate_path(self.bootstrap)
         self._gate = Gate(path) if path is not None and path.exists() else None
         self._generation = self._gate.generation() if self._gate else ""
         self._gate_checked = 0.0
+        # only the embedded broker (the one with a gate) loses what it acknowledged
+        tracked = track_landing and self._gate is not None
+        self._unlanded = Unlanded(ledger or StoreLedger(settings)) if tracked else None
+        self._waiting = False  # inside wait_landed
         self._producer = self._connect()
 
     def _connect(self) -> KafkaProducer:
@@ -196,10 +218,52 @@ class FeedProducer:
             gate.acquire_shared(self.delivery_timeout_s * 2)
         except GateTimeout as exc:
             raise ProducerError(f"{exc}; is the stack's supervisor stuck? `yzmon status`") from exc
-        generation = gate.generation()
-        if generation != self._generation:  # the broker was restarted: its producer ids are new
-            self._generation = generation
-            self._reconnect()
+        self._new_generation()
+
+    def _new_generation(self) -> bool:
+        """After a broker restart (the gate's generation changed): a fresh connection (its producer ids are
+        new), and the records the old broker acknowledged but the worker had not landed sent again."""
+        if self._gate is None:
+            return False
+        generation = self._gate.generation()
+        if generation == self._generation:
+            return False
+        self._reconnect()
+        self._generation = generation
+        if self._unlanded is not None:
+            self._resend_unlanded(_ended_at(generation))
+        return True
+
+    def _resend_unlanded(self, ended: float | None) -> None:
+        held = self._unlanded
+        assert held is not None
+        deadline = time.monotonic() + self.delivery_timeout_s
+        while not held.settle(ended) and time.monotonic() < deadline:  # the worker restarts with the broker
+            time.sleep(SETTLE_S)
+        ranges = ", ".join(f"{t}-{p} {a}–{b}" for t, p, a, b in held.ranges())
+        again = held.take(time.time())
+        if not again:
+            log.warning("%s: the broker was restarted; everything it had acknowledged had landed", self.name)
+            return
+        events = sum(r.events for r in again)
+        for r in again:
+            future = self._producer.send(r.topic, key=r.key, value=r.value)
+            self._pending.append(_InFlight(future, r.topic, r.key, r.value, r.events))
+            self._queued += r.events
+        self.resent += events
+        line = (
+            f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S %Z} {self.name}: the broker was restarted; sent again "
+            f"{events:,} events ({len(again):,} records) it had acknowledged but the worker had not landed "
+            f"(offsets {ranges})"
+        )
+        log.warning(line)
+        try:
+            logs = self.settings.data_dir / "logs"
+            logs.mkdir(parents=True, exist_ok=True)
+            with (logs / "resent.log").open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
+        except OSError:
+            pass  # the log line above says it all the same
 
     def _confirm(self) -> int:
         """Wait until every record handed to Kafka is acknowledged, sending again (on a fresh connection)
@@ -213,6 +277,9 @@ class FeedProducer:
             for r in waiting:
                 if r.future.is_done and r.future.succeeded():
                     self._acknowledged(r.future.value)
+                    if self._unlanded is not None:
+                        m = r.future.value
+                        self._unlanded.add(SentRecord(m.topic, m.partition, m.offset, r.key, r.value, r.events))
             confirmed += sum(r.events for r in waiting) - sum(r.events for r in failed)
             if not failed:
                 break
@@ -226,7 +293,8 @@ class FeedProducer:
                 )
             time.sleep(min(0.5 * 2**attempt, 5.0))
             try:
-                self._reconnect()
+                if not self._new_generation():
+                    self._reconnect()
             except ProducerError:
                 continue  # the broker is not back yet; the next attempt tries again
             waiting = [
@@ -236,7 +304,44 @@ class FeedProducer:
         self.sent += confirmed
         self._queued = 0
         self._leave_gate()
+        self._hold_back()
         return confirmed
+
+    def _hold_back(self) -> None:
+        """Wait while too much of what was acknowledged has not landed (it is kept to be sent again)."""
+        held = self._unlanded
+        if held is None or self._waiting or held.events <= UNLANDED_EVENTS:
+            return
+        if self._new_generation():
+            return
+        held.settle()
+        if held.events > UNLANDED_EVENTS:
+            self.wait_landed(until_events=UNLANDED_EVENTS // 2)
+
+    def wait_landed(self, timeout_s: float = LAND_TIMEOUT_S, until_events: int = 0) -> None:
+        """Wait until the worker's ledger shows everything sent landed (at most ``until_events`` left),
+        sending again what a restarted broker lost. Raises ProducerError after ``timeout_s``."""
+        held = self._unlanded
+        if held is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        self._waiting = True
+        try:
+            while True:
+                if self._new_generation() or self._pending:
+                    self._confirm()
+                held.settle()
+                if held.events <= until_events:
+                    return
+                if time.monotonic() > deadline:
+                    ranges = ", ".join(f"{t}-{p} {a}–{b}" for t, p, a, b in held.ranges())
+                    raise ProducerError(
+                        f"{held.events:,} events the broker acknowledged have not landed within {timeout_s:.0f} s "
+                        f"(offsets {ranges}); is the worker up? `yzmon status`"
+                    )
+                time.sleep(SETTLE_S)
+        finally:
+            self._waiting = False
 
     def _acknowledged(self, metadata: Any) -> None:
         """Called with the broker's RecordMetadata of every acknowledged record (a hook for benchmarks)."""
@@ -258,9 +363,12 @@ class FeedProducer:
         self._emit_all()
         return self._confirm()
 
-    def close(self) -> None:
+    def close(self, wait_landed: bool = True) -> None:
+        """Send and confirm everything, wait (unless told not to) until the worker landed it, and disconnect."""
         try:
             self.flush()
+            if wait_landed:
+                self.wait_landed()
         finally:
             self._producer.close(timeout=5)
             self._leave_gate()

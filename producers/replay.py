@@ -1,4 +1,4 @@
-"""Replay a simulated run onto Kafka at a chosen speed, with a progress bar, stoppable and resumable.
+"""Replay a simulated run onto Kafka at a chosen speed: a source (``producers.source``) of its records.
 
 Ctrl-C stops at a record boundary: everything sent so far is flushed and confirmed, and the
 position is written to a checkpoint (DATA_DIR/replay/<run key>.json). The same command with
@@ -8,56 +8,19 @@ position is written to a checkpoint (DATA_DIR/replay/<run key>.json). The same c
 from __future__ import annotations
 
 import hashlib
-import json
-import signal
 import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+from producers.source import Checkpoint as _Checkpoint
+from producers.source import Interrupted, Item, Pacer, Sink, pump
 from schemas.zone import ZONE
 from simulators.run import RunSpec, records
 
-PROGRESS_EVERY = 5_000  # records between looks at the clock (progress bar, checkpoint due)
-CHECKPOINT_SECONDS = 5.0  # at least this long between confirmed checkpoints; after a crash, --resume sends
-# again what came after the last one (the event ids make that idempotent)
-
-
-class Sink(Protocol):
-    def send(self, feed: str, event: dict) -> None: ...
-    def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None: ...
-    def push(self) -> None: ...  # hand over whatever waits, without waiting for acknowledgements
-    def flush(self) -> int: ...
-
-
-class Pacer:
-    """Maps event time to wall time: ``speed`` simulated seconds per wall second (None = as fast as possible)."""
-
-    def __init__(self, speed: float | None, anchor_event: datetime, anchor_wall: float | None = None):
-        self.speed = speed
-        self.anchor_event = anchor_event.timestamp()
-        self.anchor_wall = time.time() if anchor_wall is None else anchor_wall
-
-    def wait_until(
-        self, event_time: datetime, stop: threading.Event | None = None, idle: Callable[[], None] | None = None
-    ) -> None:
-        """Sleep until ``event_time`` is due; ``idle`` runs first (a producer sends its waiting bundles)."""
-        if self.speed is None:
-            return
-        due = self.anchor_wall + (event_time.timestamp() - self.anchor_event) / self.speed
-        delay = due - time.time()
-        if delay > 0:
-            if idle is not None:
-                idle()
-            if stop is None:
-                time.sleep(delay)
-            else:
-                stop.wait(delay)
+__all__ = ["Checkpoint", "Interrupted", "Pacer", "Position", "ReplaySource", "replay", "run_key"]
 
 
 @dataclass
@@ -85,27 +48,54 @@ def run_key(spec: RunSpec) -> str:
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
-class Checkpoint:
+class Checkpoint(_Checkpoint):
+    """The replay of ``spec``'s checkpoint: DATA_DIR/replay/<run key>.json."""
+
     def __init__(self, directory: Path, spec: RunSpec):
-        self.path = directory / "replay" / f"{run_key(spec)}.json"
-
-    def load(self) -> Position | None:
-        return Position(**json.loads(self.path.read_text())) if self.path.exists() else None
-
-    def save(self, pos: Position) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(pos.__dict__))
-        tmp.replace(self.path)
+        super().__init__(directory / "replay" / f"{run_key(spec)}.json")
 
 
-class Interrupted(Exception):
-    """The replay stopped on request; ``position`` says where."""
+class ReplaySource:
+    """The records of a simulated run, day by day, from a position."""
 
-    def __init__(self, position: Position, clock: str):
-        super().__init__(f"stopped at simulated {clock}")
-        self.position = position
-        self.clock = clock
+    unit = "days"
+
+    def __init__(self, spec: RunSpec, start: Position | None = None):
+        self.spec = spec
+        self.pos = start or Position()
+        self.description = f"replay {spec.scenario.name}"
+        self._stamp = ""
+        self._index = 0
+
+    def total(self) -> int:
+        return len(self.spec.days)
+
+    def items(self) -> Iterator[Item]:
+        for day_index, day in enumerate(self.spec.days):
+            if day_index < self.pos.day:
+                continue
+            for i, record in enumerate(records(self.spec, day)):
+                if i < self.pos.record:
+                    continue
+                self._index = i
+                if record.event is None:
+                    yield Item(record.feed, raw=record.bad or b"")
+                    continue
+                self._stamp = record.event["event_time"]
+                yield Item(record.feed, record.event, when=datetime.fromisoformat(self._stamp))
+            self.pos.day, self.pos.record = day_index + 1, 0
+
+    def sent(self) -> None:
+        self.pos.record, self.pos.sent = self._index + 1, self.pos.sent + 1
+
+    def progress(self) -> tuple[int, str]:
+        return self.pos.day, f"模拟时钟 {_clock(self._stamp)}"
+
+    def position(self) -> dict[str, Any]:
+        return asdict(self.pos)
+
+    def finish(self) -> None:
+        self.pos.done = True
 
 
 def replay(
@@ -123,80 +113,21 @@ def replay(
     Raises Interrupted after a clean stop (Ctrl-C, or ``stop`` set); the checkpoint then holds the
     position of the last confirmed record.
     """
-    stop = stop or threading.Event()
-    start = (checkpoint.load() if (checkpoint and resume) else None) or Position()
+    saved = checkpoint.load() if (checkpoint and resume) else None
+    start = Position(**saved) if saved else Position()
     if start.done:
         return 0
-    pos = Position(start.day, start.record, start.sent)
     first = datetime(spec.start.year, spec.start.month, spec.start.day, tzinfo=ZONE)
-    pacer = pacer or Pacer(speed, first)
-    restore = _catch_sigint(stop)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("days · 模拟时钟 {task.fields[clock]} · {task.fields[rate]} events/s"),
-        TimeElapsedColumn(),
-        disable=not show_progress,
+    return pump(
+        ReplaySource(spec, start),
+        producer,
+        pacer or Pacer(speed, first),
+        checkpoint=checkpoint,
+        stop=stop,
+        show_progress=show_progress,
     )
-    sent_now, stamp, started = 0, "", time.monotonic()
-    confirmed_at = started
-
-    def confirm() -> None:
-        nonlocal confirmed_at
-        producer.flush()
-        confirmed_at = time.monotonic()
-        if checkpoint:
-            checkpoint.save(pos)
-
-    try:
-        with progress:
-            task = progress.add_task(
-                f"replay {spec.scenario.name}", total=len(spec.days), completed=pos.day, clock="—", rate="0"
-            )
-            for day_index, day in enumerate(spec.days):
-                if day_index < pos.day:
-                    continue
-                for i, record in enumerate(records(spec, day)):
-                    if i < pos.record:
-                        continue
-                    if record.event is not None:
-                        stamp = record.event["event_time"]
-                        if pacer.speed is not None:
-                            pacer.wait_until(datetime.fromisoformat(stamp), stop, producer.push)
-                    if stop.is_set():
-                        confirm()
-                        raise Interrupted(pos, _clock(stamp))
-                    if record.event is not None:
-                        producer.send(record.feed, record.event)
-                    else:
-                        producer.send_raw(record.feed, None, record.bad or b"")
-                    pos.record, pos.sent, sent_now = i + 1, pos.sent + 1, sent_now + 1
-                    if pos.record % PROGRESS_EVERY == 0:
-                        now = time.monotonic()
-                        if now - confirmed_at >= CHECKPOINT_SECONDS:
-                            confirm()
-                        rate = f"{sent_now / max(now - started, 1e-6):,.0f}"
-                        progress.update(task, clock=_clock(stamp), rate=rate)
-                pos.day, pos.record = day_index + 1, 0
-                progress.update(task, completed=pos.day, clock=_clock(stamp))
-            confirm()
-        pos.done = True
-        if checkpoint:
-            checkpoint.save(pos)
-        return sent_now
-    finally:
-        restore()
 
 
 def _clock(stamp: str) -> str:
     """The simulated clock shown while replaying: an event time to the minute, or — before the first."""
     return stamp[:16].replace("T", " ") or "—"
-
-
-def _catch_sigint(stop: threading.Event):
-    """Turn Ctrl-C into a request to stop at the next record boundary (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    return lambda: signal.signal(signal.SIGINT, previous)

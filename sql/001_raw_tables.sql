@@ -1,6 +1,6 @@
 -- Raw events of the three feeds, one row per accepted event.
 -- ReplacingMergeTree on (district, event_time, event_id): a redelivered or replayed event collapses
--- into one row. Read with FINAL (the analyst views in 004 do) for exact totals.
+-- into one row. Read with FINAL (the analyst views in 005 do) for exact totals.
 CREATE TABLE IF NOT EXISTS sales_raw
 (
     event_id       String COMMENT '事件ID',

@@ -16,7 +16,8 @@ ENGINE = ReplacingMergeTree(computed_at)
 PARTITION BY toYYYYMM(minute)
 ORDER BY (district, sector, minute);
 
--- occupancy = entries minus exits since Asia/Shanghai midnight, at the end of the minute.
+-- occupancy = entries minus exits since the latest 06:00 Asia/Shanghai (the business day, see 009), at the
+-- end of the minute.
 CREATE TABLE IF NOT EXISTS footfall_agg_1m
 (
     minute      DateTime('Asia/Shanghai') COMMENT '分钟',

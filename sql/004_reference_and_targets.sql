@@ -1,5 +1,5 @@
 -- Reference dimensions, synced from schemas/reference/districts.json by `yzmon db migrate`,
--- and the published targets (seeded from the seed documents, see 005).
+-- and the published targets (seeded from schemas/reference/targets.json by `yzmon db migrate`).
 CREATE TABLE IF NOT EXISTS dim_district
 (
     district String COMMENT '商圈ID',

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import faust
 
 from schemas.feeds import FEEDS, GROUP_ID
+from streams.backup import blueprint as backup_blueprint
 from streams.drill import OutageDrill
 from streams.gateway import blueprint, register_sql_interface
 from streams.retry import Retrying
@@ -75,6 +76,7 @@ class YzApp(faust.App):
 def create_app(settings: Settings) -> YzApp:
     app = YzApp(settings)
     blueprint.register(app, url_prefix="/")
+    backup_blueprint.register(app, url_prefix="/")
     register_sql_interface(app)
     return app
 

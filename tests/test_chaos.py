@@ -41,7 +41,7 @@ def test_random_kills_over_a_simulated_week(tmp_path, free_port):
         sent: list[int] = []
 
         def produce() -> None:
-            producer = FeedProducer(settings.bootstrap)
+            producer = FeedProducer(settings)
             sent.append(replay(spec, producer, 86400 * DAYS / (KILLS * 9.0), show_progress=False))
             producer.close()
 

@@ -34,7 +34,7 @@ def stack(tmp_path_factory, free_port):
 def test_one_day_lands_exactly(stack):
     settings = stack.settings
     spec = RunSpec(load("baseline"), 7, date(2024, 10, 1), date(2024, 10, 2), bad_per_day=5)
-    producer = FeedProducer(settings.bootstrap)
+    producer = FeedProducer(settings)
     sent = replay(spec, producer, None, show_progress=False)
     producer.close()
     wait_idle(settings, sent)
@@ -89,7 +89,7 @@ def test_a_bad_event_inside_a_bundle_is_refused_alone(stack):
         for i in range(3)
     ]
     bad = {**good[1], "event_id": "bundle-bad", "amount": "-5.00"}
-    producer = FeedProducer(settings.bootstrap)
+    producer = FeedProducer(settings)
     producer.send_raw("sales", b"daping", orjson.dumps([good[0], bad, good[1], good[2]]))
     producer.close()
     reader = query_reader(settings)

@@ -12,6 +12,7 @@ from support import FakeKafka
 from typer.testing import CliRunner
 
 from producers.files import BadRow, Mapping, MappingError, count_rows, load_file, stream_file
+from yzcore.settings import Settings
 from yzmon.cli import app
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "feeds"
@@ -136,7 +137,9 @@ def test_confirming_mid_stream_does_not_reenter_the_bundle_push(monkeypatch):
     fake = FakeKafka()
     monkeypatch.setattr(kafka_mod, "CONFIRM_EVENTS", 1000)
     monkeypatch.setattr(kafka_mod.FeedProducer, "_connect", lambda self: fake)
-    producer = kafka_mod.FeedProducer("kafka.invalid:9092", validate=False, linger_ms=0, bundle_events=500)
+    producer = kafka_mod.FeedProducer(
+        Settings(kafka_bootstrap="kafka.invalid:9092"), validate=False, linger_ms=0, bundle_events=500
+    )
     districts = ["jiefangbei", "hongyadong", "shibati", "daping", "hualongqiao", "eling", "other"]
     n = 12_345
     for i in range(n):
@@ -222,5 +225,66 @@ def test_a_300k_row_file_lands_every_row_once_in_bounded_memory_through_broker_r
         assert int(got["n"]) == int(got["ids"]) == n
         assert Decimal(str(got["amount"])) == total
         assert stack.state()["children"]["broker"]["restarts"] == 0  # recycled, never crashed
+    finally:
+        stack.down()
+
+
+@pytest.mark.e2e
+def test_a_kill_9_of_the_broker_mid_load_loses_nothing(tmp_path, free_port):
+    """The embedded broker killed while a 300,000-row `yzmon load` runs, after part has landed and more
+    has been acknowledged: the load sends again what had not landed, exits 0, and every row lands once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from clickhouse_connect.driver.exceptions import OperationalError
+    from supervised import DetachedStack
+
+    from yzcore.store import StoreError, query_reader, rows
+
+    n = 300_000
+    path = tmp_path / "unionpay_300k.csv"
+    total = _unionpay_file(path, n)
+    stack = DetachedStack.up(tmp_path / "stack", free_port(), free_port(), free_port())
+    sql = "SELECT count() AS n, uniqExact(event_id) AS ids, sum(amount) AS amount FROM sales_raw FINAL"
+
+    def landed() -> dict:
+        try:
+            return rows(query_reader(stack.settings), sql)[0]
+        except (StoreError, OperationalError):  # the worker restarts with the broker
+            return {"n": -1}
+
+    try:
+        mapping = EXAMPLES / "sales_unionpay.mapping.yaml"
+        load = subprocess.Popen(
+            [sys.executable, "-m", "yzmon.cli", "load", str(path), "--feed", "sales", "--mapping", str(mapping)],
+            env=stack.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        from yzmon.broker import group_lag
+
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and load.poll() is None:  # part landed, more held by the broker
+            if int(landed()["n"]) >= 100_000 and sum((group_lag(stack.settings.bootstrap) or {}).values()) > 0:
+                break
+            time.sleep(0.1)
+        assert load.poll() is None, "the load ended before the broker could be killed mid-way"
+        broker = stack.state()["broker"]
+        os.kill(broker, signal.SIGKILL)
+        out, err = load.communicate(timeout=900)
+        assert load.returncode == 0, err[-2000:]
+        assert "300,000 valid rows sent, 0 invalid" in out
+        got = landed()  # the load waited until the ledger showed every record landed
+        assert int(got["n"]) == int(got["ids"]) == n
+        assert Decimal(str(got["amount"])) == total
+        state = stack.state()
+        assert state["children"]["broker"]["restarts"] == 1
+        resent = (stack.settings.data_dir / "logs" / "resent.log").read_text()
+        assert "yzmon load unionpay_300k.csv: the broker was restarted; sent again" in resent
+        status = stack.yzmon("status")
+        assert "re-sent" in status.stdout and "sent again" in status.stdout
     finally:
         stack.down()

@@ -3,6 +3,7 @@ import pytest
 from support import FakeKafka
 
 from producers.kafka import FeedProducer, ProducerError, linger_ms_for
+from yzcore.settings import Settings
 
 EVENT = {
     "event_id": "e1",
@@ -18,7 +19,9 @@ EVENT = {
 def test_a_down_broker_is_a_clear_error_not_a_hang(free_port):
     """The connect and delivery timeouts turn an absent broker into ProducerError (pytest-timeout guards a hang)."""
     with pytest.raises(ProducerError, match=r"cannot reach Kafka.*yzmon up"):
-        producer = FeedProducer(f"127.0.0.1:{free_port()}", delivery_timeout_s=2, connect_timeout_s=2)
+        producer = FeedProducer(
+            Settings(kafka_bootstrap=f"127.0.0.1:{free_port()}"), delivery_timeout_s=2, connect_timeout_s=2
+        )
         producer.send("sales", EVENT)
         producer.flush()
 
@@ -40,7 +43,7 @@ def _bundling_producer(monkeypatch, linger_ms: int, bundle_events: int = 4):
     monkeypatch.setattr(kafka_mod.FeedProducer, "_connect", lambda self: fake)
     monkeypatch.setattr(kafka_mod.time, "monotonic", clock)
     producer = kafka_mod.FeedProducer(
-        "kafka.invalid:9092", validate=False, linger_ms=linger_ms, bundle_events=bundle_events
+        Settings(kafka_bootstrap="kafka.invalid:9092"), validate=False, linger_ms=linger_ms, bundle_events=bundle_events
     )
     return producer, fake, clock
 

@@ -42,7 +42,7 @@ def test_soak_continuous_replay(tmp_path, free_port):
     days: list[date] = []
 
     def produce() -> None:
-        producer = FeedProducer(settings.bootstrap)
+        producer = FeedProducer(settings)
         day = date(2024, 1, 1)
         while not stop.is_set():
             # a steady ~2,000 events/s: one simulated day every ~50 s

@@ -1,5 +1,11 @@
 """Apply sql/NNN_*.sql in order, once each, recorded with checksums in schema_migrations.
 
+A migration's checksum covers its statements as sqlparse reads them, without comments and with
+whitespace collapsed outside literals: a comment can be mended, a statement cannot (add a new
+migration). Stores migrated when the checksum covered the whole file are recognised (the file's
+hash, or one of ``MENDED``: files whose comments were mended since) and their ledger rows moved to
+statement checksums. ``store_releases`` records each release of yzmon that migrated the store.
+
 Afterwards the reference dimensions and the seeded targets are synced from schemas/reference/.
 Run with `yzmon db migrate`; `yzmon up` runs it once (``python -m yzcore.migrate``) before the worker
 starts, and compose's one-shot ``migrate`` service does it in production. The worker only checks that
@@ -12,8 +18,10 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import sqlparse
 from clickhouse_connect.driver.client import Client
 
 from schemas import calendar, reference
@@ -33,6 +41,32 @@ CREATE TABLE IF NOT EXISTS schema_migrations
 ENGINE = ReplacingMergeTree(applied_at) ORDER BY version
 """
 
+RELEASES = """
+CREATE TABLE IF NOT EXISTS store_releases
+(
+    release     String,
+    migrated_at DateTime64(3, 'Asia/Shanghai') DEFAULT now64(3)
+)
+ENGINE = MergeTree ORDER BY migrated_at
+"""
+
+STATEMENTS = "stmt:"  # the prefix of a statement checksum (a whole-file checksum has none)
+
+# Whole-file checksums of applied migrations whose comments were mended since (the statements are unchanged).
+MENDED = {
+    1: {"354da2c045b5eeb7ebc69f7c9d40c66e3e02be5e004854b6071864e5c2d15655"},
+    3: {"fd511f43d7ca955ebc671225ab402121aed0f23de9dd26be710c95d16399cb0d"},
+    4: {"190df7f810aca3f0f87ea1a7e728d2703dcefc0318938fa81c87390820518a70"},
+}
+
+
+def release() -> str:
+    """This release of yzmon (the installed package's version)."""
+    try:
+        return version("yzmon")
+    except PackageNotFoundError:
+        return "unknown"
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -42,11 +76,24 @@ class Migration:
 
     @property
     def checksum(self) -> str:
+        """Over the statements, comments stripped and whitespace collapsed outside literals."""
+        text = ";\n".join(sqlparse.format(s, strip_whitespace=True) for s in self.statements())
+        return STATEMENTS + hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def file_checksum(self) -> str:
+        """The whole file's hash: what stores migrated by earlier releases recorded."""
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
     def statements(self) -> list[str]:
-        body = "\n".join(line for line in self.sql.splitlines() if not line.lstrip().startswith("--"))
-        return [s.strip() for s in body.split(";") if s.strip()]
+        body = sqlparse.format(self.sql, strip_comments=True)
+        return [s.strip().rstrip(";").strip() for s in sqlparse.split(body) if s.strip().rstrip(";").strip()]
+
+    def matches(self, recorded: str) -> bool:
+        """Whether ``recorded`` (a ledger checksum) is this migration's, as any release recorded it."""
+        if recorded.startswith(STATEMENTS):
+            return recorded == self.checksum
+        return recorded == self.file_checksum or recorded in MENDED.get(self.version, ())
 
 
 class MigrationError(RuntimeError):
@@ -68,12 +115,26 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Migration]:
 
 
 def _applied(client: Client) -> dict[int, str]:
+    return {version: checksum for version, (checksum, _) in applied_at(client).items()}
+
+
+def applied_at(client: Client) -> dict[int, tuple[str, object]]:
+    """Per applied version: its recorded checksum and when it was applied."""
     return {
-        int(r[0]): r[1]
+        int(r[0]): (r[1], r[2])
         for r in client.query(
-            "SELECT version, argMax(checksum, applied_at) FROM schema_migrations GROUP BY version"
+            "SELECT version, argMax(checksum, applied_at), min(applied_at) FROM schema_migrations GROUP BY version"
         ).result_rows
     }
+
+
+def store_release(client: Client) -> str | None:
+    """The release that last migrated the store (None before any recorded one)."""
+    exists = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'store_releases'"
+    if not client.query(exists).result_rows[0][0]:  # (EXISTS is no query the read path serves)
+        return None
+    got = client.query("SELECT argMax(release, migrated_at) FROM store_releases HAVING count() > 0").result_rows
+    return str(got[0][0]) if got else None
 
 
 def require_current(client: Client, sql_dir: Path = SQL_DIR) -> None:
@@ -109,14 +170,20 @@ def migrate(client: Client, sql_dir: Path = SQL_DIR, cluster: str | None = None)
     On a cluster (``cluster`` or the setting) each statement runs as yzcore.cluster renders it.
     """
     plan = cluster_plan(client, sql_dir, cluster)
-    for statement in _render(plan, [LEDGER]):
+    for statement in _render(plan, [LEDGER, RELEASES]):
         client.command(statement)
     applied = _applied(client)
     done = []
     for m in discover(sql_dir):
         if m.version in applied:
-            if applied[m.version] != m.checksum:
-                raise MigrationError(f"{m.name} was changed after it was applied; add a new migration instead")
+            if not m.matches(applied[m.version]):
+                raise MigrationError(
+                    f"{m.name}: its statements were changed after it was applied; add a new migration instead"
+                )
+            if applied[m.version] != m.checksum:  # recorded by an earlier release over the whole file
+                client.insert(
+                    "schema_migrations", [(m.version, m.name, m.checksum)], column_names=["version", "name", "checksum"]
+                )
             continue
         for statement in _render(plan, m.statements()):
             client.command(statement)
@@ -127,6 +194,8 @@ def migrate(client: Client, sql_dir: Path = SQL_DIR, cluster: str | None = None)
     if plan is not None:  # every node has the ledger before a worker checks it there
         client.command(f"SYSTEM SYNC REPLICA {plan.on_cluster} schema_migrations")
     sync_reference(client, plan)
+    if store_release(client) != release():
+        client.insert("store_releases", [(release(),)], column_names=["release"])
     return done
 
 

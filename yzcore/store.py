@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlparse
@@ -23,6 +24,20 @@ from yzcore.readlimits import engine_settings
 from yzcore.settings import Settings
 
 READONLY = {"readonly": 1}
+
+
+class _DriverNoise(logging.Filter):
+    """clickhouse-connect logs a warning before raising OperationalError for an unreachable server (a
+    worker restarting): the caller reports the error; the warning only fills the screen."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Unexpected Http Driver Exception")
+
+
+logging.getLogger("clickhouse_connect.driver._backend.http_sync").addFilter(_DriverNoise())
+# chDB's server configuration: BACKUP/RESTORE to File(...) anywhere (`yzmon db backup`, yzcore.backup);
+# the read path refuses them whatever this allows
+CHDB_OPTIONS = {"backups.allowed_path": "/"}
 
 
 class StoreError(RuntimeError):
@@ -43,7 +58,10 @@ def connect(dsn: str, readonly: bool = False, settings: Settings | None = None) 
         query = dict(parse_qsl(parsed.query))
         if parsed.scheme == "chdb":
             return clickhouse_connect.get_client(
-                dsn=f"chdb://{parsed.path}", database=query.get("database"), settings=limits
+                dsn=f"chdb://{parsed.path}",
+                database=query.get("database"),
+                settings=limits,
+                chdb_options=CHDB_OPTIONS,  # read when the process opens the engine (its first client)
             )
         client = clickhouse_connect.get_client(
             host=parsed.hostname or "localhost",
@@ -67,6 +85,12 @@ def connect(dsn: str, readonly: bool = False, settings: Settings | None = None) 
                 "query it through `yzmon sql`, or stop the stack with `yzmon down`"
             ) from exc
         raise StoreError(f"cannot open ClickHouse at {_redact(dsn)}: {text.splitlines()[0][:300]}") from exc
+
+
+def open_engine(dsn: str) -> Client | None:
+    """Open the embedded engine with its configuration (CHDB_OPTIONS) before anything else in this process
+    opens it (the first connection's configuration holds for the process); None for a server."""
+    return connect(dsn) if urlparse(dsn).scheme == "chdb" else None
 
 
 def _redact(dsn: str) -> str:

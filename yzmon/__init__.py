@@ -1,3 +1,3 @@
 """yzmon: consumption and visitor-flow stream monitor for the 商圈 of 渝中区, Chongqing."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -16,6 +16,7 @@ from yzcore.settings import Settings, get_settings
 from yzmon.alerts_cli import alerts_app
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
+from yzmon.db_cli import db_backup, db_restore, db_status
 from yzmon.errors import explain, log_traceback, missing_object
 
 app = typer.Typer(
@@ -26,6 +27,9 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 targets_app = typer.Typer(help="Annual targets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+db_app.command("backup")(db_backup)
+db_app.command("restore")(db_restore)
+db_app.command("status")(db_status)
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(targets_app, name="targets")
@@ -37,6 +41,14 @@ err = Console(stderr=True)
 def _fail(message: str, code: int = 1) -> None:
     err.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
+
+
+def _restarting() -> str | None:
+    """What to say instead of an error while the stack's supervisor brings its worker back."""
+    from yzmon.stackinfo import worker_restarting
+
+    notice = worker_restarting(get_settings())
+    return f"{notice}: try again in a few seconds" if notice else None
 
 
 class OutputFormat(StrEnum):
@@ -81,11 +93,7 @@ def up(
                 _fail(f"the stack did not start: {' '.join(tail)}")
             if state_file(settings).exists():
                 console.print(f"stack up in the background (pid {proc.pid}); `yzmon status`, `yzmon down`")
-                if settings.embedded_store:
-                    from yzmon.connect_info import connect_lines
-
-                    for line in connect_lines(settings):
-                        console.print(line, markup=False, highlight=False, soft_wrap=True)
+                _print_addresses(settings)
                 return
             time.sleep(0.2)
         _fail(f"the stack did not become ready within 90 s; see {settings.data_dir / 'stack.log'}")
@@ -99,12 +107,17 @@ def up(
         f"[green]stack up[/]: Kafka {settings.bootstrap} · worker {settings.worker_url} · "
         f"store {settings.store_dsn} — Ctrl-C stops"
     )
-    if settings.embedded_store:
-        from yzmon.connect_info import connect_lines
-
-        for line in connect_lines(settings):
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    _print_addresses(settings)
     raise typer.Exit(stack.supervise())
+
+
+def _print_addresses(settings: Settings) -> None:
+    """Where providers send (Kafka) and where analysts read (the SQL interface)."""
+    from yzmon.connect_info import connect_lines, provider_lines
+
+    lines = provider_lines(settings) + (connect_lines(settings) if settings.embedded_store else [])
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -202,7 +215,7 @@ def replay(
     settings = get_settings()
     checkpoint = Checkpoint(settings.data_dir, spec)
     try:
-        producer = FeedProducer(settings.bootstrap, linger_ms=linger_ms_for(pace))
+        producer = FeedProducer(settings, linger_ms=linger_ms_for(pace), name=f"yzmon replay {spec.scenario.name}")
         try:
             sent = run_replay(spec, producer, pace, checkpoint=checkpoint, resume=resume)
         finally:
@@ -211,7 +224,7 @@ def replay(
         _fail(str(exc))
     except Interrupted as stopped:
         err.print(
-            f"{stopped}; {stopped.position.sent:,} records confirmed. Continue with the same command and --resume"
+            f"{stopped}; {stopped.position['sent']:,} records confirmed. Continue with the same command and --resume"
         )
         raise typer.Exit(130) from None
     if resume and sent == 0:
@@ -326,6 +339,9 @@ def load(
     some rows were refused (listed in FILE.rejects.csv; the valid ones are sent all the same).
     """
     from producers.files import Mapping, MappingError, count_rows
+    from producers.kafka import FeedProducer, ProducerError, linger_ms_for
+    from producers.load import FileSource
+    from producers.source import Discard, Pacer, pump
     from schemas.feeds import FEEDS
 
     if feed not in FEEDS:
@@ -341,10 +357,24 @@ def load(
         _fail(str(exc))
     rejects = file.with_name(file.name + ".rejects.csv")
     rejects.unlink(missing_ok=True)
+    settings = get_settings()
+    source = FileSource(
+        file, m, total, rejects, timedelta(seconds=settings.future_tolerance_s), say=err.print, check_only=dry_run
+    )
     try:
-        good, bad = _stream_load(file, m, total, None if dry_run else pace, dry_run, rejects)
+        if dry_run:
+            pump(source, Discard(), console=err)
+        else:
+            producer = FeedProducer(
+                settings, validate=False, linger_ms=linger_ms_for(pace), name=f"yzmon load {file.name}"
+            )
+            pump(source, producer, Pacer(pace), console=err)
+            producer.close()
+    except ProducerError as exc:
+        _fail(f"{exc} ({source.good:,} rows of {file.name} were handed over before this)")
     except (MappingError, ValueError, OSError) as exc:
         _fail(f"{file.name}: {exc}")
+    good, bad = source.good, source.bad
     if bad:
         err.print(
             f"{bad:,} of {good + bad:,} rows are invalid (all listed in {rejects}); "
@@ -353,61 +383,6 @@ def load(
     console.print(f"{good:,} valid rows {'checked' if dry_run else 'sent'}, {bad:,} invalid")
     if bad:
         raise typer.Exit(2)
-
-
-def _stream_load(file: Path, m, total: int, pace: float | None, dry_run: bool, rejects: Path) -> tuple[int, int]:
-    """Stream ``file`` through the mapping into Kafka; write refused rows to ``rejects`` as they come."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from producers.files import BadRow, stream_file
-    from producers.kafka import ProducerError
-    from producers.replay import Pacer
-
-    good = bad = 0
-    out = None
-    producer = None if dry_run else _producer(pace, validate=False)
-    pacer: Pacer | None = None
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    try:
-        with Progress(*columns, console=err, transient=True) as progress:
-            task = progress.add_task(f"{'check' if dry_run else 'load'} {file.name}", total=total)
-            for n, (line, item) in enumerate(stream_file(file, m), start=1):
-                if isinstance(item, BadRow):
-                    bad += 1
-                    if out is None:
-                        out = rejects.open("w", encoding="utf-8")
-                        out.write("line,reason,detail\n")
-                    out.write(f'{item.line},{item.reason},"{item.detail.replace(chr(34), chr(39))}"\n')
-                    if bad <= 20:
-                        err.print(f"{file.name}:{line}: {item.reason}: {item.detail}")
-                else:
-                    good += 1
-                    if producer is not None:
-                        when = datetime.fromisoformat(item["event_time"])
-                        pacer = pacer or Pacer(pace, when)
-                        pacer.wait_until(when, idle=producer.push)
-                        producer.send(m.feed, item)
-                if n % 2000 == 0:
-                    progress.update(task, completed=n)
-            progress.update(task, completed=good + bad)
-            if producer is not None:
-                producer.close()
-    except ProducerError as exc:
-        _fail(f"{exc} ({good:,} rows of {file.name} were handed over before this)")
-    finally:
-        if out is not None:
-            out.close()
-    return good, bad
-
-
-def _producer(speed: float | None, validate: bool = True):
-    """A feed producer for sending at ``speed`` (None: full speed); a clear error when Kafka is not there."""
-    from producers.kafka import FeedProducer, ProducerError, linger_ms_for
-
-    try:
-        return FeedProducer(get_settings().bootstrap, validate=validate, linger_ms=linger_ms_for(speed))
-    except ProducerError as exc:
-        _fail(str(exc))
 
 
 @app.command()
@@ -443,8 +418,10 @@ def sql(
             _fail("give SQL, or --query NAME (see --list)")
         out = query_reader(get_settings()).raw(query, params or None, _FORMATS[fmt])
     except (StoreError, QueryError) as exc:
-        _fail(str(exc))
+        _fail(_restarting() or str(exc))
     except Exception as exc:  # noqa: BLE001 - engine errors are for the analyst to read
+        if _restarting():
+            _fail(_restarting() or "")
         if missing_object(exc) is not None:
             _fail(explain(exc, get_settings().query_dsn, own_sql=True))
         _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
@@ -545,6 +522,9 @@ def targets_list() -> None:
 
 def main() -> None:
     """The entry point: every failure ends as a plain sentence (its traceback in DATA_DIR/logs/cli.log)."""
+    from yzmon.stackinfo import adopt_stack_addresses
+
+    adopt_stack_addresses()  # a stack running on YZMON_DATA_DIR is found from its stack.json alone
     try:
         app()
     except StackError as exc:
@@ -552,6 +532,9 @@ def main() -> None:
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - an operator reads a sentence, not a traceback
         settings = get_settings()
+        if _restarting():
+            err.print(f"[yellow]{_restarting()}[/]")
+            sys.exit(1)
         logged = log_traceback(exc, settings.data_dir)
         err.print(f"[bold red]error:[/] {explain(exc, settings.query_dsn)}")
         if logged is not None and missing_object(exc) is None:

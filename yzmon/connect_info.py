@@ -20,3 +20,14 @@ def connect_lines(settings: Settings) -> list[str]:
         "database default (provisioning: deploy/grafana/local/)",
         f"  DBeaver: ClickHouse driver, host {host}, port {settings.sql_port}, database default, user {user}",
     ]
+
+
+def provider_lines(settings: Settings) -> list[str]:
+    """Where providers' own Kafka clients send (docs/providers.md: which client versions the embedded broker serves)."""
+    if settings.embedded_broker:
+        return [
+            f"Kafka for providers' clients: bootstrap.servers={settings.bootstrap} (embedded broker, plaintext, "
+            "loopback; librdkafka ≥ 2.x such as confluent-kafka 2.16 — not Debian's librdkafka 2.0.2/kcat; "
+            "docs/providers.md)"
+        ]
+    return [f"Kafka for providers' clients: bootstrap.servers={settings.bootstrap}"]

@@ -18,8 +18,8 @@ Tables marked ReplacingMergeTree are read with `FINAL` (the `v_*` views do).
 
 def generate(client: Client) -> str:
     tables = client.query(
-        "SELECT name, engine FROM system.tables WHERE database = currentDatabase() AND name != 'schema_migrations' "
-        "ORDER BY engine LIKE '%View' , name"
+        "SELECT name, engine FROM system.tables WHERE database = currentDatabase() "
+        "AND name NOT IN ('schema_migrations', 'store_releases') ORDER BY engine LIKE '%View' , name"
     ).result_rows
     columns = client.query(
         "SELECT table, name, type, comment FROM system.columns WHERE database = currentDatabase() "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from rich.console import Console, Group
@@ -16,9 +16,9 @@ from rich.live import Live
 from rich.table import Table
 
 from producers.kafka import FeedProducer
-from producers.replay import Interrupted, Pacer, replay
+from producers.live import LiveSource
+from producers.source import Interrupted, Pacer, pump
 from schemas.zone import ZONE
-from simulators.run import RunSpec
 from simulators.scenario import load
 from yzcore.settings import Settings
 from yzcore.store import Reader, query_reader, rows
@@ -86,7 +86,7 @@ def summary(reader: Reader, today: date, now: datetime | None = None) -> Table:
 
 
 def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> int:
-    stack = Stack(settings)
+    stack = Stack(settings, echo=False)  # the supervisor's lines go to its log: the live view keeps the screen
     try:
         with console.status("starting broker and worker …"):
             stack.start()
@@ -100,14 +100,11 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
 
     def feed() -> None:
         try:
-            producer = FeedProducer(settings.bootstrap)
-            day = datetime.now(ZONE).date()
-            while not stop.is_set():
-                spec = RunSpec(load(scenario), seed, day, day + timedelta(days=1))
-                replay(spec, producer, 1.0, Pacer(1.0, datetime.now(ZONE)), show_progress=False, stop=stop)
-                day += timedelta(days=1)
+            producer = FeedProducer(settings, name="yzmon run (live feed)")
+            source = LiveSource(load(scenario), seed, datetime.now(ZONE).date())
+            pump(source, producer, Pacer(1.0, datetime.now(ZONE)), show_progress=False, stop=stop)
         except Interrupted:
-            pass
+            producer.close(wait_landed=False)
         except BaseException as exc:  # noqa: BLE001 - reported on the console below
             failure.append(exc)
 
@@ -117,10 +114,14 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
         with Live(console=console, refresh_per_second=1) as live:
             while not failure:
                 today = datetime.now(ZONE).date()
+                worker = stack.records["worker"]
                 try:
-                    live.update(Group(summary(reader, today)))
+                    if worker.state != "up":
+                        live.update(f"worker restarting ({worker.restarts})")
+                    else:
+                        live.update(Group(summary(reader, today)))
                 except Exception as exc:  # noqa: BLE001 - a slow store shows as a note, the feed goes on
-                    live.update(f"waiting for the store: {exc}")
+                    live.update(f"waiting for the store: {str(exc).strip().splitlines()[0][:200]}")
                 for _ in range(10):  # the supervisor's rounds: restarts, broker memory (yzmon.stack)
                     if not stack.tick():
                         failure.append(StackError(f"the stack gave up; see {stack.logs['supervisor']}"))

@@ -35,6 +35,8 @@ from yzcore.readlimits import LIMITS
 from yzcore.settings import Settings
 from yzcore.store import interface_up, worker_alive
 from yzmon.broker import StackError, die_with_parent, ensure_topics, group_lag, port_free, rss_mb, start_broker
+from yzmon.offsets import lag_by_topic, partition_offsets, uncommitted_ranges
+from yzmon.stackinfo import addresses
 
 CHECK_S = 5.0  # how often the supervisor samples broker memory and consumer lag
 BACKOFF_MAX_S = 30.0
@@ -102,9 +104,11 @@ class Stack:
     gate: Gate | None = None
     _crashes: dict[str, deque] = field(default_factory=lambda: {"worker": deque(), "broker": deque()})
     _last_lag: tuple[str, int] | None = None  # (when, records) at the last check
+    _last_ranges: list[str] = field(default_factory=list)  # offset ranges not committed at the last check
     _restart_at: float | None = None  # when to start a crashed worker again (monotonic)
     _next_check: float = 0.0
     _recycle_after: float = 0.0  # no recycle attempt before this (monotonic), after one that was not the moment
+    echo: bool = True  # log lines also on stderr (the live view keeps its screen: log file only)
 
     def start(self, wait_ready_s: float = 60.0) -> None:
         s = self.settings
@@ -202,6 +206,11 @@ class Stack:
             "broker": self.broker.pid if self.broker else None,
             "bootstrap": self.settings.bootstrap,
             "worker_url": self.settings.worker_url,
+            "sql_url": f"http://{self.settings.sql_host}:{self.settings.sql_port}"
+            if self.settings.embedded_store
+            else None,
+            "store": self.settings.store_dsn if self.settings.embedded_store else None,
+            "addresses": addresses(self.settings),
             "children": {name: asdict(r) for name, r in self.records.items()},
             "recycles": self.recycles,
             "broker_mb": round(self.broker_mb, 1),
@@ -214,8 +223,9 @@ class Stack:
 
     def log(self, message: str) -> None:
         """One line in DATA_DIR/logs/supervisor.log and on stderr (DATA_DIR/stack.log when detached)."""
-        line = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S} {message}"
-        print(line, file=sys.stderr, flush=True)
+        line = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S %Z} {message}"
+        if self.echo:
+            print(line, file=sys.stderr, flush=True)
         with self.logs["supervisor"].open("a", encoding="utf-8") as f:
             f.write(line + "\n")
 
@@ -257,13 +267,22 @@ class Stack:
         if self._restart_at is not None and time.monotonic() >= self._restart_at:
             self._restart_at = None
             self.start_worker()
-            self.records["worker"].state = "up"
+            self.records["worker"].state = "starting"
             self.log(f"worker started again (pid {self.worker.pid if self.worker else '?'})")
+            self.write_state()
+        if self.records["worker"].state == "starting" and self._worker_ready():
+            self.records["worker"].state = "up"
+            self.log("worker ready")
             self.write_state()
         if time.monotonic() >= self._next_check:
             self._check()
             self._next_check = time.monotonic() + CHECK_S
         return True
+
+    def _worker_ready(self) -> bool:
+        """The (re)started worker answers, and serves reads when it owns the embedded store."""
+        s = self.settings
+        return worker_alive(s) and (not s.embedded_store or interface_up(s))
 
     def close(self) -> None:
         """Stop the children and forget the stack's state."""
@@ -280,7 +299,7 @@ class Stack:
             crashes.popleft()
         rec.last_exit = proc.returncode
         rec.last_reason = exit_reason(proc.returncode, self.logs[name])
-        rec.last_at = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S}"
+        rec.last_at = f"{datetime.now(ZONE):%Y-%m-%d %H:%M:%S %Z}"
         if len(crashes) > s.restart_max:
             rec.state = "gave up"
             self.write_state()
@@ -306,16 +325,23 @@ class Stack:
         if self.gate is not None:
             self.gate.bump()
         self.start_worker()
+        self.records["worker"].state = "starting"
         self.records["broker"].state = "up"
         waiting = (
             f"{lag[1]:,} Kafka records (up to {self.settings.bundle_events} events each) were waiting at {lag[0]}"
             if lag
             else "how many were waiting is unknown (no check yet)"
         )
+        ranges = (
+            f"; not landed at {lag[0]} (offset ranges): {', '.join(self._last_ranges)}, and whatever came after"
+            if lag and self._last_ranges
+            else ""
+        )
         self.lost = (
             f"broker restart at {self.records['broker'].last_at}: the records it held that had not landed are lost; "
-            f"{waiting}. Producers send again what the broker had not acknowledged; replay the range again "
-            "to restore the rest (event ids make it idempotent)"
+            f"{waiting}{ranges}. yzmon's producers (load, replay, live feed) send again what had not landed "
+            "(re-sent below); other producers must send those ranges again, or replay the range "
+            "(event ids make it idempotent)"
         )
         self.log(f"broker back in {time.monotonic() - started:.1f} s with its topics; {self.lost}")
         self.write_state()
@@ -336,11 +362,12 @@ class Stack:
             return
         self.broker_mb = rss_mb(self.broker.pid)
         try:
-            lag = group_lag(self.settings.bootstrap)
+            offsets = partition_offsets(self.settings.bootstrap)
         except Exception:  # noqa: BLE001 - a check that fails is only skipped
-            lag = None
-        if lag is not None:
-            self._last_lag = (f"{datetime.now(ZONE):%H:%M:%S}", sum(lag.values()))
+            offsets = None
+        if offsets is not None:
+            self._last_lag = (f"{datetime.now(ZONE):%H:%M:%S %Z}", sum(lag_by_topic(offsets).values()))
+            self._last_ranges = uncommitted_ranges(offsets)
         limit = self.settings.broker_recycle_mb
         if limit and self.broker_mb > limit and time.monotonic() >= self._recycle_after:
             try:

@@ -19,6 +19,7 @@ from yzmon.broker import group_lag, port_open
 from yzmon.errors import explain
 from yzmon.freshness import describe, footfall_freshness
 from yzmon.stack import supervision_rows
+from yzmon.stackinfo import worker_restarting
 
 
 def consumer_lag(settings: Settings) -> dict[str, int] | None:
@@ -134,6 +135,10 @@ def freshness_rows(reader: Reader, now: datetime) -> list[tuple[str, str]]:
 
 
 def render_status(settings: Settings, console: Console) -> int:
+    restarting = worker_restarting(settings)
+    if restarting is not None:  # the supervisor brings it back: that is all there is to say
+        console.print(f"{restarting}; `yzmon status` again in a few seconds")
+        return 0
     t = Table(title="yzmon status", show_header=False)
     broker_up = port_open(*_host_port(settings.bootstrap))
     t.add_row("broker", f"{settings.bootstrap} " + ("[green]up[/]" if broker_up else "[red]down[/] — `yzmon up`"))
@@ -150,6 +155,8 @@ def render_status(settings: Settings, console: Console) -> int:
         t.add_row("worker", f"[red]down[/] at {settings.worker_url} — `yzmon up`")
     for label, text in supervision_rows(settings):
         t.add_row(label, text)
+    for line in resent_lines(settings):
+        t.add_row("re-sent", line)
     if broker_up:
         lag = consumer_lag(settings) or {}
         t.add_row("consumer lag", " · ".join(f"{k} {v:,}" for k, v in lag.items()))
@@ -175,6 +182,18 @@ def render_status(settings: Settings, console: Console) -> int:
         t.add_row("store", f"[yellow]{explain(exc, settings.query_dsn)}[/]")
     console.print(t)
     return 0
+
+
+RESENT_SHOWN = 3
+
+
+def resent_lines(settings: Settings) -> list[str]:
+    """The last lines of DATA_DIR/logs/resent.log: what producers sent again after a broker restart."""
+    try:
+        text = (settings.data_dir / "logs" / "resent.log").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    return text.strip().splitlines()[-RESENT_SHOWN:]
 
 
 def _host_port(bootstrap: str) -> tuple[str, int]:
