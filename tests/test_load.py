@@ -264,7 +264,7 @@ def test_a_kill_9_of_the_broker_mid_load_loses_nothing(tmp_path, free_port):
             stderr=subprocess.PIPE,
             text=True,
         )
-        from yzmon.broker import group_lag
+        from yzmon.offsets import group_lag
 
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and load.poll() is None:  # part landed, more held by the broker

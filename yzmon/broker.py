@@ -20,7 +20,7 @@ from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import TopicPartition
 
-from schemas.feeds import FEEDS, GROUP_ID
+from schemas.feeds import FEEDS
 from yzcore.settings import Settings
 
 
@@ -155,24 +155,3 @@ def log_end_offsets(consumer: KafkaConsumer, tps: list[TopicPartition]) -> dict[
         if not got and seen >= set(tail):
             break
     return ends
-
-
-def group_lag(bootstrap: str) -> dict[str, int] | None:
-    """Records of each feed topic the worker's group has not committed yet; None when Kafka is unreachable."""
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
-    if not port_open(host, int(port)):
-        return None
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000, enable_auto_commit=False)
-    try:
-        committed = {tp: meta.offset for tp, meta in admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {}).items()}
-        tps = [
-            TopicPartition(f.topic, p) for f in FEEDS.values() for p in (consumer.partitions_for_topic(f.topic) or ())
-        ]
-        lag: dict[str, int] = {f.topic: 0 for f in FEEDS.values()}
-        for tp, end in log_end_offsets(consumer, tps).items():
-            lag[tp.topic] += max(end - max(committed.get(tp, 0), 0), 0)
-        return lag
-    finally:
-        consumer.close()
-        admin.close()

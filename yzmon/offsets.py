@@ -35,6 +35,12 @@ def partition_offsets(bootstrap: str) -> dict[tuple[str, int], tuple[int, int]] 
         admin.close()
 
 
+def group_lag(bootstrap: str) -> dict[str, int] | None:
+    """Records of each feed topic the worker's group has not committed yet; None when Kafka is unreachable."""
+    offsets = partition_offsets(bootstrap)
+    return None if offsets is None else lag_by_topic(offsets)
+
+
 def lag_by_topic(offsets: dict[tuple[str, int], tuple[int, int]]) -> dict[str, int]:
     lag = {f.topic: 0 for f in FEEDS.values()}
     for (topic, _), (committed, end) in offsets.items():

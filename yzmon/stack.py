@@ -34,8 +34,8 @@ from schemas.zone import ZONE
 from yzcore.readlimits import LIMITS
 from yzcore.settings import Settings
 from yzcore.store import interface_up, worker_alive
-from yzmon.broker import StackError, die_with_parent, ensure_topics, group_lag, port_free, rss_mb, start_broker
-from yzmon.offsets import lag_by_topic, partition_offsets, uncommitted_ranges
+from yzmon.broker import StackError, die_with_parent, ensure_topics, port_free, rss_mb, start_broker
+from yzmon.offsets import group_lag, lag_by_topic, partition_offsets, uncommitted_ranges
 from yzmon.stackinfo import addresses
 
 CHECK_S = 5.0  # how often the supervisor samples broker memory and consumer lag

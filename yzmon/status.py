@@ -15,9 +15,10 @@ from schemas.zone import ZONE
 from yzcore.queries import get
 from yzcore.settings import Settings
 from yzcore.store import Reader, StoreError, query_reader, rows
-from yzmon.broker import group_lag, port_open
+from yzmon.broker import port_open
 from yzmon.errors import explain
 from yzmon.freshness import describe, footfall_freshness
+from yzmon.offsets import group_lag
 from yzmon.stack import supervision_rows
 from yzmon.stackinfo import worker_restarting
 
