@@ -38,6 +38,17 @@ def store(store_dsn: str):
     return connect(store_dsn)
 
 
+@pytest.fixture(scope="session")
+def read_only_store(chdb_dir: Path):
+    """A client of one freshly migrated database shared by the tests that only read it (the schema, the
+    reference data)."""
+    name = f"ro{os.getpid()}"
+    connect(f"chdb://{chdb_dir}").command(f"CREATE DATABASE IF NOT EXISTS {name}")
+    dsn = f"chdb://{chdb_dir}?database={name}"
+    migrate(connect(dsn))
+    return connect(dsn)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

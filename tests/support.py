@@ -19,7 +19,7 @@ def _totals_sql(layer: str, name: str) -> str:
     """Totals per local day × 商圈 × the feed's first dimension (or none), one column per measure,
     of the raw table or the minute aggregates: from the feed registry."""
     feed = FEEDS[name]
-    table, when = (feed.raw_table, "event_time") if layer == "raw" else (feed.agg_table, "minute")
+    table, when = (feed.raw_table, "event_time") if layer == "raw" else (feed.level_table("minute"), "minute")
     dimension = feed.dims[0] if feed.dims else "''"
     sums = ", ".join(f"sum({m}) AS {m}" for m in feed.measures)
     return (

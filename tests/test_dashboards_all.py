@@ -30,6 +30,7 @@ from simulators.scenario import load
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
 from yzcore.migrate import migrate
+from yzcore.settings import Settings
 from yzcore.store import connect
 from yzmon.grafana_macros import ALL, expand
 
@@ -103,7 +104,7 @@ def loaded_dsn(chdb_dir: Path) -> str:
 @pytest.fixture(scope="module")
 def engine(chdb_dir: Path) -> Client:
     """A read-only client, as Grafana's datasource user is: a panel may not change settings."""
-    return connect(loaded_dsn(chdb_dir), readonly=True)
+    return connect(loaded_dsn(chdb_dir), readonly=True, settings=Settings())
 
 
 # --- the dashboards --------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import pytest
 
 from yzcore.migrate import MigrationError, discover, migrate
+from yzcore.settings import Settings
 from yzcore.store import DirectReader, connect
 
 
@@ -57,7 +58,7 @@ def test_a_gap_in_numbering_is_refused(tmp_path):
     ],
 )
 def test_the_read_only_path_refuses_writes_and_ddl(store_dsn, statement):
-    reader = DirectReader(connect(store_dsn, readonly=True))
+    reader = DirectReader(connect(store_dsn, readonly=True, settings=Settings()))
     with pytest.raises(Exception, match="readonly"):
         reader.raw(statement)
     assert reader.raw("SELECT count() FROM sales_raw", fmt="CSV") == b"0\n"
@@ -65,7 +66,7 @@ def test_the_read_only_path_refuses_writes_and_ddl(store_dsn, statement):
 
 @pytest.mark.parametrize("attack", ["x' OR 1=1 --", "daping'; DROP TABLE sales_raw; --", "\\' OR '1'='1", "大坪\0"])
 def test_parameters_are_bound_never_pasted(store_dsn, attack):
-    reader = DirectReader(connect(store_dsn, readonly=True))
+    reader = DirectReader(connect(store_dsn, readonly=True, settings=Settings()))
     sql = "SELECT count() AS n FROM dim_district WHERE district = {d:String}"
     assert reader.raw(sql, {"d": attack}, fmt="CSV") == b"0\n"
     assert reader.raw(sql, {"d": "daping"}, fmt="CSV") == b"1\n"

@@ -18,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import calendar, reference
 from yzcore.cluster import Cluster
+from yzcore.targets import seed_targets
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -166,14 +167,7 @@ def sync_reference(client: Client, cluster: Cluster | None = None) -> None:
     )
     replace_table(client, "dim_sector", list(reference.sectors().items()), ["sector", "name_zh"], cluster)
     replace_table(client, "dim_origin", list(reference.origins().items()), ["origin", "name_zh"], cluster)
-    existing = {(int(r[0]), r[1], r[2]) for r in client.query("SELECT year, scope, metric FROM targets").result_rows}
-    new = [
-        (t.year, t.scope, t.metric, t.value, t.unit, t.source, 1)
-        for t in reference.seeded_targets()
-        if (t.year, t.scope, t.metric) not in existing
-    ]
-    if new:
-        client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
+    seed_targets(client, reference.seeded_targets())
     replace_table(client, "dim_calendar", calendar_rows(calendar_years()), CALENDAR_COLUMNS, cluster)
 
 

@@ -488,8 +488,9 @@ def db_dictionary(out: Path = typer.Option(Path("docs/data_dictionary.md"), help
     from yzcore.store import StoreError, connect
     from yzmon.dictionary import generate
 
+    settings = get_settings()
     try:
-        text = generate(connect(get_settings().query_dsn, readonly=True))
+        text = generate(connect(settings.query_dsn, readonly=True, settings=settings))
     except StoreError as exc:
         _fail(str(exc))
     out.write_text(text, encoding="utf-8")
