@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from faust.worker import Worker
 
 import streams.agents  # noqa: F401 - registers the landing agents on the app
-from streams.app import app
+from streams.app import EXIT_REFUSED, app, last_words
 
 
 def main() -> None:
+    """Run the worker until it is stopped; after a write no retry can fix, exit non-zero with the reason."""
     settings = app.yz_settings
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    Worker(app, loglevel=settings.log_level).execute_from_commandline()
+    try:
+        Worker(app, loglevel=settings.log_level).execute_from_commandline()
+    except SystemExit:
+        if app.refused is None:
+            raise
+    if app.refused is not None:
+        logging.shutdown()
+        last_words(app.refused)
+        sys.exit(EXIT_REFUSED)
 
 
 if __name__ == "__main__":

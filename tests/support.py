@@ -15,6 +15,20 @@ from yzmon.stack import Stack
 from yzmon.status import consumer_lag
 
 
+def sale(event_id: str = "e1", **changes) -> dict:
+    """The sample sale event of the tests (a valid retail.sales.v1 event); ``changes`` replace or add fields."""
+    return {
+        "event_id": event_id,
+        "event_time": "2024-10-01T12:00:00+08:00",
+        "district": "daping",
+        "sector": "retail",
+        "merchant_group": "g",
+        "amount": "1.00",
+        "txn_count": 1,
+        **changes,
+    }
+
+
 def _totals_sql(layer: str, name: str) -> str:
     """Totals per local day × 商圈 × the feed's first dimension (or none), one column per measure,
     of the raw table or the minute aggregates: from the feed registry."""

@@ -386,7 +386,7 @@ def exit_reason(code: int | None, log: Path) -> str:
             tail = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
     except OSError:
         tail = []
-    return f"exited with code {code}" + (f" ({tail[-1][:200]})" if tail else "")
+    return f"exited with code {code}" + (f" ({tail[-1][:400]})" if tail else "")
 
 
 def supervision_rows(settings: Settings) -> list[tuple[str, str]]:
