@@ -439,3 +439,28 @@ def down(settings: Settings, timeout_s: float = 30.0) -> bool:
                     pass
     path.unlink(missing_ok=True)
     return True
+
+
+def up_detached(settings: Settings, timeout_s: float = 90.0) -> int:
+    """Start `yzmon up` in the background (its output in DATA_DIR/stack.log) and wait until its supervisor
+    has written the stack's state; return the supervisor's pid. Raises StackError with the log's last line
+    when it exits first, or after ``timeout_s``."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.data_dir / "stack.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yzmon.cli", "up"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
+            raise StackError(f"the stack did not start: {' '.join(tail)}")
+        if state_file(settings).exists():
+            return proc.pid
+        time.sleep(0.2)
+    raise StackError(f"the stack did not become ready within {timeout_s:.0f} s; see {log_path}")
