@@ -1,16 +1,32 @@
-"""Helpers shared by the tests that run the embedded stack."""
+"""The tests' shared helpers: the sample event, the embedded stack and its totals, the loaded store of the
+dashboard checks, docker-compose.yml's interpolation. Test modules import from here, never from each other."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
+import json
+import os
+import re
 import time
 from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import orjson
+import pytest
 from kafka import KafkaAdminClient, KafkaConsumer
 
 from schemas.feeds import FEEDS, GROUP_ID
+from simulators.generate import bad_events, day_events
+from simulators.scenario import load
+from streams.batch import Record, prepare
+from streams.sink import ClickHouseSink
+from yzcore.migrate import migrate
 from yzcore.settings import Settings
-from yzcore.store import query_reader, rows
+from yzcore.store import connect, query_reader, rows
 from yzmon.stack import Stack
 from yzmon.status import consumer_lag
 
@@ -149,3 +165,158 @@ class FakeKafka:
 
     def close(self, timeout=None):
         pass
+
+
+# -- a store loaded with the dashboards' test days (the dashboards, the alert rules and the briefing read it) ------
+# 2023-10-04/05 are days 6 and 7 of 2023's eight-day 中秋国庆 window, aligned with 2024-10-06/07.
+DAYS = [
+    date(2023, 10, 4),
+    date(2023, 10, 5),
+    date(2023, 10, 6),
+    date(2023, 10, 7),
+    date(2024, 10, 6),
+    date(2024, 10, 7),
+]
+DISTRICTS = ["jiefangbei", "daping", "hongyadong"]
+LOADED_DB = "dashboards_all_loaded"
+
+
+def _land(dsn: str) -> None:
+    sink = ClickHouseSink(dsn)
+    now = datetime.now(UTC)
+    for feed_name, feed in FEEDS.items():
+        marks: dict[tuple[int, str], datetime] = {}  # watermarks per (partition, 商圈)
+        offset = 0
+        for day in DAYS:
+            events = [e for _, e in day_events(load("baseline"), 7, day, DISTRICTS, [feed_name])]
+            records = [Record(feed.topic, 0, offset + i, orjson.dumps(e)) for i, e in enumerate(events)]
+            offset += len(records)
+            for i in range(0, len(records), 20000):
+                asyncio.run(sink.land(prepare(feed, records[i : i + 20000], now, timedelta(minutes=5), marks)))
+        # a redelivered hour of the first day: late against the watermark, deduplicated by the raw tables
+        late = [e for _, e in day_events(load("baseline"), 7, DAYS[-2], DISTRICTS[:1], [feed_name])][:200]
+        records = [Record(feed.topic, 1, 10**7 + i, orjson.dumps(e)) for i, e in enumerate(late)]
+        moved = {(1, district): mark for (_, district), mark in marks.items()}  # partition 0's, on partition 1
+        asyncio.run(sink.land(prepare(feed, records, now, timedelta(minutes=5), moved)))
+    bad = bad_events(load("baseline"), 7, DAYS[-1], "sales", 10)
+    records = [Record(FEEDS["sales"].topic, 2, i, payload) for i, (_, payload) in enumerate(bad)]
+    asyncio.run(sink.land(prepare(FEEDS["sales"], records, now, timedelta(minutes=5))))
+
+
+def loaded_dsn(chdb_dir: Path) -> str:
+    """The DSN of a migrated database holding the test days (loaded once per chDB directory)."""
+    dsn = f"chdb://{chdb_dir}?database={LOADED_DB}"
+    connect(f"chdb://{chdb_dir}").command(f"CREATE DATABASE IF NOT EXISTS {LOADED_DB}")
+    client = connect(dsn)
+    migrate(client)
+    if client.query("SELECT count() FROM ingest_batches").result_rows[0][0] == 0:
+        _land(dsn)
+    return dsn
+
+
+# -- docker-compose.yml and its deploy files (the compose and the cluster checks) --------------------------------
+class MissingVariable(KeyError):
+    pass
+
+
+_REF = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
+_BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>.*))?", re.S)
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's interpolation of one string: $$, $VAR, ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?m}, ${VAR?m}."""
+
+    def sub(m: re.Match) -> str:
+        if m.group("escaped"):
+            return "$"
+        if m.group("named"):
+            return env.get(m.group("named"), "")
+        parsed = _BRACED.fullmatch(m.group("braced"))
+        assert parsed, f"unparsable reference ${{{m.group('braced')}}}"
+        name, op, arg = parsed.group("name", "op", "arg")
+        value = env.get(name)
+        if op is None:
+            return value or ""
+        if op == ":-":
+            return value if value else arg
+        if op == "-":
+            return value if value is not None else arg
+        if (op == ":?" and not value) or (op == "?" and value is None):
+            raise MissingVariable(name)
+        return value or ""
+
+    return _REF.sub(sub, text)
+
+
+def interpolate_tree(node: Any, env: dict[str, str]) -> Any:
+    if isinstance(node, str):
+        return interpolate(node, env)
+    if isinstance(node, list):
+        return [interpolate_tree(v, env) for v in node]
+    if isinstance(node, dict):
+        return {k: interpolate_tree(v, env) for k, v in node.items()}
+    return node
+
+
+def _code(text: str) -> str:
+    """The compose file without its comment lines and without $$ escapes."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")).replace("$$", "")
+
+
+def referenced_variables(text: str) -> set[str]:
+    text = _code(text)
+    return {m.group(1) or m.group(2) for m in re.finditer(r"\$(?:\{([A-Za-z_]\w*)|([A-Za-z_]\w*))", text)}
+
+
+def required_variables(text: str) -> set[str]:
+    return set(re.findall(r"\$\{([A-Za-z_]\w*):?\?", _code(text)))
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, sep, value = line.partition("=")
+            assert sep, f"{path.name}: not KEY=VALUE: {line!r}"
+            values[key.strip()] = value.strip()
+    return values
+
+
+def env_of(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.partition("=")[::2] for item in env)
+    return {k: "" if v is None else str(v) for k, v in env.items()}
+
+
+def bind_mounts(service: dict) -> list[tuple[str, str]]:
+    """(host source, container target) of the service's bind mounts."""
+    mounts = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type") == "bind":
+                mounts.append((volume["source"], volume["target"]))
+            continue
+        source, _, rest = volume.partition(":")
+        if source.startswith((".", "/", "~")):
+            mounts.append((source, rest.split(":")[0]))
+    return mounts
+
+
+def compose_schema() -> dict:
+    """The Compose specification schema vendored by check-jsonschema (found without importing its CLI)."""
+    spec = importlib.util.find_spec("check_jsonschema")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.fail("check-jsonschema is missing: `pip install -e '.[dev]'` installs it (it vendors the schema)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "builtin_schemas" / "vendor" / "compose-spec.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def settings_for(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings a process started with ``env`` (and no other YZMON_ variable, no .env) would read."""
+    for key in list(os.environ):
+        if key.startswith("YZMON_"):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return Settings(_env_file=None)

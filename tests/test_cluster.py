@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from test_compose import (
+from support import (
     bind_mounts,
     compose_schema,
     env_of,

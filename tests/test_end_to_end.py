@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from support import FEEDS_BY_TOPIC, dead_letters, start_stack, store_totals, wait_idle
+from support import FEEDS_BY_TOPIC, dead_letters, sale, start_stack, store_totals, wait_idle
 
 from producers.kafka import FeedProducer
 from producers.replay import replay
@@ -76,18 +76,7 @@ def test_a_bad_event_inside_a_bundle_is_refused_alone(stack):
     from kafka import KafkaConsumer
 
     settings = stack.settings
-    good = [
-        {
-            "event_id": f"bundle-{i}",
-            "event_time": f"2024-10-03T10:0{i}:00+08:00",
-            "district": "daping",
-            "sector": "retail",
-            "merchant_group": "g",
-            "amount": "10.00",
-            "txn_count": 1,
-        }
-        for i in range(3)
-    ]
+    good = [sale(f"bundle-{i}", event_time=f"2024-10-03T10:0{i}:00+08:00", amount="10.00") for i in range(3)]
     bad = {**good[1], "event_id": "bundle-bad", "amount": "-5.00"}
     producer = FeedProducer(settings.bootstrap)
     producer.send_raw("sales", b"daping", orjson.dumps([good[0], bad, good[1], good[2]]))

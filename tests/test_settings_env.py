@@ -1,26 +1,17 @@
 """The worker's environment is generated from the settings object: a process reading it sees every setting
 the stack was given."""
 
-import os
 from pathlib import Path
 
 from pydantic import SecretStr
+from support import settings_for
 
 from yzcore.settings import Settings
 from yzmon.stack import worker_env
 
 
 def _clear(monkeypatch) -> None:
-    for key in [k for k in os.environ if k.startswith("YZMON_")]:
-        monkeypatch.delenv(key)
-
-
-def _settings_from(env: dict[str, str], monkeypatch) -> Settings:
-    _clear(monkeypatch)
-    for key, value in env.items():
-        if key.startswith("YZMON_"):
-            monkeypatch.setenv(key, value)
-    return Settings(_env_file=None)
+    settings_for({}, monkeypatch)
 
 
 def test_every_setting_reaches_the_worker(tmp_path, monkeypatch):
@@ -58,7 +49,7 @@ def test_every_setting_reaches_the_worker(tmp_path, monkeypatch):
         read_max_threads=1,
         read_max_concurrent=2,
     )
-    seen = _settings_from(worker_env(given), monkeypatch)
+    seen = settings_for(worker_env(given), monkeypatch)
     want = given.model_dump() | {
         "data_dir": (tmp_path / "d").resolve(),
         "kafka_bootstrap": given.bootstrap,
