@@ -8,8 +8,11 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,17 +20,22 @@ from typing import Any
 
 import orjson
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.consumer.fetcher import ConsumerRecord
 
+from producers.kafka import FeedProducer
+from producers.replay import replay
 from schemas.feeds import FEEDS, GROUP_ID
 from simulators.generate import bad_events, day_events
+from simulators.run import RunSpec
 from simulators.scenario import load
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
 from yzcore.migrate import migrate
 from yzcore.settings import Settings
 from yzcore.store import connect, query_reader, rows
-from yzmon.stack import Stack
+from yzmon.broker import log_end_offsets
+from yzmon.stack import Stack, state_file
 from yzmon.status import consumer_lag
 
 
@@ -79,7 +87,7 @@ def wait_idle(settings: Settings, expected_events: int = 0, timeout_s: float = 3
         lag = consumer_lag(settings)
         if lag is not None and sum(lag.values()) == 0 and _stored(settings) >= expected_events:
             return
-        time.sleep(1)
+        time.sleep(0.2)
     raise AssertionError(
         f"worker not idle after {timeout_s} s: lag {consumer_lag(settings)}, "
         f"{_stored(settings)} of {expected_events} events stored"
@@ -105,19 +113,30 @@ def _committed(settings: Settings) -> int:
 FEEDS_BY_TOPIC = {f.topic: f.name for f in FEEDS.values()}
 
 
+def read_all(bootstrap: str, topics: list[str], timeout_s: float = 60) -> list[ConsumerRecord]:
+    """Every record now in ``topics``, read up to each partition's end (no idle timeout to wait out)."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    try:
+        tps = [TopicPartition(t, p) for t in topics for p in (consumer.partitions_for_topic(t) or ())]
+        ends = log_end_offsets(consumer, tps)
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        got: list[ConsumerRecord] = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            assert time.monotonic() < deadline, f"could not read {topics} to their ends {ends}"
+            for records in consumer.poll(timeout_ms=200).values():
+                got.extend(records)
+        return got
+    finally:
+        consumer.close()
+
+
 def dead_letters(settings: Settings) -> Counter:
-    consumer = KafkaConsumer(
-        *[f.dlq_topic for f in FEEDS.values()],
-        bootstrap_servers=settings.bootstrap,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5000,
-        group_id=None,
-    )
     got: Counter = Counter()
-    for msg in consumer:
+    for msg in read_all(settings.bootstrap, [f.dlq_topic for f in FEEDS.values()]):
         headers = dict(msg.headers)
         got[(FEEDS_BY_TOPIC[msg.topic.removesuffix(".dlq")], headers["yzmon.error.reason"].decode())] += 1
-    consumer.close()
     return got
 
 
@@ -133,6 +152,132 @@ def start_stack(data_dir, free_port, **overrides) -> Stack:
     stack = Stack(settings)
     stack.start(wait_ready_s=120)
     return stack
+
+
+# -- a stack started the way an operator starts it: `yzmon up --detach`, its own data dir and ports -------------
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class DetachedStack:
+    settings: Settings
+    env: dict[str, str]
+
+    @classmethod
+    def up(cls, data_dir: Path, broker_port: int, worker_port: int, sql_port: int, **extra: str) -> DetachedStack:
+        env = {
+            **os.environ,
+            "YZMON_DATA_DIR": str(data_dir),
+            "YZMON_BROKER_PORT": str(broker_port),
+            "YZMON_WORKER_PORT": str(worker_port),
+            "YZMON_SQL_PORT": str(sql_port),
+            "COLUMNS": "250",  # rich tables on one line each, for the assertions
+            **{f"YZMON_{k.upper()}": str(v) for k, v in extra.items()},
+        }
+        env.pop("YZMON_KAFKA_BOOTSTRAP", None)
+        env.pop("YZMON_CLICKHOUSE_DSN", None)
+        stack = cls(
+            Settings(data_dir=data_dir, broker_port=broker_port, worker_port=worker_port, sql_port=sql_port, **extra),
+            env,
+        )
+        done = stack.yzmon("up", "--detach", timeout=180)
+        assert done.returncode == 0, done.stdout + done.stderr
+        stack.wait(lambda s: s.get("worker"), "the stack to come up")
+        return stack
+
+    def yzmon(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "yzmon.cli", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
+    def state(self) -> dict:
+        try:
+            return json.loads((self.settings.data_dir / "stack.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def wait(self, condition, what: str, timeout_s: float = 180) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            state = self.state()
+            if state and condition(state):
+                return state
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {what}; supervisor state: {self.state()}")
+
+    def worker_ready(self) -> None:
+        """Wait until the (possibly restarted) worker answers, holds its partitions and serves reads."""
+        import httpx
+
+        from yzcore.store import interface_up
+
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                status = httpx.get(f"{self.settings.worker_url}/status", timeout=2).json()
+                if status.get("assigned") and interface_up(self.settings):
+                    return
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.25)
+        raise AssertionError(f"the worker did not come back; supervisor state: {self.state()}")
+
+    def down(self) -> None:
+        self.yzmon("down", timeout=120)
+
+
+# The shared stack's day (tests/conftest.py: shared_stack): every 商圈 and feed, with 5 bad records per feed.
+SHARED_DAY = RunSpec(load("baseline"), 7, date(2024, 10, 1), date(2024, 10, 2), bad_per_day=5)
+
+
+@dataclass
+class Replayed:
+    """A running stack and the run replayed into it (``sent`` records), landed."""
+
+    stack: DetachedStack
+    spec: RunSpec
+    sent: int
+
+    @property
+    def settings(self) -> Settings:
+        return self.stack.settings
+
+
+def replay_landed(stack: DetachedStack, spec: RunSpec) -> Replayed:
+    """Replay ``spec`` at full speed into ``stack`` and wait until the worker has landed all of it."""
+    producer = FeedProducer(stack.settings.bootstrap)
+    try:
+        sent = replay(spec, producer, None, show_progress=False)
+    finally:
+        producer.close()
+    wait_idle(stack.settings, sent)
+    return Replayed(stack, spec, sent)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def down_leaves_no_process(stack: DetachedStack, timeout_s: float = 30) -> None:
+    """`yzmon down` stops the detached stack, and its supervisor, worker and broker are gone."""
+    state = stack.state()
+    pids = [state[k] for k in ("supervisor", "worker", "broker") if state.get(k)]
+    down = stack.yzmon("down", timeout=120)
+    assert down.returncode == 0 and "stopped" in down.stdout, down.stdout + down.stderr
+    deadline = time.monotonic() + timeout_s
+    while any(alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"still running after `yzmon down`: {[p for p in pids if alive(p)]}"
+        time.sleep(0.05)
+    assert not state_file(stack.settings).exists()
 
 
 class Acked:
