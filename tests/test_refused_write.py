@@ -39,6 +39,7 @@ def test_a_write_no_retry_can_fix_stops_the_worker_and_status_says_why(tmp_path,
         sql_port=free_port(),
         topic_partitions=1,
         restart_max=0,  # the crash-loop rule at its strictest: the first such exit gives up
+        group_session_timeout_s=4,  # a quicker group join (Tansu waits about half the session); one batch here
     )
     stack = BrokenSchemaStack(settings)
     stack.start(wait_ready_s=120)
