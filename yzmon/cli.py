@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from yzcore.settings import Settings, get_settings
+from yzcore.settings import get_settings
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
 from yzmon.errors import explain, log_traceback, missing_object
@@ -438,12 +438,11 @@ def run(
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply pending sql/NNN_*.sql migrations (idempotent)."""
-    from yzcore.migrate import MigrationError, migrate
-    from yzcore.store import StoreError, connect
+    from yzcore.migrate import MigrationError, migrate_configured
+    from yzcore.store import StoreError
 
-    settings: Settings = get_settings()
     try:
-        applied = migrate(connect(settings.store_dsn))
+        applied = migrate_configured(get_settings())
     except (StoreError, MigrationError) as exc:
         _fail(str(exc))
     console.print(f"applied: {', '.join(applied)}" if applied else "schema up to date")
