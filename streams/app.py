@@ -84,7 +84,12 @@ class YzApp(faust.App):
             return
         self.refused = failure
         self.conf.stream_wait_empty = False  # the held batch is never acknowledged: commit what was, and go
-        timer = threading.Timer(STOP_GRACE_S, lambda: (last_words(failure), os._exit(EXIT_REFUSED)))
+
+        def exit_regardless() -> None:  # a graceful stop that hangs must not keep a worker that cannot write
+            last_words(failure)
+            os._exit(EXIT_REFUSED)
+
+        timer = threading.Timer(STOP_GRACE_S, exit_regardless)
         timer.daemon = True
         timer.start()
         os.kill(os.getpid(), signal.SIGTERM)

@@ -442,14 +442,16 @@ def down(settings: Settings, timeout_s: float = 30.0) -> bool:
 
 
 def up_detached(settings: Settings, timeout_s: float = 90.0) -> int:
-    """Start `yzmon up` in the background (its output in DATA_DIR/stack.log) and wait until its supervisor
-    has written the stack's state; return the supervisor's pid. Raises StackError with the log's last line
-    when it exits first, or after ``timeout_s``."""
+    """Start `yzmon up` in the background with ``settings`` (its output in DATA_DIR/stack.log) and wait until
+    its supervisor has written the stack's state; return the supervisor's pid. Raises StackError with the log's
+    last line when it exits first, or after ``timeout_s``."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.data_dir / "stack.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIX)} | settings.environment()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "yzmon.cli", "up"],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
