@@ -41,14 +41,19 @@ def store(store_dsn: str):
 
 
 @pytest.fixture(scope="session")
-def read_only_store(chdb_dir: Path):
-    """A client of one freshly migrated database shared by the tests that only read it (the schema, the
-    reference data)."""
+def read_only_store_dsn(chdb_dir: Path) -> str:
+    """The DSN of one freshly migrated database shared by the tests that only read it (the schema, the
+    reference data, the read-only path's refusals)."""
     name = f"ro{os.getpid()}"
     connect(f"chdb://{chdb_dir}").command(f"CREATE DATABASE IF NOT EXISTS {name}")
     dsn = f"chdb://{chdb_dir}?database={name}"
     migrate(connect(dsn))
-    return connect(dsn)
+    return dsn
+
+
+@pytest.fixture(scope="session")
+def read_only_store(read_only_store_dsn: str):
+    return connect(read_only_store_dsn)
 
 
 def _free_port() -> int:

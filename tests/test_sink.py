@@ -56,8 +56,9 @@ def test_aggregates_equal_raw_after_duplicates_and_out_of_order(store, store_dsn
     rng.shuffle(shuffled)  # out of order across the whole day
     dupes = rng.sample(events, len(events) // 5)  # redelivered with new offsets
     sink = ClickHouseSink(store_dsn)
-    _land(sink, feed, _records(feed, shuffled))
-    _land(sink, feed, _records(feed, dupes, start_offset=10**6))
+    # batches of 2000: each still holds minutes from all over the day, and each refreshes the whole day
+    _land(sink, feed, _records(feed, shuffled), batch=2000)
+    _land(sink, feed, _records(feed, dupes, start_offset=10**6), batch=2000)
     raw_sql, agg_sql = COMPARE[feed]
     raw, agg = store.query(raw_sql).result_rows, store.query(agg_sql).result_rows
     assert len(raw) > 100
