@@ -230,7 +230,7 @@ def exactly_once(reader: Reader, expected: Expected) -> dict[str, Any]:
             if layer == "raw":
                 table, when, where = feed.raw_table, "event_time", f"WHERE {fresh}"
             else:
-                table, when, where = feed.agg_table, "minute", "WHERE toYear(minute) < 2025"
+                table, when, where = feed.level_table("minute"), "minute", "WHERE toYear(minute) < 2025"
             sums = ", ".join(f"sum({m}) AS {m}" for m in measures)
             sql = (
                 f"SELECT toString(toDate({when}, 'Asia/Shanghai')) AS day, district, {dim} AS dimension, {sums} "
@@ -657,7 +657,9 @@ def run(config: BenchConfig, data_dir: Path | None = None, log=print) -> dict[st
         migrate(connect(dsn))
         sink = ClickHouseSink(dsn)
         baseline = [bench.drain_baseline(p, sink) for p in bench.pipeline]
-        result["exactly_once_baseline"] = exactly_once(DirectReader(connect(dsn, readonly=True)), bench.expected)
+        result["exactly_once_baseline"] = exactly_once(
+            DirectReader(connect(dsn, readonly=True, settings=bench.settings)), bench.expected
+        )
         # 5. the limits, on the mixed phase's records and events
         limits = [bench.kafka_read(mixed), store_ingest(dsn, dumps, mixed, log)]
         log(f"exactly once (baseline): {result['exactly_once_baseline']['ok']}")

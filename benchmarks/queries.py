@@ -24,7 +24,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from schemas.contracts import RAW_COLUMNS
 from schemas.feeds import FEEDS
 from schemas.zone import ZONE
 from simulators.generate import ARRAYS, event_id
@@ -33,6 +32,7 @@ from simulators.scenario import load
 from streams.batch import Prepared
 from streams.sink import ClickHouseSink
 from yzcore.queries import library
+from yzcore.settings import Settings
 from yzcore.store import DirectReader, connect
 from yzmon.report import panel_queries
 
@@ -45,7 +45,7 @@ def day_batch(feed: str, day: date, seed: int = 7) -> Prepared:
     scenario = load("baseline")
     start = datetime(day.year, day.month, day.day, tzinfo=ZONE)
     stamps = [start + timedelta(minutes=m) for m in range(1440)]
-    columns: list[list] = [[] for _ in range(len(RAW_COLUMNS[feed]) + 2)]
+    columns: list[list] = [[] for _ in range(len(FEEDS[feed].columns) + 2)]
     touched: set = set()
     for district in MODELS:
         for s in ARRAYS[feed](scenario, seed, day, district):
@@ -140,7 +140,7 @@ def main() -> None:
     dsn = f"chdb://{args.data_dir}"
     sink = ClickHouseSink(dsn)
     sink.call(lambda c: None)  # migrate
-    reader = DirectReader(connect(dsn, readonly=True))
+    reader = DirectReader(connect(dsn, readonly=True, settings=Settings()))
     have = json.loads(
         reader.raw(
             "SELECT count() AS n FROM sales_daily FINAL WHERE toYear(day) = {y:UInt16}", {"y": args.year}, "JSON"

@@ -23,7 +23,7 @@ import jsonschema_rs
 import orjson
 
 from schemas import SCHEMA_DIR
-from schemas.feeds import DECIMAL, FEEDS, INTEGER, TIME, Feed
+from schemas.feeds import DECIMAL, INTEGER, TIME, Feed
 from schemas.reference import districts
 
 MAX_PAYLOAD_BYTES = 64 * 1024  # a record holding one event
@@ -198,9 +198,6 @@ def decode_record(feed: Feed, payload: bytes, now: datetime, future_tolerance: t
             out.events.append(event)
             out.stamps.append(why)
     return out
-
-
-RAW_COLUMNS: dict[str, tuple[str, ...]] = {name: feed.column_names for name, feed in FEEDS.items()}
 
 
 def to_columns(feed: Feed, events: list[dict[str, Any]], times: list[datetime] | None = None) -> list[list[Any]]:

@@ -25,6 +25,23 @@ class Column:
     name: str
     kind: str  # TEXT | INTEGER | DECIMAL | TIME
     default: str | None = None  # the value when the (optional) field is absent; None: the field is required
+    few: bool = False  # TEXT with few distinct values (商圈, a dimension, a code): LowCardinality(String)
+
+    @property
+    def raw_type(self) -> str:
+        """The column's ClickHouse type in the raw table."""
+        if self.kind == TEXT:
+            return "LowCardinality(String)" if self.few else "String"
+        return RAW_TYPE[self.kind]
+
+
+# ClickHouse types: raw columns by kind; summed measures, the level's time column and the bookkeeping columns
+# of the rollup tables.
+RAW_TYPE = {INTEGER: "UInt32", DECIMAL: "Decimal(18, 2)", TIME: "DateTime64(3, 'Asia/Shanghai')"}
+SUM_TYPE = {INTEGER: "UInt64", DECIMAL: "Decimal(18, 2)"}
+KAFKA_COLUMNS = (("kafka_partition", "UInt16"), ("kafka_offset", "UInt64"))
+INGESTED_AT = ("ingested_at", "DateTime64(3, 'Asia/Shanghai')")
+COMPUTED_AT = ("computed_at", "DateTime64(6, 'Asia/Shanghai')")
 
 
 # Rollup levels, finest first: the level's time column, its table suffix, and the ClickHouse function that
@@ -36,6 +53,12 @@ BUSINESS_DAY_START_HOUR = 6
 LEVEL_TIME = {"minute": "minute", "hour": "hour", "day": "day", "month": "month"}
 LEVEL_TABLE = {"minute": "agg_1m", "hour": "hourly", "day": "daily", "month": "monthly"}
 LEVEL_BUCKET = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toDate", "month": "toStartOfMonth"}
+LEVEL_TIME_TYPE = {
+    "minute": "DateTime('Asia/Shanghai')",
+    "hour": "DateTime('Asia/Shanghai')",
+    "day": "Date",
+    "month": "Date",
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +67,6 @@ class Feed:
     topic: str
     schema_file: str
     raw_table: str
-    agg_table: str
     dims: tuple[str, ...]  # aggregate key columns besides the time bucket and district
     measures: tuple[str, ...]  # columns of the raw table summed at every rollup level
     columns: tuple[Column, ...] = ()  # the raw table's event columns, in table order
@@ -71,7 +93,27 @@ class Feed:
         return tuple(c.name for c in self.columns)
 
     def level_table(self, level: str) -> str:
+        """The rollup table of a level: ``level_table("minute")`` is the 1-minute aggregates."""
         return f"{self.name}_{LEVEL_TABLE[level]}"
+
+    def raw_table_columns(self) -> tuple[tuple[str, str], ...]:
+        """(name, ClickHouse type) of every raw-table column, in table order: the event's, the Kafka position,
+        the landing time."""
+        return (*((c.name, c.raw_type) for c in self.columns), *KAFKA_COLUMNS, INGESTED_AT)
+
+    def level_columns(self, level: str) -> tuple[tuple[str, str], ...]:
+        """(name, ClickHouse type) of every column of a level's rollup table, in table order: the time bucket,
+        商圈 and dimensions, the summed measures, occupancy (running at the minute level, its peak above),
+        the minute's event count, the refresh time."""
+        kinds = {c.name: c.kind for c in self.columns}
+        out = [(LEVEL_TIME[level], LEVEL_TIME_TYPE[level])]
+        out += [(key, "LowCardinality(String)") for key in ("district", *self.dims)]
+        out += [(m, SUM_TYPE[kinds[m]]) for m in self.measures]
+        if self.occupancy:
+            out.append(("occupancy" if level == "minute" else "peak_occupancy", "Int64"))
+        if level == "minute":
+            out.append(("events", "UInt64"))
+        return (*out, COMPUTED_AT)
 
 
 def _columns(*specific: Column) -> tuple[Column, ...]:
@@ -79,9 +121,9 @@ def _columns(*specific: Column) -> tuple[Column, ...]:
     return (
         Column("event_id", TEXT),
         Column("event_time", TIME),
-        Column("district", TEXT),
+        Column("district", TEXT, few=True),
         *specific,
-        Column("source", TEXT, ""),
+        Column("source", TEXT, "", few=True),
     )
 
 
@@ -90,13 +132,12 @@ SALES = Feed(
     "retail.sales.v1",
     "retail.sales.v1.schema.json",
     "sales_raw",
-    "sales_agg_1m",
     ("sector",),
     ("amount", "txn_count"),
     _columns(
-        Column("sector", TEXT),
+        Column("sector", TEXT, few=True),
         Column("merchant_group", TEXT),
-        Column("channel", TEXT, "in_store"),
+        Column("channel", TEXT, "in_store", few=True),
         Column("amount", DECIMAL),
         Column("txn_count", INTEGER),
     ),
@@ -106,7 +147,6 @@ FOOTFALL = Feed(
     "footfall.counts.v1",
     "footfall.counts.v1.schema.json",
     "footfall_raw",
-    "footfall_agg_1m",
     (),
     ("entries", "exits"),
     _columns(Column("gate", TEXT), Column("entries", INTEGER), Column("exits", INTEGER)),
@@ -117,10 +157,9 @@ TOURISTS = Feed(
     "tourism.arrivals.v1",
     "tourism.arrivals.v1.schema.json",
     "tourists_raw",
-    "tourists_agg_1m",
     ("origin",),
     ("arrivals", "spend"),
-    _columns(Column("origin", TEXT), Column("arrivals", INTEGER), Column("spend", DECIMAL, "0")),
+    _columns(Column("origin", TEXT, few=True), Column("arrivals", INTEGER), Column("spend", DECIMAL, "0")),
     levels=("minute", "day", "month"),
     cadence_s=900,
     stale_after_s=1800,

@@ -6,6 +6,10 @@ Run the worker with `yzmon up` (embedded) or `python -m streams.worker` (product
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -15,10 +19,13 @@ from schemas.feeds import FEEDS, GROUP_ID
 from streams.backup import blueprint as backup_blueprint
 from streams.drill import OutageDrill
 from streams.gateway import blueprint, register_sql_interface
-from streams.retry import Retrying
+from streams.retry import Failure, Retrying
 from streams.sink import ClickHouseSink
 from streams.transport import SCHEME
 from yzcore.settings import Settings, get_settings
+
+EXIT_REFUSED = 3  # the worker's exit code after a write no retry can fix
+STOP_GRACE_S = 30.0  # longest a graceful stop may take before the worker exits regardless
 
 
 def faust_config(settings: Settings) -> dict:
@@ -58,19 +65,44 @@ class YzApp(faust.App):
     landing: Retrying
     watermarks: dict[str, dict[tuple[int, str], float]]  # per feed: latest event time per (partition, 商圈)
     started_at: float
+    refused: Failure | None  # the write failure that stopped the worker
 
     def __init__(self, settings: Settings, sink: ClickHouseSink | None = None) -> None:
         super().__init__(GROUP_ID, **faust_config(settings))
         self.yz_settings = settings
         self.sink = sink if sink is not None else ClickHouseSink(settings.store_dsn)
         self.drill = OutageDrill()
-        self.landing = Retrying(self.sink, self.drill)
+        self.landing = Retrying(self.sink, self.drill, stop=self.stop_for)
         self.watermarks = {name: {} for name in FEEDS}
         self.started_at = time.time()
+        self.refused = None
+
+    def stop_for(self, failure: Failure) -> None:
+        """Stop the worker for a write no retry can fix: Faust stops as on SIGTERM (committing what was
+        acknowledged), then the process exits with :data:`EXIT_REFUSED` and the reason as its last line
+        (:func:`last_words`), which the supervisor records for `yzmon status`."""
+        if self.refused is not None:
+            return
+        self.refused = failure
+        self.conf.stream_wait_empty = False  # the held batch is never acknowledged: commit what was, and go
+
+        def exit_regardless() -> None:  # a graceful stop that hangs must not keep a worker that cannot write
+            last_words(failure)
+            os._exit(EXIT_REFUSED)
+
+        timer = threading.Timer(STOP_GRACE_S, exit_regardless)
+        timer.daemon = True
+        timer.start()
+        os.kill(os.getpid(), signal.SIGTERM)
 
     def now(self) -> datetime:
         """The wall clock the future-time check is made against."""
         return datetime.now(UTC)
+
+
+def last_words(failure: Failure) -> None:
+    """The worker's last line: why it stopped and what to do."""
+    print(f"worker stopped: {failure.advice}", file=sys.__stderr__, flush=True)  # Faust redirects sys.stderr
 
 
 def create_app(settings: Settings) -> YzApp:

@@ -68,6 +68,7 @@ def build(feed: Feed) -> list[Refresh]:
     keys = ", ".join(["district", *feed.dims])
     for level in feed.levels:
         table, time = feed.level_table(level), LEVEL_TIME[level]
+        target = [name for name, _ in feed.level_columns(level)]  # the SELECTs below give them in this order
         bucket = f"{LEVEL_BUCKET[level]}({source_time}) AS b"
         sums = [f"sum({m}) AS {m}" for m in feed.measures]
         measures = list(feed.measures)
@@ -83,7 +84,6 @@ def build(feed: Feed) -> list[Refresh]:
                 f"toDate(b - INTERVAL {BUSINESS_DAY_START_HOUR} HOUR, 'Asia/Shanghai') ORDER BY b "
                 "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
             )
-            target = [time, "district", *feed.dims, *measures, "occupancy", "events", "computed_at"]
             select = f"SELECT b, {keys}, {', '.join(measures)}, {running}, events, now64(6) FROM ({inner})"
         else:
             extra = []
@@ -91,7 +91,6 @@ def build(feed: Feed) -> list[Refresh]:
                 extra = [("events", "count()")]
             elif feed.occupancy:
                 extra = [("peak_occupancy", "max(occupancy)" if source_time == "minute" else "max(peak_occupancy)")]
-            target = [time, "district", *feed.dims, *measures, *(name for name, _ in extra), "computed_at"]
             columns = ", ".join([*sums, *(f"{expr} AS {name}" for name, expr in extra)])
             select = (
                 f"SELECT {bucket}, {keys}, {columns}, now64(6) FROM {source_table} FINAL "

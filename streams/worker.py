@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from faust.worker import Worker
 
 import streams.agents  # noqa: F401 - registers the landing agents on the app
-from streams.app import app
+from streams.app import EXIT_REFUSED, app, last_words
 from yzcore.store import open_engine
 
 
 def main() -> None:
+    """Run the worker until it is stopped; after a write no retry can fix, exit non-zero with the reason."""
     settings = app.yz_settings
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = open_engine(settings.store_dsn)  # noqa: F841 - held for the process's life: the engine's configuration
-    Worker(app, loglevel=settings.log_level).execute_from_commandline()
+    try:
+        Worker(app, loglevel=settings.log_level).execute_from_commandline()
+    except SystemExit:
+        if app.refused is None:
+            raise
+    if app.refused is not None:
+        logging.shutdown()
+        last_words(app.refused)
+        sys.exit(EXIT_REFUSED)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from unittest.mock import AsyncMock
 
 import orjson
 import pytest
+from support import sale
 
 import streams.agents as agents
 from schemas.feeds import FEEDS, SALES
@@ -17,17 +18,9 @@ from streams.retry import Retrying
 from streams.sink import SinkStats
 
 
-def sale(i: int, **changes) -> dict:
-    return {
-        "event_id": f"e{i}",
-        "event_time": f"2024-10-01T12:{i % 60:02d}:00+08:00",
-        "district": "daping",
-        "sector": "retail",
-        "merchant_group": "g",
-        "amount": "1.00",
-        "txn_count": 1,
-        **changes,
-    }
+def sale_at(i: int, **changes) -> dict:
+    """Sale ``i``, at minute ``i`` past noon."""
+    return sale(f"e{i}", **{"event_time": f"2024-10-01T12:{i % 60:02d}:00+08:00", **changes})
 
 
 class FakeSink:
@@ -88,7 +81,7 @@ async def _a_batch_is_acknowledged_only_after_its_write(faust_app, monkeypatch):
     monkeypatch.setattr(faust_app, "landing", Retrying(sink))  # type: ignore[arg-type]
     async with agents.land_sales.test_context() as agent:
         for i in range(3):
-            events.append(await agent.put(value=orjson.dumps([sale(2 * i), sale(2 * i + 1)]), wait=False))
+            events.append(await agent.put(value=orjson.dumps([sale_at(2 * i), sale_at(2 * i + 1)]), wait=False))
         await _until(lambda: all(e.message.acked for e in events))
     assert acked_at_write == [False, False, False]  # every record written once, none acknowledged before
     assert sink.stats.write_errors == 0
@@ -105,7 +98,7 @@ async def _a_failed_write_acknowledges_nothing(faust_app, monkeypatch):
     sink = FakeSink(down)
     monkeypatch.setattr(faust_app, "landing", Retrying(sink, max_backoff_s=0.01))  # type: ignore[arg-type]
     async with agents.land_sales.test_context() as agent:
-        events = [await agent.put(value=orjson.dumps(sale(i)), wait=False) for i in range(2)]
+        events = [await agent.put(value=orjson.dumps(sale_at(i)), wait=False) for i in range(2)]
         await _until(lambda: sink.land.await_count >= 3)
         assert not any(e.message.acked for e in events)
         assert sink.stats.retrying and sink.stats.last_error == "store down"
@@ -125,7 +118,7 @@ async def _a_refused_event_of_a_bundle_goes_to_the_dead_letters_alone(faust_app,
     monkeypatch.setattr(faust_app, "landing", Retrying(sink))  # type: ignore[arg-type]
     dead = AsyncMock()
     monkeypatch.setattr(agents, "send_dead_letter", dead)
-    bundle = [sale(0), sale(1, amount="-5.00"), sale(2)]
+    bundle = [sale_at(0), sale_at(1, amount="-5.00"), sale_at(2)]
     async with agents.land_sales.test_context() as agent:
         event = await agent.put(value=orjson.dumps(bundle), wait=False)
         await _until(lambda: bool(landed) and event.message.acked)

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from support import sale
 
 from schemas.feeds import FEEDS, FOOTFALL, SALES
 from streams.batch import Record, merge, prepare
@@ -10,34 +11,33 @@ NOW = datetime(2026, 11, 23, tzinfo=UTC)
 TOL = timedelta(minutes=5)
 
 
-def sale(i: int, hhmm: str) -> Record:
-    event = {
-        "event_id": f"e{i}",
-        "event_time": f"2024-10-01T{hhmm}:00+08:00",
-        "district": "daping",
-        "sector": "retail",
-        "merchant_group": "g",
-        "amount": "1.00",
-        "txn_count": 1,
-    }
+def sale_record(i: int, hhmm: str) -> Record:
+    event = sale(f"e{i}", event_time=f"2024-10-01T{hhmm}:00+08:00")
     return Record(SALES.topic, i % 2, 100 + i, orjson.dumps(event))
 
 
 def test_late_events_are_counted_per_partition_and_still_accepted():
     marks: dict[tuple[int, str], float] = {}
-    first = prepare(SALES, [sale(0, "12:00"), sale(1, "12:30")], NOW, TOL, marks, timedelta(minutes=10))
+    first = prepare(SALES, [sale_record(0, "12:00"), sale_record(1, "12:30")], NOW, TOL, marks, timedelta(minutes=10))
     assert first.late == 0 and len(marks) == 2
     second = prepare(
-        SALES, [sale(2, "11:55"), sale(3, "12:25"), sale(4, "12:31")], NOW, TOL, marks, timedelta(minutes=10)
+        SALES,
+        [sale_record(2, "11:55"), sale_record(3, "12:25"), sale_record(4, "12:31")],
+        NOW,
+        TOL,
+        marks,
+        timedelta(minutes=10),
     )
     # partition 0: watermark 12:00, 11:55 is within 10 min; 12:31 moves it. partition 1: 12:25 is 5 min behind 12:30
     assert second.late == 0
-    third = prepare(SALES, [sale(6, "12:00")], NOW, TOL, marks, timedelta(minutes=10))
+    third = prepare(SALES, [sale_record(6, "12:00")], NOW, TOL, marks, timedelta(minutes=10))
     assert third.late == 1 and third.accepted == 1  # 31 minutes behind partition 0's 12:31
 
 
 def test_ingest_rows_cover_offsets_and_event_times():
-    batch = prepare(SALES, [sale(0, "12:00"), sale(2, "12:07"), Record(SALES.topic, 0, 103, b"{")], NOW, TOL)
+    batch = prepare(
+        SALES, [sale_record(0, "12:00"), sale_record(2, "12:07"), Record(SALES.topic, 0, 103, b"{")], NOW, TOL
+    )
     (row,) = batch.ingest_rows()
     assert (row.topic, row.kafka_partition, row.first_offset, row.last_offset) == (SALES.topic, 0, 100, 103)
     assert (row.records, row.accepted, row.rejected, row.late) == (3, 2, 1, 0)
@@ -49,7 +49,12 @@ def _epoch(text: str) -> int:
 
 
 def test_touched_windows_become_ranges_per_level_and_footfall_days():
-    batch = prepare(SALES, [sale(0, "12:00"), sale(2, "12:00"), sale(4, "12:03"), sale(6, "23:59")], NOW, TOL)
+    batch = prepare(
+        SALES,
+        [sale_record(0, "12:00"), sale_record(2, "12:00"), sale_record(4, "12:03"), sale_record(6, "23:59")],
+        NOW,
+        TOL,
+    )
     statements = recompute_statements(SALES, batch.touched)
     assert [s.split()[2] for s, _ in statements] == ["sales_agg_1m", "sales_hourly", "sales_daily", "sales_monthly"]
     minute, hour, day, month = (params for _, params in statements)
@@ -95,16 +100,7 @@ def test_bundles_of_two_districts_sharing_a_partition_are_not_late():
 
     def bundle(offset: int, district: str, hours: range) -> Record:
         events = [
-            {
-                "event_id": f"{district}-{h}",
-                "event_time": f"2024-10-01T{h:02d}:00:00+08:00",
-                "district": district,
-                "sector": "retail",
-                "merchant_group": "g",
-                "amount": "1.00",
-                "txn_count": 1,
-            }
-            for h in hours
+            sale(f"{district}-{h}", event_time=f"2024-10-01T{h:02d}:00:00+08:00", district=district) for h in hours
         ]
         return Record(SALES.topic, 0, offset, orjson.dumps(events))
 
@@ -116,15 +112,7 @@ def test_bundles_of_two_districts_sharing_a_partition_are_not_late():
 
 
 def test_a_refused_event_of_a_bundle_keeps_its_index_and_its_own_bytes():
-    good = {
-        "event_id": "g",
-        "event_time": "2024-10-01T12:00:00+08:00",
-        "district": "daping",
-        "sector": "retail",
-        "merchant_group": "g",
-        "amount": "1.00",
-        "txn_count": 1,
-    }
+    good = sale("g")
     items = [good, {**good, "event_id": "x", "district": "atlantis"}, 7, {**good, "event_id": "h"}]
     batch = prepare(SALES, [Record(SALES.topic, 0, 5, orjson.dumps(items))], NOW, TOL)
     assert batch.accepted == 2 and [e["event_id"] for e in batch.events()] == ["g", "h"]
@@ -140,8 +128,10 @@ def test_a_refused_event_of_a_bundle_keeps_its_index_and_its_own_bytes():
 
 def test_merged_batches_hold_every_row_refusal_window_and_partition_count():
     marks: dict = {}
-    first = prepare(SALES, [sale(0, "12:00"), sale(1, "12:01"), Record(SALES.topic, 0, 102, b"{")], NOW, TOL, marks)
-    second = prepare(SALES, [sale(2, "12:30"), sale(4, "11:00")], NOW, TOL, marks)
+    first = prepare(
+        SALES, [sale_record(0, "12:00"), sale_record(1, "12:01"), Record(SALES.topic, 0, 102, b"{")], NOW, TOL, marks
+    )
+    second = prepare(SALES, [sale_record(2, "12:30"), sale_record(4, "11:00")], NOW, TOL, marks)
     merged = merge([first, second])
     assert merged.accepted == 4 and [e["event_id"] for e in merged.events()] == ["e0", "e1", "e2", "e4"]
     assert [r.record.offset for r in merged.rejected] == [102]

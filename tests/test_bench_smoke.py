@@ -12,14 +12,14 @@ pytestmark = pytest.mark.e2e
 
 
 def test_benchmark_runs_at_a_tiny_size(tmp_path, store_dsn):
-    # one small 商圈 (~5.5k records of the three feeds), a 5 s freshness run; the baseline lands in a
-    # database of this process's shared chDB directory (chDB allows one directory per process)
+    # one small 商圈 (~5.5k records of the three feeds), a 2 s freshness run of 1000 events; the baseline lands
+    # in a database of this process's shared chDB directory (chDB allows one directory per process)
     config = BenchConfig(
         days=1,
         districts=("eling",),
         per_feed=False,
-        freshness_seconds=5,
-        freshness_rate=200,
+        freshness_seconds=2,
+        freshness_rate=500,
         partitions=2,
         batch_max=2000,
         baseline_dsn=store_dsn,

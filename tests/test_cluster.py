@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from test_compose import (
+from support import (
     bind_mounts,
     compose_schema,
     env_of,
@@ -51,7 +51,7 @@ from yzcore.cluster import (
     Engine,
 )
 from yzcore.migrate import LEDGER, cluster_plan, discover, migrate
-from yzcore.settings import Settings, get_settings
+from yzcore.settings import Settings
 from yzcore.store import connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -323,9 +323,7 @@ def _dashboard_sql() -> list[str]:
 
 
 # -- the single-server and embedded paths --------------------------------------------------------------------------
-def test_the_single_server_path_sends_the_files_byte_for_byte(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("YZMON_CLICKHOUSE_CLUSTER", raising=False)
-    get_settings.cache_clear()
+def test_the_single_server_path_sends_the_files_byte_for_byte() -> None:
     recorder = Recorder()
     migrate(recorder)  # type: ignore[arg-type]
     statements = [LEDGER, *_all()]
@@ -345,17 +343,19 @@ def test_the_single_server_path_sends_the_files_byte_for_byte(monkeypatch: pytes
 
 
 def test_the_setting_chooses_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("YZMON_CLICKHOUSE_CLUSTER", NAME)
-    monkeypatch.setenv("YZMON_CLICKHOUSE_DSN", "http://yzmon_writer:secret@clickhouse:8123/analytics")
-    get_settings.cache_clear()
-    try:
-        chosen = cluster_plan(Recorder("analytics"))  # type: ignore[arg-type]
-        assert chosen is not None and (chosen.name, chosen.database) == (NAME, "analytics")
-        assert cluster_plan(Recorder(), cluster="") is None  # type: ignore[arg-type]
-    finally:
-        monkeypatch.delenv("YZMON_CLICKHOUSE_CLUSTER")
-        monkeypatch.delenv("YZMON_CLICKHOUSE_DSN")
-        get_settings.cache_clear()
+    """`yzmon db migrate` and ``python -m yzcore.migrate`` migrate for the cluster the settings name."""
+    import yzcore.migrate as migrate_module
+
+    recorder = Recorder("analytics")
+    monkeypatch.setattr(migrate_module, "connect", lambda dsn: recorder)
+    settings = Settings(
+        _env_file=None, clickhouse_cluster=NAME, clickhouse_dsn="http://yzmon_writer:secret@clickhouse:8123/analytics"
+    )
+    migrate_module.migrate_configured(settings)
+    assert any(f"ON CLUSTER {NAME}" in s for s in recorder.commands)
+    chosen = cluster_plan(Recorder("analytics"), cluster=settings.clickhouse_cluster)  # type: ignore[arg-type]
+    assert chosen is not None and (chosen.name, chosen.database) == (NAME, "analytics")
+    assert cluster_plan(Recorder(), cluster="") is None  # type: ignore[arg-type]
     assert cluster_plan(Recorder()) is None  # type: ignore[arg-type]
 
 

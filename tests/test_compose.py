@@ -9,7 +9,6 @@ credentials that do not line up between ClickHouse, the app and Grafana.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -19,6 +18,17 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+from support import (
+    MissingVariable,
+    bind_mounts,
+    compose_schema,
+    env_of,
+    interpolate_tree,
+    parse_env_file,
+    referenced_variables,
+    required_variables,
+    settings_for,
+)
 
 from schemas.feeds import FEEDS
 from yzcore.settings import Settings
@@ -58,74 +68,6 @@ OPTIONAL_SECRETS = {"GF_SMTP_PASSWORD"}
 OPTIONAL_SETTINGS = {"SMTP_HOST", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM_ADDRESS"}
 
 
-# -- Compose interpolation -----------------------------------------------------------------------------------------
-class MissingVariable(KeyError):
-    pass
-
-
-_REF = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_][A-Za-z0-9_]*))")
-_BRACED = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>.*))?", re.S)
-
-
-def interpolate(text: str, env: dict[str, str]) -> str:
-    """Compose's interpolation of one string: $$, $VAR, ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?m}, ${VAR?m}."""
-
-    def sub(m: re.Match) -> str:
-        if m.group("escaped"):
-            return "$"
-        if m.group("named"):
-            return env.get(m.group("named"), "")
-        parsed = _BRACED.fullmatch(m.group("braced"))
-        assert parsed, f"unparsable reference ${{{m.group('braced')}}}"
-        name, op, arg = parsed.group("name", "op", "arg")
-        value = env.get(name)
-        if op is None:
-            return value or ""
-        if op == ":-":
-            return value if value else arg
-        if op == "-":
-            return value if value is not None else arg
-        if (op == ":?" and not value) or (op == "?" and value is None):
-            raise MissingVariable(name)
-        return value or ""
-
-    return _REF.sub(sub, text)
-
-
-def interpolate_tree(node: Any, env: dict[str, str]) -> Any:
-    if isinstance(node, str):
-        return interpolate(node, env)
-    if isinstance(node, list):
-        return [interpolate_tree(v, env) for v in node]
-    if isinstance(node, dict):
-        return {k: interpolate_tree(v, env) for k, v in node.items()}
-    return node
-
-
-def _code(text: str) -> str:
-    """The compose file without its comment lines and without $$ escapes."""
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")).replace("$$", "")
-
-
-def referenced_variables(text: str) -> set[str]:
-    text = _code(text)
-    return {m.group(1) or m.group(2) for m in re.finditer(r"\$(?:\{([A-Za-z_]\w*)|([A-Za-z_]\w*))", text)}
-
-
-def required_variables(text: str) -> set[str]:
-    return set(re.findall(r"\$\{([A-Za-z_]\w*):?\?", _code(text)))
-
-
-def parse_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            key, sep, value = line.partition("=")
-            assert sep, f"{path.name}: not KEY=VALUE: {line!r}"
-            values[key.strip()] = value.strip()
-    return values
-
-
 # -- fixtures ------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def raw_text() -> str:
@@ -163,27 +105,6 @@ def users() -> ET.Element:
     return ET.parse(USERS_XML).getroot()
 
 
-def env_of(service: dict) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.partition("=")[::2] for item in env)
-    return {k: "" if v is None else str(v) for k, v in env.items()}
-
-
-def bind_mounts(service: dict) -> list[tuple[str, str]]:
-    """(host source, container target) of the service's bind mounts."""
-    mounts = []
-    for volume in service.get("volumes") or []:
-        if isinstance(volume, dict):
-            if volume.get("type") == "bind":
-                mounts.append((volume["source"], volume["target"]))
-            continue
-        source, _, rest = volume.partition(":")
-        if source.startswith((".", "/", "~")):
-            mounts.append((source, rest.split(":")[0]))
-    return mounts
-
-
 def published_ports(service: dict) -> list[str]:
     ports = []
     for port in service.get("ports") or []:
@@ -209,27 +130,7 @@ def is_readonly(users: ET.Element, name: str) -> bool:
     return (user_profile(users, name).findtext("readonly") or "0").strip() in {"1", "2"}
 
 
-def settings_for(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
-    import os
-
-    for key in list(os.environ):
-        if key.startswith("YZMON_"):
-            monkeypatch.delenv(key)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return Settings(_env_file=None)
-
-
 # -- the file against the Compose specification -------------------------------------------------------------------
-def compose_schema() -> dict:
-    """The Compose specification schema vendored by check-jsonschema (found without importing its CLI)."""
-    spec = importlib.util.find_spec("check_jsonschema")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.fail("check-jsonschema is missing: `pip install -e '.[dev]'` installs it (it vendors the schema)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "builtin_schemas" / "vendor" / "compose-spec.json"
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 @pytest.mark.parametrize("stage", ["as written", "interpolated"])
 def test_compose_file_follows_the_compose_specification(stage: str, raw: dict, compose: dict) -> None:
     from jsonschema import Draft7Validator

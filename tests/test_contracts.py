@@ -3,6 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 import pytest
 from jsonschema import Draft202012Validator
+from support import sale
 
 from schemas.contracts import REASONS, InvalidEvent, Rejection, decode, load_schema
 from schemas.feeds import FEEDS, SALES
@@ -11,15 +12,7 @@ from simulators.scenario import load
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TOL = timedelta(minutes=5)
-GOOD = {
-    "event_id": "e1",
-    "event_time": "2024-10-01T12:00:00+08:00",
-    "district": "jiefangbei",
-    "sector": "retail",
-    "merchant_group": "g1",
-    "amount": "12.30",
-    "txn_count": 2,
-}
+GOOD = sale(district="jiefangbei", merchant_group="g1", amount="12.30", txn_count=2)
 
 
 @pytest.mark.parametrize("feed", list(FEEDS.values()), ids=list(FEEDS))

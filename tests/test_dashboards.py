@@ -30,6 +30,7 @@ from simulators.scenario import load
 from streams.batch import Record, prepare
 from streams.sink import ClickHouseSink
 from yzcore.migrate import migrate
+from yzcore.settings import Settings
 from yzcore.store import connect
 from yzmon.grafana_macros import ALL, MacroError, expand
 
@@ -328,7 +329,7 @@ def day(chdb_dir: Path) -> Day:
         for i in range(0, len(evs), 5000):
             records = [Record(FEEDS[feed].topic, 0, i + j, orjson.dumps(ev)) for j, ev in enumerate(evs[i : i + 5000])]
             asyncio.run(sink.land(prepare(FEEDS[feed], records, now, timedelta(minutes=5))))
-    return Day(connect(dsn, readonly=True), events)  # panels run as Grafana's read-only user
+    return Day(connect(dsn, readonly=True, settings=Settings()), events)  # panels run as Grafana's read-only user
 
 
 SELECTIONS = {"all": [ALL], "one": ["jiefangbei"], "two": ["jiefangbei", "daping"]}

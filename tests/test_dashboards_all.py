@@ -7,7 +7,6 @@ minute aggregates, all rollups, ingest_batches with late events, rejected_events
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections import defaultdict
@@ -19,18 +18,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import grafana_fields
-import orjson
 import pytest
 import yaml
 from clickhouse_connect.driver.client import Client
+from support import loaded_dsn
 
 from schemas import reference
 from schemas.feeds import FEEDS
-from simulators.generate import bad_events, day_events
-from simulators.scenario import load
-from streams.batch import Record, prepare
-from streams.sink import ClickHouseSink
-from yzcore.migrate import migrate
+from yzcore.settings import Settings
 from yzcore.store import connect
 from yzmon.grafana_macros import ALL, expand
 
@@ -40,20 +35,9 @@ ALERTS = ROOT / "deploy" / "grafana" / "provisioning" / "alerting" / "yzmon-aler
 COMPOSE = ROOT / "docker-compose.yml"
 DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "yzmon-clickhouse"}
 ZONE = ZoneInfo("Asia/Shanghai")
-# 2023-10-04/05 are days 6 and 7 of 2023's eight-day 中秋国庆 window, aligned with 2024-10-06/07.
-DAYS = [
-    date(2023, 10, 4),
-    date(2023, 10, 5),
-    date(2023, 10, 6),
-    date(2023, 10, 7),
-    date(2024, 10, 6),
-    date(2024, 10, 7),
-]
-DISTRICTS = ["jiefangbei", "daping", "hongyadong"]
 RANGE_FROM = datetime(2024, 10, 6, tzinfo=ZONE)
 RANGE_TO = datetime(2024, 10, 7, 23, 59, 59, 999000, tzinfo=ZONE)
 DATA_NOW = datetime(2024, 10, 7, 15, 0, tzinfo=ZONE)
-LOADED_DB = "dashboards_all_loaded"
 NUMBER = (int, float, Decimal)
 # the newest dashboard schemaVersion each Grafana major writes (10.x: 39, 11.x: 39-40, 12.x: 41)
 MAX_SCHEMA = {10: 39, 11: 40, 12: 41}
@@ -65,46 +49,10 @@ SELECTIONS = {
 DEFAULTS: dict[str, Any] = {"district": [ALL], "sector": [ALL], "holiday": "national_day"}
 
 
-# --- test data, shared by the modules that need a loaded store (one per chDB directory) -------------------
-
-
-def _land(dsn: str) -> None:
-    sink = ClickHouseSink(dsn)
-    now = datetime.now(UTC)
-    for feed_name, feed in FEEDS.items():
-        marks: dict[tuple[int, str], datetime] = {}  # watermarks per (partition, 商圈)
-        offset = 0
-        for day in DAYS:
-            events = [e for _, e in day_events(load("baseline"), 7, day, DISTRICTS, [feed_name])]
-            records = [Record(feed.topic, 0, offset + i, orjson.dumps(e)) for i, e in enumerate(events)]
-            offset += len(records)
-            for i in range(0, len(records), 20000):
-                asyncio.run(sink.land(prepare(feed, records[i : i + 20000], now, timedelta(minutes=5), marks)))
-        # a redelivered hour of the first day: late against the watermark, deduplicated by the raw tables
-        late = [e for _, e in day_events(load("baseline"), 7, DAYS[-2], DISTRICTS[:1], [feed_name])][:200]
-        records = [Record(feed.topic, 1, 10**7 + i, orjson.dumps(e)) for i, e in enumerate(late)]
-        moved = {(1, district): mark for (_, district), mark in marks.items()}  # partition 0's, on partition 1
-        asyncio.run(sink.land(prepare(feed, records, now, timedelta(minutes=5), moved)))
-    bad = bad_events(load("baseline"), 7, DAYS[-1], "sales", 10)
-    records = [Record(FEEDS["sales"].topic, 2, i, payload) for i, (_, payload) in enumerate(bad)]
-    asyncio.run(sink.land(prepare(FEEDS["sales"], records, now, timedelta(minutes=5))))
-
-
-def loaded_dsn(chdb_dir: Path) -> str:
-    """The DSN of a migrated database holding the test days (loaded once per chDB directory)."""
-    dsn = f"chdb://{chdb_dir}?database={LOADED_DB}"
-    connect(f"chdb://{chdb_dir}").command(f"CREATE DATABASE IF NOT EXISTS {LOADED_DB}")
-    client = connect(dsn)
-    migrate(client)
-    if client.query("SELECT count() FROM ingest_batches").result_rows[0][0] == 0:
-        _land(dsn)
-    return dsn
-
-
 @pytest.fixture(scope="module")
 def engine(chdb_dir: Path) -> Client:
     """A read-only client, as Grafana's datasource user is: a panel may not change settings."""
-    return connect(loaded_dsn(chdb_dir), readonly=True)
+    return connect(loaded_dsn(chdb_dir), readonly=True, settings=Settings())
 
 
 # --- the dashboards --------------------------------------------------------------------------------------

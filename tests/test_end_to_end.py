@@ -1,45 +1,29 @@
 """The whole pipeline on the embedded stack: Tansu broker, Faust worker, chDB store.
 
-Replays one simulated day of every 商圈 and feed with injected bad records, waits until the worker
-is idle, and compares ClickHouse with the simulator's ground truth exactly.
+The session's shared stack (``shared_stack``) has one simulated day of every 商圈 and feed replayed, with
+injected bad records, and landed; ClickHouse is compared with the simulator's ground truth exactly.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
 from decimal import Decimal
 
 import pytest
-from support import FEEDS_BY_TOPIC, dead_letters, start_stack, store_totals, wait_idle
+from support import FEEDS_BY_TOPIC, dead_letters, read_all, sale, store_totals, wait_idle
 
 from producers.kafka import FeedProducer
-from producers.replay import replay
 from schemas.feeds import FEEDS
-from simulators.run import RunSpec, truth
-from simulators.scenario import load
+from simulators.run import truth
 from yzcore.store import query_reader, rows
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, free_port):
-    s = start_stack(tmp_path_factory.mktemp("stack"), free_port)
-    yield s
-    s.stop()
-    assert s.worker.poll() is not None and s.broker.poll() is not None
-
-
-def test_one_day_lands_exactly(stack):
-    settings = stack.settings
-    spec = RunSpec(load("baseline"), 7, date(2024, 10, 1), date(2024, 10, 2), bad_per_day=5)
-    producer = FeedProducer(settings)
-    sent = replay(spec, producer, None, show_progress=False)
-    producer.close()
-    wait_idle(settings, sent)
-
-    expected = truth(spec)
+def test_one_day_lands_exactly(shared_stack):
+    """The first test of the shared stack's day: nothing else has landed yet (the bundle test below adds some)."""
+    settings = shared_stack.settings
+    expected = truth(shared_stack.spec)
     want = {(d, dist, f, dim, m): Decimal(v) for d, dist, f, dim, m, v in expected.rows() if m != "rejected"}
     reader = query_reader(settings)
     assert store_totals(reader, "raw") == want
@@ -62,32 +46,20 @@ def test_one_day_lands_exactly(stack):
     assert dead_letters(settings) == want_rejected
 
 
-def test_gateway_is_read_only(stack):
-    reader = query_reader(stack.settings)
+def test_gateway_is_read_only(shared_stack):
+    reader = query_reader(shared_stack.settings)
     with pytest.raises(Exception, match="readonly"):
         reader.raw("INSERT INTO targets (year, scope, metric, value, unit, source) VALUES (1, 'a', 'b', 1, 'c', 'd')")
     assert rows(reader, "SELECT count() AS n FROM targets WHERE year = 1")[0]["n"] == 0
 
 
-def test_a_bad_event_inside_a_bundle_is_refused_alone(stack):
+def test_a_bad_event_inside_a_bundle_is_refused_alone(shared_stack):
     """A bundle with one negative amount: its neighbours land; the bad one reaches the dead-letter topic
     alone, with its position in the bundle, and rejected_events with its own bytes."""
     import orjson
-    from kafka import KafkaConsumer
 
-    settings = stack.settings
-    good = [
-        {
-            "event_id": f"bundle-{i}",
-            "event_time": f"2024-10-03T10:0{i}:00+08:00",
-            "district": "daping",
-            "sector": "retail",
-            "merchant_group": "g",
-            "amount": "10.00",
-            "txn_count": 1,
-        }
-        for i in range(3)
-    ]
+    settings = shared_stack.settings
+    good = [sale(f"bundle-{i}", event_time=f"2024-10-03T10:0{i}:00+08:00", amount="10.00") for i in range(3)]
     bad = {**good[1], "event_id": "bundle-bad", "amount": "-5.00"}
     producer = FeedProducer(settings)
     producer.send_raw("sales", b"daping", orjson.dumps([good[0], bad, good[1], good[2]]))
@@ -101,15 +73,11 @@ def test_a_bad_event_inside_a_bundle_is_refused_alone(stack):
     assert (int(landed["n"]), landed["total"]) == (3, "30")
     refused = rows(reader, "SELECT reason, payload FROM rejected_events FINAL WHERE payload LIKE '%bundle-bad%'")
     assert [(r["reason"], orjson.loads(r["payload"])) for r in refused] == [("negative_amount", bad)]
-    consumer = KafkaConsumer(
-        FEEDS["sales"].dlq_topic,
-        bootstrap_servers=settings.bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        consumer_timeout_ms=5000,
-    )
-    letters = [(dict(m.headers), m.value) for m in consumer if b"bundle-bad" in m.value]
-    consumer.close()
+    letters = [
+        (dict(m.headers), m.value)
+        for m in read_all(settings.bootstrap, [FEEDS["sales"].dlq_topic])
+        if b"bundle-bad" in m.value
+    ]
     assert len(letters) == 1
     headers, value = letters[0]
     assert orjson.loads(value) == bad and headers["yzmon.error.index"] == b"1"

@@ -20,6 +20,7 @@ from rich.console import Console
 from schemas.feeds import FEEDS
 from simulators.scenario import load
 from yzcore.queries import get
+from yzcore.settings import Settings
 from yzcore.store import DirectReader, connect
 from yzmon.freshness import footfall_freshness
 from yzmon.grafana_macros import ALL, expand
@@ -33,7 +34,7 @@ JFB = "jiefangbei"
 
 @pytest.fixture(scope="module")
 def engine(chdb_dir: Path) -> Client:
-    return connect(counter_death_dsn(chdb_dir), readonly=True)
+    return connect(counter_death_dsn(chdb_dir), readonly=True, settings=Settings(_env_file=None))
 
 
 def _rule(uid: str) -> tuple[dict, str]:
@@ -300,6 +301,7 @@ def test_one_dead_counter_raises_the_silence_alert_and_shows_7_of_8(chdb_dir: Pa
     client = connect(
         landed_dsn(chdb_dir, "counter_outage", "counter_outage", [date(2024, 10, 1), date(2024, 10, 2)], [JFB]),
         readonly=True,
+        settings=Settings(_env_file=None),
     )
     at = datetime(2024, 10, 2, 14, 20, tzinfo=ZONE)
     (jfb,) = [f for f in footfall_freshness(DirectReader(client), at) if f.district == JFB]

@@ -11,6 +11,7 @@ from decimal import Decimal
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import sale
 
 from schemas.contracts import REASONS, Rejection, decode, to_row
 from schemas.feeds import FEEDS, SALES
@@ -18,15 +19,7 @@ from streams.batch import Record, prepare
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 TOL = timedelta(minutes=5)
-GOOD = {
-    "event_id": "e1",
-    "event_time": "2024-10-01T12:00:00+08:00",
-    "district": "jiefangbei",
-    "sector": "retail",
-    "merchant_group": "g1",
-    "amount": "12.30",
-    "txn_count": 2,
-}
+GOOD = sale(district="jiefangbei", merchant_group="g1", amount="12.30", txn_count=2)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

@@ -1,6 +1,7 @@
 import pytest
 
 from yzcore.migrate import MigrationError, discover, migrate
+from yzcore.settings import Settings
 from yzcore.store import DirectReader, connect
 
 
@@ -47,16 +48,16 @@ def test_a_gap_in_numbering_is_refused(tmp_path):
         "ALTER TABLE sales_raw DELETE WHERE 1",
     ],
 )
-def test_the_read_only_path_refuses_writes_and_ddl(store_dsn, statement):
-    reader = DirectReader(connect(store_dsn, readonly=True))
+def test_the_read_only_path_refuses_writes_and_ddl(read_only_store_dsn, statement):
+    reader = DirectReader(connect(read_only_store_dsn, readonly=True, settings=Settings()))
     with pytest.raises(Exception, match="readonly"):
         reader.raw(statement)
     assert reader.raw("SELECT count() FROM sales_raw", fmt="CSV") == b"0\n"
 
 
 @pytest.mark.parametrize("attack", ["x' OR 1=1 --", "daping'; DROP TABLE sales_raw; --", "\\' OR '1'='1", "大坪\0"])
-def test_parameters_are_bound_never_pasted(store_dsn, attack):
-    reader = DirectReader(connect(store_dsn, readonly=True))
+def test_parameters_are_bound_never_pasted(read_only_store_dsn, attack):
+    reader = DirectReader(connect(read_only_store_dsn, readonly=True, settings=Settings()))
     sql = "SELECT count() AS n FROM dim_district WHERE district = {d:String}"
     assert reader.raw(sql, {"d": attack}, fmt="CSV") == b"0\n"
     assert reader.raw(sql, {"d": "daping"}, fmt="CSV") == b"1\n"
@@ -71,10 +72,10 @@ def test_an_unmigrated_store_is_named_not_written(chdb_dir):
         require_current(connect(f"chdb://{chdb_dir}?database=unmigrated"))
 
 
-def test_migrated_store_is_current(store):
+def test_migrated_store_is_current(read_only_store):
     from yzcore.migrate import require_current
 
-    require_current(store)  # raises if any migration file is pending
+    require_current(read_only_store)  # raises if any migration file is pending
 
 
 def test_reference_tables_are_swapped_whole(store):

@@ -1,19 +1,11 @@
 import orjson
 import pytest
-from support import FakeKafka
+from support import FakeKafka, sale
 
 from producers.kafka import FeedProducer, ProducerError, linger_ms_for
 from yzcore.settings import Settings
 
-EVENT = {
-    "event_id": "e1",
-    "event_time": "2024-10-01T12:00:00+08:00",
-    "district": "daping",
-    "sector": "retail",
-    "merchant_group": "g",
-    "amount": "1.00",
-    "txn_count": 1,
-}
+EVENT = sale()
 
 
 def test_a_down_broker_is_a_clear_error_not_a_hang(free_port):

@@ -19,6 +19,7 @@ from streams.sink import ClickHouseSink
 from yzcore.migrate import migrate
 from yzcore.pace import expected_share
 from yzcore.queries import QueryError, get, library
+from yzcore.settings import Settings
 from yzcore.store import DirectReader, connect, rows
 
 DISTRICTS = ["daping", "hualongqiao", "eling"]
@@ -53,7 +54,7 @@ def replayed(chdb_dir):
         for i in range(0, len(events), 5000):
             chunk = [Record(FEEDS[feed].topic, 0, i + j, orjson.dumps(e)) for j, e in enumerate(events[i : i + 5000])]
             asyncio.run(sink.land(prepare(FEEDS[feed], chunk, now, timedelta(minutes=5))))
-    return DirectReader(connect(dsn, readonly=True))
+    return DirectReader(connect(dsn, readonly=True, settings=Settings()))
 
 
 def test_every_query_is_documented_and_covered_here():
@@ -119,7 +120,7 @@ def pace_store(store_dsn):
             column_names=["day", "district", "sector", "amount", "txn_count", "computed_at"],
         )
 
-    return DirectReader(connect(store_dsn, readonly=True)), daily
+    return DirectReader(connect(store_dsn, readonly=True, settings=Settings())), daily
 
 
 def _pace(reader, day: str) -> dict:

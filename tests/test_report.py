@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from test_dashboards_all import loaded_dsn
+from support import loaded_dsn
 
 from yzcore.store import DirectReader, connect
 from yzmon.report import BRIEFING, CHROMIUM_INSTALL, chromium_path, render_report, screenshot

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 import pytest
+from support import sale
 
 from schemas.feeds import FEEDS
 from simulators.generate import bad_events, day_events
@@ -55,8 +56,9 @@ def test_aggregates_equal_raw_after_duplicates_and_out_of_order(store, store_dsn
     rng.shuffle(shuffled)  # out of order across the whole day
     dupes = rng.sample(events, len(events) // 5)  # redelivered with new offsets
     sink = ClickHouseSink(store_dsn)
-    _land(sink, feed, _records(feed, shuffled))
-    _land(sink, feed, _records(feed, dupes, start_offset=10**6))
+    # batches of 2000: each still holds minutes from all over the day, and each refreshes the whole day
+    _land(sink, feed, _records(feed, shuffled), batch=2000)
+    _land(sink, feed, _records(feed, dupes, start_offset=10**6), batch=2000)
     raw_sql, agg_sql = COMPARE[feed]
     raw, agg = store.query(raw_sql).result_rows, store.query(agg_sql).result_rows
     assert len(raw) > 100
@@ -193,14 +195,7 @@ def test_every_rollup_level_equals_raw_across_a_month_boundary(store, store_dsn,
 
 def test_the_store_reads_each_field_as_python_would(store, store_dsn):
     """ClickHouse parses the validated JSON: integral floats, escapes, zone offsets, fractions, defaults."""
-    base = {
-        "event_time": "2024-10-01T12:00:00+08:00",
-        "district": "daping",
-        "sector": "retail",
-        "merchant_group": "g",
-        "amount": "1.05",
-        "txn_count": 2,
-    }
+    base = sale(amount="1.05", txn_count=2)
     events = [
         {**base, "event_id": "float-count", "txn_count": 3.0},
         {**base, "event_id": "escapes", "merchant_group": '中文 "q" \\ \u0001 tab\t'},

@@ -9,6 +9,8 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,18 +41,27 @@ def _stack(tmp_path: Path, script: str, **overrides) -> ScriptedStack:
     return stack
 
 
-def _stop_when(condition, timeout_s: float = 30) -> threading.Thread:
-    """SIGTERM this process (the supervisor's stop signal) once ``condition()`` holds."""
+@contextmanager
+def _stop_when(condition, timeout_s: float = 30) -> Iterator[None]:
+    """While the block runs, SIGTERM this process (the supervisor's stop signal) once ``condition()`` holds or
+    after ``timeout_s``; never once the block is left (the test restores the default handler after it)."""
+    left = threading.Event()
 
     def watch() -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not condition():
-            time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGTERM)
+            if left.wait(0.05):
+                return
+        if not left.is_set():
+            os.kill(os.getpid(), signal.SIGTERM)
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
-    return thread
+    try:
+        yield
+    finally:
+        left.set()
+        thread.join()
 
 
 def _state(stack: Stack) -> dict:
@@ -79,8 +90,8 @@ def test_a_crashed_worker_is_started_again_and_the_restart_is_recorded(tmp_path)
 
     old = signal.getsignal(signal.SIGTERM)
     try:
-        _stop_when(restarted)
-        code = stack.supervise()
+        with _stop_when(restarted):
+            code = stack.supervise()
     finally:
         signal.signal(signal.SIGTERM, old)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -133,8 +144,8 @@ def test_a_crash_loop_gives_up_after_restart_max_tries_with_a_clear_message(tmp_
     old = signal.getsignal(signal.SIGTERM)
     started = time.monotonic()
     try:
-        _stop_when(lambda: False, timeout_s=60)  # a guard: the supervisor must stop on its own well before
-        code = stack.supervise()
+        with _stop_when(lambda: False, timeout_s=60):  # a guard: the supervisor must stop on its own well before
+            code = stack.supervise()
     finally:
         signal.signal(signal.SIGTERM, old)
         signal.signal(signal.SIGINT, signal.default_int_handler)

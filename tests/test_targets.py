@@ -1,8 +1,11 @@
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from yzcore.targets import TargetFileError, import_targets, parse
+from schemas import reference
+from yzcore.targets import TargetFileError, TargetRow, import_targets, parse, seed_targets
 
 GOOD = """year,scope,metric,value,unit,source
 2027,district,retail_sales,1580,亿元,区政府工作报告2026
@@ -66,3 +69,25 @@ def test_imports_never_overwrite_silently_and_keep_versions(store, tmp_path):
     ).result_rows
     assert current == [(Decimal("160000000000"), 2)]
     assert store.query("SELECT count() FROM targets WHERE year = 2027 AND scope = 'district'").result_rows == [(2,)]
+
+
+def test_the_targets_table_has_one_writer():
+    """Imports and the seeded targets of `yzmon db migrate` both write through yzcore/targets.py."""
+    root = Path(__file__).resolve().parent.parent
+    writes = re.compile(r"""insert\(\s*["']targets["']|INSERT\s+INTO\s+targets\b""", re.IGNORECASE)
+    writers = [
+        str(path.relative_to(root))
+        for package in ("yzcore", "streams", "producers", "yzmon", "simulators", "schemas")
+        for path in sorted((root / package).rglob("*.py"))
+        if writes.search(path.read_text(encoding="utf-8"))
+    ]
+    assert writers == ["yzcore/targets.py"]
+
+
+def test_seeding_adds_only_missing_targets_as_version_one(store):
+    before = store.query("SELECT count() FROM targets").result_rows[0][0]
+    assert before > 0  # migrating seeded them
+    assert seed_targets(store, reference.seeded_targets()) == 0
+    row = TargetRow(2031, "district", "visits", Decimal("5"), "人次", "test")
+    assert seed_targets(store, [row]) == 1
+    assert store.query("SELECT version FROM targets WHERE year = 2031").result_rows == [(1,)]

@@ -26,6 +26,9 @@ from clickhouse_connect.driver.client import Client
 
 from schemas import calendar, reference
 from yzcore.cluster import Cluster
+from yzcore.settings import Settings
+from yzcore.store import StoreError, connect
+from yzcore.targets import seed_targets
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -149,11 +152,7 @@ def require_current(client: Client, sql_dir: Path = SQL_DIR) -> None:
 
 
 def cluster_plan(client: Client, sql_dir: Path = SQL_DIR, cluster: str | None = None) -> Cluster | None:
-    """The renderer for ``cluster`` (default: the setting ``YZMON_CLICKHOUSE_CLUSTER``), or None for one server."""
-    if cluster is None:
-        from yzcore.settings import get_settings
-
-        cluster = get_settings().clickhouse_cluster
+    """The renderer for ``cluster`` (the setting ``YZMON_CLICKHOUSE_CLUSTER``), or None for one server."""
     if not cluster:
         return None
     schema = [LEDGER, *(s for m in discover(sql_dir) for s in m.statements())]
@@ -167,7 +166,8 @@ def _render(plan: Cluster | None, statements: list[str]) -> list[str]:
 def migrate(client: Client, sql_dir: Path = SQL_DIR, cluster: str | None = None) -> list[str]:
     """Apply pending migrations; return the names applied. Refuses if an applied file was edited.
 
-    On a cluster (``cluster`` or the setting) each statement runs as yzcore.cluster renders it.
+    On a cluster (``cluster``, from the setting: :func:`migrate_configured`) each statement runs as
+    yzcore.cluster renders it.
     """
     plan = cluster_plan(client, sql_dir, cluster)
     for statement in _render(plan, [LEDGER, RELEASES]):
@@ -240,14 +240,7 @@ def sync_reference(client: Client, cluster: Cluster | None = None) -> None:
     )
     replace_table(client, "dim_sector", list(reference.sectors().items()), ["sector", "name_zh"], cluster)
     replace_table(client, "dim_origin", list(reference.origins().items()), ["origin", "name_zh"], cluster)
-    existing = {(int(r[0]), r[1], r[2]) for r in client.query("SELECT year, scope, metric FROM targets").result_rows}
-    new = [
-        (t.year, t.scope, t.metric, t.value, t.unit, t.source, 1)
-        for t in reference.seeded_targets()
-        if (t.year, t.scope, t.metric) not in existing
-    ]
-    if new:
-        client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
+    seed_targets(client, reference.seeded_targets())
     replace_table(client, "dim_calendar", calendar_rows(calendar_years()), CALENDAR_COLUMNS, cluster)
 
 
@@ -321,15 +314,20 @@ def calendar_rows(years: range) -> list[tuple]:
     return rows
 
 
+def migrate_configured(settings: Settings) -> list[str]:
+    """Migrate the store the settings name, for the cluster they name (`yzmon db migrate`, ``python -m
+    yzcore.migrate``)."""
+    return migrate(connect(settings.store_dsn), cluster=settings.clickhouse_cluster)
+
+
 def main() -> None:
     """``python -m yzcore.migrate``: migrate the configured store once (what `yzmon up` runs first)."""
     import sys
 
     from yzcore.settings import get_settings
-    from yzcore.store import StoreError, connect
 
     try:
-        applied = migrate(connect(get_settings().store_dsn))
+        applied = migrate_configured(get_settings())
     except (MigrationError, StoreError) as exc:
         sys.exit(f"migration failed: {exc}")
     print(f"applied {', '.join(applied)}" if applied else "schema up to date; reference data synced")

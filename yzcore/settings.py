@@ -177,6 +177,26 @@ class Settings(BaseSettings):
     def worker_url(self) -> str:
         return f"http://{self.worker_host}:{self.worker_port}"
 
+    def environment(self) -> dict[str, str]:
+        """Every setting as the environment variable that sets it (``YZMON_<FIELD>``), for a child process:
+        secrets in clear, paths absolute, booleans lower-case; unset options are left out."""
+        prefix = self.model_config.get("env_prefix", "")
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            elif isinstance(value, bool):
+                value = str(value).lower()
+            elif isinstance(value, Path):
+                value = value.resolve()
+            elif isinstance(value, list | tuple):
+                value = ",".join(map(str, value))  # the comma-separated form the list settings read
+            out[f"{prefix}{name}".upper()] = str(value)
+        return out
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -47,13 +47,15 @@ class StoreError(RuntimeError):
 def connect(dsn: str, readonly: bool = False, settings: Settings | None = None) -> Client:
     """A clickhouse-connect client for a chdb:// or http(s):// DSN; ``readonly`` refuses writes and DDL.
 
-    A read-only client runs under the read path's limits: set on the client for chDB and for a
-    server user that is not read-only already; a read-only server user (such as the worker's HTTP
-    interface) brings its own. Settings belong to the client's session (with chDB, to its
-    connection handle), so a read-only client is always a separate client.
+    A read-only client runs under the read path's limits of ``settings`` (required with ``readonly``): set on
+    the client for chDB and for a server user that is not read-only already; a read-only server user (such
+    as the worker's HTTP interface) brings its own. Settings belong to the client's session (with chDB, to
+    its connection handle), so a read-only client is always a separate client.
     """
     parsed = urlparse(dsn)
-    limits = {**engine_settings(settings or Settings()), "readonly": 1} if readonly else None
+    if readonly and settings is None:
+        raise TypeError("connect(readonly=True) runs under the read limits of the settings: pass settings=")
+    limits = {**engine_settings(settings), "readonly": 1} if readonly and settings is not None else None
     try:
         query = dict(parse_qsl(parsed.query))
         if parsed.scheme == "chdb":

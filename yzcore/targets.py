@@ -3,12 +3,16 @@
 Rows carry year, scope, metric, value, unit and source. Units convert to base units (亿元 → 元,
 万人次 → 人次). An import never overwrites: a changed value for an existing (year, scope, metric)
 is refused unless --replace, which adds a new version; the old versions stay in `targets`.
+
+This module is the one writer of the `targets` table (:func:`write`): imports and the seeded targets
+that `yzmon db migrate` loads (:func:`seed_targets`) both go through it.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -21,6 +25,7 @@ from schemas import reference
 METRIC_UNITS = {"retail_sales": "元", "tourist_spend": "元", "visits": "人次", "tourists": "人次", "first_stores": "家"}
 UNIT_FACTORS = {"元": 1, "万元": 10**4, "亿元": 10**8, "人次": 1, "万人次": 10**4, "亿人次": 10**8, "家": 1}
 FIELDS = ("year", "scope", "metric", "value", "unit", "source")
+COLUMNS = (*FIELDS, "version")  # the columns of `targets` its writer fills (loaded_at is the insert time)
 
 
 class TargetFileError(ValueError):
@@ -113,17 +118,34 @@ def import_targets(client: Client, rows: list[TargetRow], replace: bool = False)
     for t in rows:
         key = (t.year, t.scope, t.metric)
         if key not in current:
-            out.append((*key, t.value, t.unit, t.source, 1))
+            out.append((t, 1))
             result.added += 1
         elif current[key][0] == t.value:
             result.unchanged += 1
         elif replace:
-            out.append((*key, t.value, t.unit, t.source, current[key][1] + 1))
+            out.append((t, current[key][1] + 1))
             result.replaced += 1
         else:
             conflicts.append(f"{key}: {current[key][0]} already set; --replace records {t.value} as a new version")
     if conflicts:
         raise TargetFileError("\n".join(conflicts))
-    if out:
-        client.insert("targets", out, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
+    write(client, out)
     return result
+
+
+def seed_targets(client: Client, seeded: Iterable[TargetRow | reference.Target]) -> int:
+    """Write the seeded targets as version 1 where a (year, scope, metric) has no target yet; return how many."""
+    existing = {(int(r[0]), r[1], r[2]) for r in client.query("SELECT year, scope, metric FROM targets").result_rows}
+    new = [(t, 1) for t in seeded if (t.year, t.scope, t.metric) not in existing]
+    write(client, new)
+    return len(new)
+
+
+def write(client: Client, versions: list[tuple[TargetRow | reference.Target, int]]) -> None:
+    """Insert targets with their version numbers: the one statement that writes the `targets` table."""
+    if versions:
+        client.insert(
+            "targets",
+            [(*(getattr(t, f) for f in FIELDS), version) for t, version in versions],
+            column_names=list(COLUMNS),
+        )

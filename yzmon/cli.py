@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -75,28 +73,15 @@ def up(
 
     settings = get_settings()
     if detach:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        log = (settings.data_dir / "stack.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "yzmon.cli", "up"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        from yzmon.stack import state_file
+        from yzmon.stack import up_detached
 
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = (settings.data_dir / "stack.log").read_text(errors="replace").strip().splitlines()[-1:]
-                _fail(f"the stack did not start: {' '.join(tail)}")
-            if state_file(settings).exists():
-                console.print(f"stack up in the background (pid {proc.pid}); `yzmon status`, `yzmon down`")
-                _print_addresses(settings)
-                return
-            time.sleep(0.2)
-        _fail(f"the stack did not become ready within 90 s; see {settings.data_dir / 'stack.log'}")
+        try:
+            pid = up_detached(settings)
+        except StackError as exc:
+            _fail(str(exc))
+        console.print(f"stack up in the background (pid {pid}); `yzmon status`, `yzmon down`")
+        _print_addresses(settings)
+        return
     stack = Stack(settings)
     try:
         with console.status("starting broker and worker …"):
@@ -141,43 +126,25 @@ def _spec(
     feeds: list[str] | None,
     bad_events: int,
 ):
-    from schemas.feeds import FEEDS
-    from simulators.model import MODELS
-    from simulators.run import RunSpec
-    from simulators.scenario import ScenarioError, load
+    """The run the arguments describe (simulators.arguments checks them), or a one-line error."""
+    from simulators.arguments import RunArgumentError, notes, run_spec
 
     try:
-        sc = load(scenario)
-    except (FileNotFoundError, ScenarioError) as exc:
+        spec = run_spec(
+            scenario,
+            start.date() if start else None,
+            end.date() if end else None,
+            year,
+            seed,
+            districts,
+            feeds,
+            bad_events,
+        )
+    except RunArgumentError as exc:
         _fail(str(exc))
-    for d in districts or []:
-        if d not in MODELS:
-            _fail(f"unknown 商圈 {d!r}; choose from {', '.join(MODELS)}")
-    for f in feeds or []:
-        if f not in FEEDS:
-            _fail(f"unknown feed {f!r}; choose from {', '.join(FEEDS)}")
-    if year is not None:
-        first, last = date(year, 1, 1), date(year + 1, 1, 1)
-    elif start is not None:
-        first = start.date()
-        last = end.date() if end else first + timedelta(days=1)
-    elif sc.start is not None:
-        first, last = sc.start, sc.end or sc.start + timedelta(days=1)
-    else:
-        _fail("give --start (and --end) or --year; scenario " + repr(sc.name) + " has no default dates")
-    if last <= first:
-        _fail("--end must be after --start (the range is [start, end))")
-    from schemas.calendar import CalendarCoverageError, check_covered
-    from simulators.model import COVID_YEARS
-
-    try:
-        check_covered(first)
-        check_covered(last - timedelta(days=1))
-    except CalendarCoverageError as exc:
-        _fail(str(exc))
-    if any(first.year <= y <= (last - timedelta(days=1)).year for y in COVID_YEARS):
-        err.print("note: 2020–2022 are simulated as normal years; the COVID years were not (a counterfactual)")
-    return RunSpec(sc, seed, first, last, tuple(districts or MODELS), tuple(feeds or FEEDS), bad_events)
+    for note in notes(spec):
+        err.print(f"note: {note}")
+    return spec
 
 
 _START = typer.Option(None, formats=["%Y-%m-%d"], help="First day (Asia/Shanghai); default: the scenario's dates.")
@@ -450,12 +417,11 @@ def run(
 @db_app.command("migrate")
 def db_migrate() -> None:
     """Apply pending sql/NNN_*.sql migrations (idempotent)."""
-    from yzcore.migrate import MigrationError, migrate
-    from yzcore.store import StoreError, connect
+    from yzcore.migrate import MigrationError, migrate_configured
+    from yzcore.store import StoreError
 
-    settings: Settings = get_settings()
     try:
-        applied = migrate(connect(settings.store_dsn))
+        applied = migrate_configured(get_settings())
     except (StoreError, MigrationError) as exc:
         _fail(str(exc))
     console.print(f"applied: {', '.join(applied)}" if applied else "schema up to date")
@@ -467,8 +433,9 @@ def db_dictionary(out: Path = typer.Option(Path("docs/data_dictionary.md"), help
     from yzcore.store import StoreError, connect
     from yzmon.dictionary import generate
 
+    settings = get_settings()
     try:
-        text = generate(connect(get_settings().query_dsn, readonly=True))
+        text = generate(connect(settings.query_dsn, readonly=True, settings=settings))
     except StoreError as exc:
         _fail(str(exc))
     out.write_text(text, encoding="utf-8")

@@ -31,7 +31,6 @@ from pathlib import Path
 
 from producers.gate import Gate, gate_path
 from schemas.zone import ZONE
-from yzcore.readlimits import LIMITS
 from yzcore.settings import Settings
 from yzcore.store import interface_up, worker_alive
 from yzmon.broker import StackError, die_with_parent, ensure_topics, port_free, rss_mb, start_broker
@@ -43,40 +42,19 @@ BACKOFF_MAX_S = 30.0
 RECYCLE_RETRY_S = 60.0  # after a recycle that was not the moment (producers busy, worker behind)
 
 
+SETTINGS_PREFIX = Settings.model_config.get("env_prefix", "")
+
+
 def state_file(settings: Settings) -> Path:
     return settings.data_dir / "stack.json"
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
-    """The environment of the worker process: our settings, explicit, whatever the parent's .env said."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "YZMON_DATA_DIR": str(settings.data_dir.resolve()),
-            "YZMON_KAFKA_BOOTSTRAP": settings.bootstrap,
-            "YZMON_CLICKHOUSE_DSN": settings.store_dsn,
-            "YZMON_WORKER_HOST": settings.worker_host,
-            "YZMON_WORKER_PORT": str(settings.worker_port),
-            "YZMON_TOPIC_PARTITIONS": str(settings.topic_partitions),
-            "YZMON_BATCH_MAX": str(settings.batch_max),
-            "YZMON_BATCH_SECONDS": str(settings.batch_seconds),
-            "YZMON_FETCH_MAX_WAIT_MS": str(settings.fetch_max_wait_ms),
-            "YZMON_LOG_LEVEL": settings.log_level,
-            "YZMON_ALLOWED_LATENESS_S": str(settings.allowed_lateness_s),
-            "YZMON_FUTURE_TOLERANCE_S": str(settings.future_tolerance_s),
-            "YZMON_FAULT_INJECTION": str(settings.fault_injection).lower(),
-            "YZMON_SQL_HOST": settings.sql_host,
-            "YZMON_SQL_PORT": str(settings.sql_port),
-            "YZMON_SQL_ALLOWED_HOSTS": ",".join(settings.sql_allowed_hosts),
-            "YZMON_SQL_ALLOWED_ORIGINS": ",".join(settings.sql_allowed_origins),
-            **{f"YZMON_{limit.field.upper()}": str(getattr(settings, limit.field)) for limit in LIMITS},
-            "YZMON_READ_MAX_CONCURRENT": str(settings.read_max_concurrent),
-        }
-    )
-    for name in ("sql_reader_password", "sql_analyst_password"):
-        secret = getattr(settings, name)
-        if secret is not None:
-            env[f"YZMON_{name.upper()}"] = secret.get_secret_value()
+    """The environment of the worker process: every one of our settings, explicit, whatever the parent's .env
+    said (from the settings object), with the broker and store the stack resolved."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIX)}
+    env.update(settings.environment())
+    env.update({"YZMON_KAFKA_BOOTSTRAP": settings.bootstrap, "YZMON_CLICKHOUSE_DSN": settings.store_dsn})
     return env
 
 
@@ -442,7 +420,7 @@ def exit_reason(code: int | None, log: Path) -> str:
             tail = [ln.strip() for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
     except OSError:
         tail = []
-    return f"exited with code {code}" + (f" ({tail[-1][:200]})" if tail else "")
+    return f"exited with code {code}" + (f" ({tail[-1][:400]})" if tail else "")
 
 
 def supervision_rows(settings: Settings) -> list[tuple[str, str]]:
@@ -495,3 +473,30 @@ def down(settings: Settings, timeout_s: float = 30.0) -> bool:
                     pass
     path.unlink(missing_ok=True)
     return True
+
+
+def up_detached(settings: Settings, timeout_s: float = 90.0) -> int:
+    """Start `yzmon up` in the background with ``settings`` (its output in DATA_DIR/stack.log) and wait until
+    its supervisor has written the stack's state; return the supervisor's pid. Raises StackError with the log's
+    last line when it exits first, or after ``timeout_s``."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.data_dir / "stack.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIX)} | settings.environment()
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "yzmon.cli", "up"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
+            raise StackError(f"the stack did not start: {' '.join(tail)}")
+        if state_file(settings).exists():
+            return proc.pid
+        time.sleep(0.2)
+    raise StackError(f"the stack did not become ready within {timeout_s:.0f} s; see {log_path}")
