@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from supervised import ROOT, DetachedStack
-from support import store_totals
+from support import ROOT, DetachedStack, store_totals
 
 from yzcore.store import query_reader, rows
 

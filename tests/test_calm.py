@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from supervised import ROOT, DetachedStack
+from support import ROOT, DetachedStack
 
 pytestmark = pytest.mark.e2e
 

@@ -175,7 +175,7 @@ def test_a_300k_row_file_lands_every_row_once_in_bounded_memory_through_broker_r
     """`yzmon load` of 300,000 rows at --speed max: exit 0, every row landed once with exact money, the
     load's memory bounded; the broker is recycled (low threshold) and nothing is lost."""
     from clickhouse_connect.driver.exceptions import OperationalError
-    from supervised import DetachedStack
+    from support import DetachedStack
 
     from yzcore.store import StoreError, query_reader, rows
 
@@ -239,7 +239,7 @@ def test_a_kill_9_of_the_broker_mid_load_loses_nothing(tmp_path, free_port):
     import sys
 
     from clickhouse_connect.driver.exceptions import OperationalError
-    from supervised import DetachedStack
+    from support import DetachedStack
 
     from yzcore.store import StoreError, query_reader, rows
 

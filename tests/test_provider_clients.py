@@ -12,7 +12,7 @@ from decimal import Decimal
 import confluent_kafka
 import orjson
 import pytest
-from supervised import DetachedStack
+from support import DetachedStack
 
 from schemas.feeds import FEEDS
 from simulators.run import RunSpec, records

@@ -13,8 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from supervised import DetachedStack
-from support import FEEDS_BY_TOPIC, store_totals, wait_idle
+from support import FEEDS_BY_TOPIC, DetachedStack, store_totals, wait_idle
 
 from producers.kafka import FeedProducer
 from producers.replay import replay
