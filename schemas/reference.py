@@ -53,3 +53,10 @@ def origins() -> dict[str, str]:
 def seeded_targets() -> tuple[Target, ...]:
     raw = json.loads((SCHEMA_DIR / "reference" / "targets.json").read_text(encoding="utf-8"))
     return tuple(Target(**{**t, "value": Decimal(t["value"])}) for t in raw["targets"])
+
+
+@lru_cache
+def sources() -> tuple[dict, ...]:
+    """What each feed source covers (schemas/reference/sources.json)."""
+    raw = json.loads((SCHEMA_DIR / "reference" / "sources.json").read_text(encoding="utf-8"))
+    return tuple(raw["sources"])

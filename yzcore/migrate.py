@@ -175,6 +175,30 @@ def sync_reference(client: Client, cluster: Cluster | None = None) -> None:
     if new:
         client.insert("targets", new, column_names=["year", "scope", "metric", "value", "unit", "source", "version"])
     replace_table(client, "dim_calendar", calendar_rows(calendar_years()), CALENDAR_COLUMNS, cluster)
+    sync_official(client, cluster)
+
+
+def sync_official(client: Client, cluster: Cluster | None = None) -> None:
+    """What each feed source covers (dim_source) and the seeded official releases not yet in the store."""
+    from yzcore import official
+
+    replace_table(
+        client,
+        "dim_source",
+        [(s["source"], s["feed"], s["kind"], s["sectors"], s["channels"], s["note"]) for s in reference.sources()],
+        ["source", "feed", "kind", "sectors", "channels", "note"],
+        cluster,
+    )
+    have = {
+        tuple(r)
+        for r in client.query(
+            "SELECT DISTINCT metric, scope, year, end_month, sector, basis FROM official_releases"
+        ).result_rows
+    }
+    have = {(m, sc, int(y), int(e), se, b) for m, sc, y, e, se, b in have}
+    missing = [r for r in official.seeded() if r.key not in have]
+    if missing:
+        official.import_releases(client, missing)
 
 
 CALENDAR_COLUMNS = [

@@ -16,6 +16,7 @@ from yzcore.settings import Settings, get_settings
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
 from yzmon.errors import explain, log_traceback, missing_object
+from yzmon.official_cli import official_app
 
 app = typer.Typer(
     help="渝中商圈消费与客流监测 — consumption and visitor-flow monitor for Yuzhong.",
@@ -27,6 +28,7 @@ targets_app = typer.Typer(help="Annual targets.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(targets_app, name="targets")
+app.add_typer(official_app, name="official")
 app.command("report")(report)
 console = Console()
 err = Console(stderr=True)

@@ -1,0 +1,99 @@
+"""``yzmon official import FILE [--replace]`` and ``yzmon official list``: the published figures (官方).
+
+Registered in yzmon/cli.py with ``app.add_typer(official_app, name="official")``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from yzcore.official import Release
+
+__all__ = ["official_app"]
+
+official_app = typer.Typer(help="Official releases: published 社零, visits and tourists.", no_args_is_help=True)
+_out = Console()
+_err = Console(stderr=True)
+
+
+@official_app.callback()
+def _official() -> None:
+    """Official releases: published 社零, visits and tourists."""
+
+
+@official_app.command("import")
+def official_import(
+    file: Path = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="CSV or YAML: metric, scope, year, period (1—3月 1—6月 1—9月 全年), sector, basis, level, growth_pct,"
+        " unit (亿元, 万人次 …), published, source.",
+    ),
+    replace: bool = typer.Option(False, help="Record changed values as new versions instead of refusing them."),
+) -> None:
+    """Add or version published figures; a changed value is refused without --replace."""
+    import httpx
+
+    from yzcore.official import OfficialFileError, import_releases, parse
+    from yzcore.settings import get_settings
+    from yzcore.store import StoreError, connect, worker_alive
+
+    settings = get_settings()
+    try:
+        releases = parse(file)
+        if settings.embedded_store and worker_alive(settings):
+            body = {"rows": [release_body(r) for r in releases], "replace": replace}
+            resp = httpx.post(f"{settings.worker_url}/official", json=body, timeout=30)
+            if resp.status_code != 200:
+                raise OfficialFileError(resp.text)
+            result = resp.json()
+        else:
+            result = import_releases(connect(settings.store_dsn), releases, replace).__dict__
+    except (OfficialFileError, StoreError) as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    _out.print(
+        f"official releases: {result['added']} added, {result['replaced']} replaced (new version), "
+        f"{result['unchanged']} unchanged"
+    )
+
+
+def release_body(r: Release) -> dict:
+    """A release as the file row it came from (base units), for the worker's /official endpoint."""
+    return {
+        "metric": r.metric,
+        "scope": r.scope,
+        "year": r.year,
+        "period": str(r.end_month),
+        "sector": r.sector,
+        "basis": r.basis,
+        "level": "" if r.level is None else str(r.level),
+        "growth_pct": "" if r.growth_pct is None else str(r.growth_pct),
+        "unit": r.unit,
+        "published": r.published.isoformat(),
+        "source": r.source,
+    }
+
+
+@official_app.command("list")
+def official_list(metric: str = typer.Option("", help="Only this metric (retail_sales, visits, tourists …).")) -> None:
+    """The current version of every published figure, levels in 亿元 / 万人次."""
+    from yzcore.settings import get_settings
+    from yzcore.store import query_reader
+
+    out = query_reader(get_settings()).raw(
+        "SELECT metric, scope, year,"
+        " multiIf(end_month = 12, '全年', concat('1—', toString(end_month), '月')) AS period, sector, basis,"
+        " round(toFloat64(level) / if(unit = '元', 1e8, 1e4), 2) AS level,"
+        " if(unit = '元', '亿元', '万人次') AS shown_in, growth_pct, published, latest_version AS version, source"
+        " FROM v_official WHERE {m:String} = '' OR metric = {m:String}"
+        " ORDER BY metric, scope, year, end_month, sector, basis",
+        parameters={"m": metric},
+        fmt="PrettyCompactMonoBlock",
+    )
+    sys.stdout.write(out.decode())
