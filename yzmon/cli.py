@@ -127,14 +127,15 @@ def _spec(
     districts: list[str] | None,
     feeds: list[str] | None,
     bad_events: int,
+    sample: str = "census",
 ):
     from schemas.feeds import FEEDS
     from simulators.model import MODELS
     from simulators.run import RunSpec
-    from simulators.scenario import ScenarioError, load
+    from simulators.scenario import ScenarioError, load, with_sample
 
     try:
-        sc = load(scenario)
+        sc = with_sample(load(scenario), sample)
     except (FileNotFoundError, ScenarioError) as exc:
         _fail(str(exc))
     for d in districts or []:
@@ -174,6 +175,9 @@ _SCENARIO = typer.Option("baseline", help="Scenario name in simulators/scenarios
 _DISTRICT = typer.Option(None, "--district", help="Only these 商圈 (repeatable).")
 _FEED = typer.Option(None, "--feed", help="Only these feeds: sales, footfall, tourists (repeatable).")
 _BAD = typer.Option(0, help="Inject this many invalid records per feed per day.")
+_SAMPLE = typer.Option(
+    "census", help="census: every sale the bureau counts; acquirer: what a card acquirer files (a drifting sample)."
+)
 
 
 @app.command()
@@ -188,6 +192,7 @@ def replay(
     feed: list[str] = _FEED,
     bad_events: int = _BAD,
     resume: bool = typer.Option(False, help="Continue an interrupted replay of the same arguments."),
+    sample: str = _SAMPLE,
 ) -> None:
     """Produce simulated sales, footfall and tourist events onto Kafka. Ctrl-C stops cleanly."""
     from producers.kafka import FeedProducer, ProducerError, linger_ms_for
@@ -198,7 +203,7 @@ def replay(
         pace = None if speed == "max" else float(speed)
     except ValueError:
         _fail(f"--speed {speed!r}: use 'max' or a number such as 1 or 60")
-    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events)
+    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events, sample)
     settings = get_settings()
     checkpoint = Checkpoint(settings.data_dir, spec)
     try:
@@ -232,11 +237,12 @@ def simulate(
     bad_events: int = _BAD,
     truth: Path | None = typer.Option(None, help="Write the ground truth CSV here ('-' for stdout)."),
     summary: bool = typer.Option(False, help="Print the calibration figures beside the seed values (with --year)."),
+    sample: str = _SAMPLE,
 ) -> None:
     """Simulate without Kafka: the ground truth of a replay (same arguments, same bytes), or a calibration summary."""
     if not truth and not summary:
         _fail("say what to write: --truth PATH and/or --summary")
-    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events)
+    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events, sample)
     if summary:
         if year is None:
             _fail("--summary needs --year (it compares whole years with the seed figures)")
@@ -463,11 +469,12 @@ def status() -> None:
 def run(
     seed: int = typer.Option(7),
     scenario: str = typer.Option("baseline"),
+    sample: str = typer.Option("acquirer", help="acquirer: a card acquirer's sample (default); census: every sale."),
 ) -> None:
     """The main job: start the embedded stack, stream today's simulated feeds live, show a live summary."""
     from yzmon.live import run_live
 
-    raise typer.Exit(run_live(get_settings(), scenario, seed, console))
+    raise typer.Exit(run_live(get_settings(), scenario, seed, console, sample))
 
 
 @db_app.command("migrate")

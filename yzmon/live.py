@@ -19,7 +19,7 @@ from producers.kafka import FeedProducer
 from producers.replay import Interrupted, Pacer, replay
 from schemas.zone import ZONE
 from simulators.run import RunSpec
-from simulators.scenario import load
+from simulators.scenario import load, with_sample
 from yzcore.settings import Settings
 from yzcore.store import Reader, query_reader, rows
 from yzmon.broker import StackError
@@ -73,7 +73,7 @@ def summary(reader: Reader, today: date) -> Table:
     return table
 
 
-def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> int:
+def run_live(settings: Settings, scenario: str, seed: int, console: Console, sample: str = "acquirer") -> int:
     stack = Stack(settings)
     try:
         with console.status("starting broker and worker …"):
@@ -91,7 +91,7 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
             producer = FeedProducer(settings.bootstrap)
             day = datetime.now(ZONE).date()
             while not stop.is_set():
-                spec = RunSpec(load(scenario), seed, day, day + timedelta(days=1))
+                spec = RunSpec(with_sample(load(scenario), sample), seed, day, day + timedelta(days=1))
                 replay(spec, producer, 1.0, Pacer(1.0, datetime.now(ZONE)), show_progress=False, stop=stop)
                 day += timedelta(days=1)
         except Interrupted:
