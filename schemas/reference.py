@@ -60,3 +60,11 @@ def sources() -> tuple[dict, ...]:
     """What each feed source covers (schemas/reference/sources.json)."""
     raw = json.loads((SCHEMA_DIR / "reference" / "sources.json").read_text(encoding="utf-8"))
     return tuple(raw["sources"])
+
+
+@lru_cache
+def nowcast_errors() -> tuple[dict, ...]:
+    """The nowcast's back-tested errors per horizon (schemas/reference/nowcast_errors.json, written by
+    ``python -m benchmarks.nowcast --write-errors``); empty until then."""
+    path = SCHEMA_DIR / "reference" / "nowcast_errors.json"
+    return tuple(json.loads(path.read_text(encoding="utf-8"))["errors"]) if path.exists() else ()

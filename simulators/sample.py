@@ -44,7 +44,7 @@ OUTAGE_WEEKS = (3, 7)  # a yearly outage lasts this many weeks (from, to)
 OUTAGE_SHARE = (0.1, 0.3)  # of the acquirer's merchants
 EPOCH = date(2018, 1, 1)
 BUREAU_LAG_DAYS = 24  # a cumulative period is published this long after it ends
-BASIS = "sim-tjj"
+BASIS = "sim-tjj"  # + "-<seed>": each simulated economy is a basis of its own
 
 
 @dataclass(frozen=True)
@@ -194,6 +194,7 @@ def daily_sample(seed: int, sample: Sample, start: date, end: date) -> pd.DataFr
     return pd.DataFrame(
         {
             "day": np.array(days, dtype=object)[day_idx],
+            "district": np.array([m.district for m in ms])[m_idx],
             "merchant_group": np.array([m.id for m in ms])[m_idx],
             "sector": np.array([m.sector for m in ms])[m_idx],
             "amount": amount[day_idx, m_idx],
@@ -205,7 +206,8 @@ def releases(seed: int, years: range) -> list[dict]:
     """The bureau's first releases for ``years``: cumulative 1—3月 … 全年 社零 of 渝中, total and per sector,
     level (亿元, one decimal) and growth on the year before (%, one decimal), published weeks after the period.
     Rows are in the format of `yzmon official import`."""
-    truth = daily_truth(seed, date(years.start - 1, 1, 1), date(years.stop, 1, 1))
+    first = max(years.start - 1, min(calendar.covered_years()))
+    truth = daily_truth(seed, date(first, 1, 1), date(years.stop, 1, 1))
     truth["year"] = [d.year for d in truth["day"]]
     truth["month"] = [d.month for d in truth["day"]]
     rows = []
@@ -216,7 +218,9 @@ def releases(seed: int, years: range) -> list[dict]:
             cum = truth[truth["month"] <= end_month].groupby(["year", "sector"])["amount"].sum()
             for sector in ("", *sorted(truth["sector"].unique())):
                 now = cum[year].sum() if not sector else cum[year][sector]
-                before = cum[year - 1].sum() if not sector else cum[year - 1][sector]
+                before = None
+                if year - 1 >= first:
+                    before = cum[year - 1].sum() if not sector else cum[year - 1][sector]
                 rows.append(
                     {
                         "metric": "retail_sales",
@@ -224,9 +228,9 @@ def releases(seed: int, years: range) -> list[dict]:
                         "year": year,
                         "period": str(end_month),
                         "sector": sector,
-                        "basis": BASIS,
+                        "basis": f"{BASIS}-{seed}",
                         "level": f"{now / model.YI:.1f}",
-                        "growth_pct": f"{100 * (now / before - 1):.1f}",
+                        "growth_pct": "" if before is None else f"{100 * (now / before - 1):.1f}",
                         "unit": "亿元",
                         "published": published.isoformat(),
                         "source": f"simulated bureau first release (seed {seed})",

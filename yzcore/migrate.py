@@ -196,6 +196,14 @@ def sync_official(client: Client, cluster: Cluster | None = None) -> None:
         ).result_rows
     }
     have = {(m, sc, int(y), int(e), se, b) for m, sc, y, e, se, b in have}
+    errors = reference.nowcast_errors()
+    replace_table(
+        client,
+        "dim_nowcast_error",
+        [(e["kind"], e["method"], e["horizon"], e["rel_error"], e["source"]) for e in errors],
+        ["kind", "method", "horizon", "rel_error", "source"],
+        cluster,
+    )
     missing = [r for r in official.seeded() if r.key not in have]
     if missing:
         official.import_releases(client, missing)

@@ -16,6 +16,7 @@ from yzcore.settings import Settings, get_settings
 from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
 from yzmon.errors import explain, log_traceback, missing_object
+from yzmon.nowcast_cli import nowcast_app
 from yzmon.official_cli import official_app
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(targets_app, name="targets")
 app.add_typer(official_app, name="official")
+app.add_typer(nowcast_app, name="nowcast")
 app.command("report")(report)
 console = Console()
 err = Console(stderr=True)

@@ -23,8 +23,9 @@ from simulators.scenario import load, with_sample
 from yzcore.settings import Settings
 from yzcore.store import Reader, query_reader, rows
 from yzmon.broker import StackError
+from yzmon.nowcast_view import nowcast_lines
 from yzmon.stack import Stack
-from yzmon.status import coverage_line, describe_pace, pace_rows
+from yzmon.status import PACE_LABEL, coverage_line, describe_pace, pace_rows
 
 NOW_SQL = """
 SELECT d.name_zh AS name,
@@ -40,19 +41,10 @@ ORDER BY sales_today DESC
 """
 
 
-TODAY_TARGET_SQL = """
-SELECT (SELECT any(value) FROM v_targets WHERE year = toYear({day:Date}) AND scope = 'district'
-          AND metric = 'retail_sales')
-       * ((SELECT any(model_sales_share) FROM dim_calendar WHERE day = {day:Date})
-          - ifNull((SELECT any(model_sales_share) FROM dim_calendar
-                    WHERE day = {day:Date} - 1 AND year = toYear({day:Date})), 0)) AS expected
-"""
-
-
 def summary(reader: Reader, today: date) -> Table:
     """The live summary: today per 商圈, and the year against its targets."""
     table = Table(title=f"渝中商圈 · {today.isoformat()} · 实时", show_lines=False)
-    for col in ("商圈", "今日社零(万元)", "今日客流(万人次)", "在场人数"):
+    for col in ("商圈", "今日样本销售额(万元)", "今日客流(万人次)", "在场人数"):
         table.add_column(col, justify="right" if col != "商圈" else "left")
     total = Decimal(0)
     for r in rows(reader, NOW_SQL, {"day": today}):
@@ -61,16 +53,25 @@ def summary(reader: Reader, today: date) -> Table:
         table.add_row(
             r["name"], f"{amount / 10**4:,.1f}", f"{int(r['visits_today']) / 10**4:,.2f}", f"{int(r['occupancy']):,}"
         )
-    lines = [f"今日社零合计 {total / 10**8:,.3f} 亿元"]
-    today_share = rows(reader, TODAY_TARGET_SQL, {"day": today})
-    if today_share and today_share[0]["expected"] is not None:
-        expected = Decimal(str(today_share[0]["expected"])) / 10**8
-        lines[0] += f" · 按年度目标与季节曲线, 今日全天应达 {expected:,.2f} 亿元"
+    lines = [f"今日样本合计 {total / 10**8:,.3f} 亿元(数据源之和, 不是社零)"]
+    lines += [f"{label}: {text}" for label, text in nowcast_lines(reader, today - timedelta(days=1))]
     lines.append(f"数据覆盖 {today.year}: {coverage_line(reader, today.year)}")
     for label, p in pace_rows(reader, today):
-        lines.append(f"{today.year} {label}: {describe_pace(label, p)}")
+        lines.append(f"{today.year} {PACE_LABEL.get(label, label)}: {describe_pace(label, p)}")
     table.caption = "\n".join(lines)
     return table
+
+
+def simulated_releases(settings: Settings, seed: int, today: date) -> str:
+    """Import the simulated bureau's releases published by ``today`` (the truth the estimate is judged on)."""
+    from schemas.calendar import covered_years
+    from simulators.sample import releases
+    from yzcore.official import parse_row
+    from yzmon.official_cli import store_releases
+
+    found = [parse_row(r) for r in releases(seed, range(min(covered_years()), today.year + 1))]
+    result = store_releases(settings, [r for r in found if r.published <= today])
+    return f"模拟统计局发布(种子 {seed}): {result['added']} 条新增, {result['unchanged']} 条已有"
 
 
 def run_live(settings: Settings, scenario: str, seed: int, console: Console, sample: str = "acquirer") -> int:
@@ -82,6 +83,7 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console, sam
         console.print(f"[bold red]error:[/] {exc}")
         return 1
     console.print(f"[green]stack up[/] · Kafka {settings.bootstrap} · worker {settings.worker_url} — Ctrl-C stops")
+    console.print(simulated_releases(settings, seed, datetime.now(ZONE).date()))
     stack.write_state()
     stop = threading.Event()
     failure: list[BaseException] = []

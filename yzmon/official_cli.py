@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from yzcore.official import Release
+from yzcore.settings import Settings
 
 __all__ = ["official_app"]
 
@@ -37,23 +38,12 @@ def official_import(
     replace: bool = typer.Option(False, help="Record changed values as new versions instead of refusing them."),
 ) -> None:
     """Add or version published figures; a changed value is refused without --replace."""
-    import httpx
-
-    from yzcore.official import OfficialFileError, import_releases, parse
+    from yzcore.official import OfficialFileError, parse
     from yzcore.settings import get_settings
-    from yzcore.store import StoreError, connect, worker_alive
+    from yzcore.store import StoreError
 
-    settings = get_settings()
     try:
-        releases = parse(file)
-        if settings.embedded_store and worker_alive(settings):
-            body = {"rows": [release_body(r) for r in releases], "replace": replace}
-            resp = httpx.post(f"{settings.worker_url}/official", json=body, timeout=30)
-            if resp.status_code != 200:
-                raise OfficialFileError(resp.text)
-            result = resp.json()
-        else:
-            result = import_releases(connect(settings.store_dsn), releases, replace).__dict__
+        result = store_releases(get_settings(), parse(file), replace)
     except (OfficialFileError, StoreError) as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None
@@ -61,6 +51,22 @@ def official_import(
         f"official releases: {result['added']} added, {result['replaced']} replaced (new version), "
         f"{result['unchanged']} unchanged"
     )
+
+
+def store_releases(settings: Settings, releases: list[Release], replace: bool = False) -> dict:
+    """Import releases through the worker while it owns the embedded store, else directly; the counts."""
+    import httpx
+
+    from yzcore.official import OfficialFileError, import_releases
+    from yzcore.store import connect, worker_alive
+
+    if settings.embedded_store and worker_alive(settings):
+        body = {"rows": [release_body(r) for r in releases], "replace": replace}
+        resp = httpx.post(f"{settings.worker_url}/official", json=body, timeout=60)
+        if resp.status_code != 200:
+            raise OfficialFileError(resp.text)
+        return resp.json()
+    return import_releases(connect(settings.store_dsn), releases, replace).__dict__
 
 
 def release_body(r: Release) -> dict:

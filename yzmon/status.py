@@ -17,6 +17,7 @@ from yzcore.settings import Settings
 from yzcore.store import Reader, StoreError, query_reader, rows
 from yzmon.broker import group_lag, port_open
 from yzmon.errors import explain
+from yzmon.nowcast_view import nowcast_lines
 from yzmon.stack import supervision_rows
 
 
@@ -117,6 +118,8 @@ def coverage_line(reader: Reader, year: int) -> str:
 
 
 CURVE_ZH = {"last_year": "上年实际", "model": "模型"}
+# The feed's own sum is a sample of 社零 (a card acquirer's merchants, some sectors), never 社零 itself.
+PACE_LABEL = {"社零": "社零样本(数据源合计, 非社零)"}
 
 
 def render_status(settings: Settings, console: Console) -> int:
@@ -150,8 +153,10 @@ def render_status(settings: Settings, console: Console) -> int:
         t.add_row("late events", " · ".join(f"{r['topic']} {int(r['n']):,}" for r in late) or "none")
         today = datetime.now(ZONE).date()
         t.add_row(f"{today.year} 数据覆盖", coverage_line(reader, today.year))
+        for label, text in nowcast_lines(reader, today - timedelta(days=1)):
+            t.add_row(label, text)
         for label, p in pace_rows(reader, today):
-            t.add_row(f"{today.year} {label}", describe_pace(label, p))
+            t.add_row(f"{today.year} {PACE_LABEL.get(label, label)}", describe_pace(label, p))
     except StoreError as exc:
         t.add_row("store", f"[red]{exc}[/]")
     except Exception as exc:  # noqa: BLE001 - an empty or half-migrated store is a state to report, not a crash
