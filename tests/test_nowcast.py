@@ -17,7 +17,7 @@ from simulators.scenario import Outage, Sample
 from yzcore.migrate import migrate
 from yzcore.official import import_releases, parse_row
 from yzcore.store import DirectReader, connect
-from yzmon.nowcast_view import nowcast_lines, nowcast_rows
+from yzmon.nowcast_view import nowcast_rows
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "feeds"
 _n = itertools.count()
@@ -57,13 +57,14 @@ def test_the_estimate_is_judged_on_the_bureaus_release_and_a_new_basis_is_not_gr
     assert float(rows["year"]["estimate"]) == pytest.approx(official[(2025, 12)], rel=0.02)
     assert rows["quarter"]["method"] == "sample" and int(rows["quarter"]["release_end_month"]) == 6
     assert float(rows["quarter"]["low"]) < float(rows["quarter"]["estimate"]) < float(rows["quarter"]["high"])
-    # a later release on a new, wider basis (a level 30 % higher) becomes the basis; its level is never read
-    # as growth: without a year-earlier level on that basis there is no base, so no estimate
+    # a later release on a new, wider basis (its level 30 % above the old one): a new series. Without a level a year
+    # earlier on that basis it cannot carry the estimate, which stays on the old basis: the jump is never growth
     wider = dict(metric="retail_sales", scope="district", year=2025, period="1—9月", basis="wider")
-    wider |= dict(level="1000", growth_pct="5.0", unit="亿元", published="2025-09-30", source="t")
-    import_releases(client, [parse_row(wider)])
-    assert nowcast_rows(DirectReader(client), date(2025, 9, 30)) == []
-    assert "没有官方发布可作基数" in nowcast_lines(DirectReader(client), date(2025, 9, 30))[0][1]
+    wider |= dict(level=f"{1.3 * official[(2025, 9)] / 1e8:.1f}", growth_pct="5.0", unit="亿元", published="2025-09-30")
+    import_releases(client, [parse_row(wider | {"source": "t"})])
+    again = {r["period"]: r for r in nowcast_rows(DirectReader(client), date(2025, 9, 30))}
+    assert again["year"]["basis"] == rows["year"]["basis"] == "sim-tjj-7"
+    assert again["year"]["estimate"] == rows["year"]["estimate"]
 
 
 def test_the_unionpay_example_alone_gives_a_plausible_estimate_not_a_collapse(store):
