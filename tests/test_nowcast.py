@@ -57,6 +57,15 @@ def test_the_estimate_is_judged_on_the_bureaus_release_and_a_new_basis_is_not_gr
     assert float(rows["year"]["estimate"]) == pytest.approx(official[(2025, 12)], rel=0.02)
     assert rows["quarter"]["method"] == "sample" and int(rows["quarter"]["release_end_month"]) == 6
     assert float(rows["quarter"]["low"]) < float(rows["quarter"]["estimate"]) < float(rows["quarter"]["high"])
+    # each release was reconciled with the nowcast of its period as it stood before publication
+    history = client.query(
+        "SELECT year, end_month, method, error_pct FROM nowcast_reconciliation FINAL WHERE basis = 'sim-tjj-7'"
+        " ORDER BY year, end_month"
+    ).result_rows
+    assert [(y, e) for y, e, _, _ in history] == [(2025, 3), (2025, 6), (2025, 9), (2025, 12)]  # 2024 had no base
+    assert all(m == "sample" for _, _, m, _ in history)
+    assert abs(history[0][3]) < 3  # 1—3月: no bridge yet (no 2023 sample to compare 2024's release with)
+    assert all(abs(err) < 1 for _, _, _, err in history[1:]), history
     # a later release on a new, wider basis (its level 30 % above the old one): a new series. Without a level a year
     # earlier on that basis it cannot carry the estimate, which stays on the old basis: the jump is never growth
     wider = dict(metric="retail_sales", scope="district", year=2025, period="1—9月", basis="wider")

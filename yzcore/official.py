@@ -140,7 +140,40 @@ def import_releases(client: Client, releases: list[Release], replace: bool = Fal
     out, result = plan_versions(current, [(r.key, r.value, r.row()) for r in releases], replace, OfficialFileError)
     if out:
         client.insert("official_releases", out, column_names=COLUMNS)
+        written = {(row[0], row[1], row[2], row[10], row[3], row[4]) for row in out}  # the key of each row
+        reconcile(client, [r for r in releases if r.key in written])
     return result
+
+
+def reconcile(client: Client, releases: list[Release]) -> None:
+    """Record each district 社零 total release beside the nowcast of its period that stood before it: the library
+    query nowcast as of the period's last day (releases published by then, the sample the store holds now)."""
+    from datetime import timedelta
+
+    from yzcore.queries import get
+
+    query = get("nowcast").sql
+    out = []
+    for r in releases:
+        if (r.metric, r.scope, r.sector) != ("retail_sales", "district", "") or r.level is None:
+            continue
+        last_day = date(r.year + (r.end_month == 12), r.end_month % 12 + 1, 1) - timedelta(days=1)
+        as_of = min(last_day, r.published - timedelta(days=1))  # the release itself is not yet known
+        found = client.query(query, parameters={"as_of": as_of}).named_results()
+        row = next((x for x in found if int(x["end_month"]) == r.end_month and int(x["year"]) == r.year), None)
+        if row is None or row["estimate"] is None or row["basis"] != r.basis:  # levels compare on one basis only
+            continue
+        nowcast = float(row["estimate"])
+        error = 100 * (nowcast / float(r.level) - 1)
+        out.append((r.year, r.end_month, r.basis, r.published, r.level, nowcast, row["low"], row["high"], row["method"],
+                    error))  # fmt: skip
+    if out:
+        client.insert(
+            "nowcast_reconciliation",
+            out,
+            column_names=["year", "end_month", "basis", "published", "official", "nowcast", "low", "high", "method",
+                          "error_pct"],
+        )  # fmt: skip
 
 
 def comparable_growth(earlier: Release, later: Release) -> Decimal | None:

@@ -30,7 +30,7 @@ def nowcast(
     from schemas.zone import ZONE
     from yzcore.settings import get_settings
     from yzcore.store import query_reader, rows
-    from yzmon.nowcast_view import nowcast_lines
+    from yzmon.nowcast_view import PERIOD_ZH, nowcast_lines
 
     day = as_of.date() if as_of else datetime.now(ZONE).date() - timedelta(days=1)
     reader = query_reader(get_settings())
@@ -46,3 +46,22 @@ def nowcast(
         "样本(原始合计)", f"{day.year}年至今 {float(sample[0]['v'] or 0) / 1e8:,.2f} 亿元 — 数据源样本之和, 不是社零"
     )
     _out.print(t)
+    history = rows(
+        reader,
+        "SELECT year, end_month, published, official, nowcast, low, high, method, error_pct"
+        " FROM nowcast_reconciliation FINAL ORDER BY published DESC LIMIT 8",
+    )
+    if history:
+        h = Table(title="官方发布与发布前推算的对照(最近 8 次)")
+        for col in ("期别", "发布", "官方(亿元)", "推算(亿元)", "区间", "误差"):
+            h.add_column(col, justify="right")
+        for r in history:
+            h.add_row(
+                f"{r['year']}年{PERIOD_ZH[int(r['end_month'])]}",
+                str(r["published"]),
+                f"{float(r['official']) / 1e8:,.1f}",
+                f"{float(r['nowcast']) / 1e8:,.1f}",
+                f"{float(r['low']) / 1e8:,.1f}—{float(r['high']) / 1e8:,.1f}",
+                f"{float(r['error_pct']):+.2f}%",
+            )
+        _out.print(h)
