@@ -1,13 +1,13 @@
 -- name: nowcast
--- description: 推算社零 of 渝中 as of a day (data up to that day, releases published by then): for this quarter's cumulative period (1—3月 … 1—12月) and the year, per sector the official level of the same period a year earlier (on one basis: the most recently published basis that has a level a year earlier, so a new basis is never read as growth; a missing period extrapolated from the latest earlier one by the seasonal curve of dim_calendar) × (1 + the sector's growth), summed. A sector's growth is its comparable sample growth since 1 January (merchants on the days they reported in both years) plus the gap between the latest release's growth and the sample's comparable growth over that release's period (the bridge: what the sample misses, such as cash, and a rising card share); a sector the sample does not cover carries the latest release's growth for that sector, moved by the change in the whole sample's comparable growth since that release (or the whole sample's growth when the sector has none); with no matched sample at all every sector carries the latest release's growth (method carry). The interval is the estimate × (1 ± the back-test's 90th-percentile error at that horizon, dim_nowcast_error). growth_pct is weighted by the official sector structure; the year row also compares the estimate with the year's level target and growth_pct with the growth target (this year's target ÷ last year's − 1, v_targets); sample_growth_pct is the unbridged comparable growth of the covered sectors.
+-- description: 推算社零 of 渝中 as of a day (data up to that day, releases published by then): for this quarter's cumulative period (1—3月 … 1—12月) and the year, per sector the official level of the same period a year earlier (on one basis: the most recently published basis that has a level a year earlier, so a new basis is never read as growth; a missing period extrapolated from the latest earlier one by the seasonal curve of dim_calendar) × (1 + the sector's growth), summed. A sector's growth is its comparable sample growth since 1 January (merchants on the days they reported in both years) plus the gap between the latest release's growth and the sample's comparable growth over that release's period (the bridge: what the sample misses, such as cash, and a rising card share); a sector the sample does not cover carries the latest release's growth for that sector, moved by the change in the whole sample's comparable growth since that release (or the whole sample's growth when the sector has none); with no matched sample at all every sector carries the latest release's growth (method carry). The interval is the estimate × (1 ± the back-test's 90th-percentile error at that horizon, dim_nowcast_error). growth_pct is weighted by the official sector structure; the year row also compares the estimate with the year's level target and growth_pct with the growth target (this year's target ÷ last year's − 1, v_target); sample_growth_pct is the unbridged comparable growth of the covered sectors.
 -- columns: as_of, period, year, end_month, estimate, low, high, growth_pct, sample_growth_pct, method, merchants, basis, base_level, release_year, release_end_month, release_level, release_growth_pct, release_published, target, target_growth_pct, target_gap_pct, growth_gap_pct
 WITH
     {as_of:Date} AS a,
-    toYear(a) AS y,
-    toMonth(a) AS mo,
+    toYear(a, 'Asia/Shanghai') AS y,
+    toMonth(a, 'Asia/Shanghai') AS mo,
     intDiv(mo + 2, 3) * 3 AS qe,
-    (SELECT anyIf(toFloat64(value), year = y) FROM v_targets WHERE scope = 'district' AND metric = 'retail_sales') AS t_level,
-    (SELECT anyIf(toFloat64(value), year = y - 1) FROM v_targets WHERE scope = 'district' AND metric = 'retail_sales')
+    (SELECT target FROM v_target(year = toYear({as_of:Date}, 'Asia/Shanghai'), scope = 'district', metric = 'retail_sales')) AS t_level,
+    (SELECT target FROM v_target(year = toYear({as_of:Date}, 'Asia/Shanghai') - 1, scope = 'district', metric = 'retail_sales'))
         AS t_before,
     if(t_level > 0 AND t_before > 0, t_level / t_before - 1, NULL) AS t_growth,
     (SELECT argMax(basis, (has_base, last_published)) FROM
@@ -26,24 +26,24 @@ WITH
     pairs AS
     (
         SELECT if(by_sector, sector, '') AS sector, day AS d, amount AS cur, amount_last_year AS prev, merchant_group AS m
-        FROM v_sales_comparable WHERE day <= a AND toYear(day) IN (y, last_p.1)
+        FROM v_sales_comparable WHERE day <= a AND toYear(day, 'Asia/Shanghai') IN (y, last_p.1)
     ),
     g AS
     (
         SELECT sector,
-               sumIf(cur, toYear(d) = y) / nullIf(sumIf(prev, toYear(d) = y), 0) - 1 AS g_now,
-               sumIf(cur, toYear(d) = last_p.1 AND toMonth(d) <= last_p.2)
-                   / nullIf(sumIf(prev, toYear(d) = last_p.1 AND toMonth(d) <= last_p.2), 0) - 1 AS g_last,
-               uniqExactIf(m, toYear(d) = y) AS merchants
+               sumIf(cur, toYear(d, 'Asia/Shanghai') = y) / nullIf(sumIf(prev, toYear(d, 'Asia/Shanghai') = y), 0) - 1 AS g_now,
+               sumIf(cur, toYear(d, 'Asia/Shanghai') = last_p.1 AND toMonth(d, 'Asia/Shanghai') <= last_p.2)
+                   / nullIf(sumIf(prev, toYear(d, 'Asia/Shanghai') = last_p.1 AND toMonth(d, 'Asia/Shanghai') <= last_p.2), 0) - 1 AS g_last,
+               uniqExactIf(m, toYear(d, 'Asia/Shanghai') = y) AS merchants
         FROM pairs GROUP BY sector
     ),
-    (SELECT (sumIf(cur, toYear(d) = y) / nullIf(sumIf(prev, toYear(d) = y), 0) - 1,
-             sumIf(cur, toYear(d) = last_p.1 AND toMonth(d) <= last_p.2)
-                 / nullIf(sumIf(prev, toYear(d) = last_p.1 AND toMonth(d) <= last_p.2), 0) - 1)
+    (SELECT (sumIf(cur, toYear(d, 'Asia/Shanghai') = y) / nullIf(sumIf(prev, toYear(d, 'Asia/Shanghai') = y), 0) - 1,
+             sumIf(cur, toYear(d, 'Asia/Shanghai') = last_p.1 AND toMonth(d, 'Asia/Shanghai') <= last_p.2)
+                 / nullIf(sumIf(prev, toYear(d, 'Asia/Shanghai') = last_p.1 AND toMonth(d, 'Asia/Shanghai') <= last_p.2), 0) - 1)
      FROM pairs) AS g_all,
     shares AS
     (
-        SELECT toMonth(day) AS month, max(model_sales_share) AS share FROM dim_calendar FINAL
+        SELECT toMonth(day, 'Asia/Shanghai') AS month, max(model_sales_share) AS share FROM dim_calendar FINAL
         WHERE year = y - 1 GROUP BY month
     ),
     lvl AS
