@@ -42,9 +42,8 @@ def nowcast(
         "SELECT toFloat64(sum(amount)) AS v FROM sales_daily FINAL WHERE day BETWEEN {a:Date} AND {b:Date}",
         {"a": date(day.year, 1, 1), "b": day},
     )
-    t.add_row(
-        "样本(原始合计)", f"{day.year}年至今 {float(sample[0]['v'] or 0) / 1e8:,.2f} 亿元 — 数据源样本之和, 不是社零"
-    )
+    total = float(sample[0]["v"] or 0) / 1e4
+    t.add_row("样本(原始合计)", f"{day.year}年至今 {total:,.1f} 万元 — 数据源样本之和, 不是社零")
     _out.print(t)
     history = rows(
         reader,

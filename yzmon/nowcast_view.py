@@ -60,6 +60,8 @@ def nowcast_lines(reader: Reader, as_of: date) -> list[tuple[str, str]]:
     found = nowcast_rows(reader, as_of)
     if not found:
         return [("推算社零", "暂无: 没有官方发布可作基数(`yzmon official import`)")]
+    if len(found) == 2 and found[0]["end_month"] == found[1]["end_month"]:  # in the fourth quarter: one period
+        found = [r for r in found if r["period"] == "year"]
     out = [(f"推算社零({'本季累计' if r['period'] == 'quarter' else '全年'})", describe_estimate(r)) for r in found]
     out.append(("最近官方发布", describe_release(found[0])))
     return out
