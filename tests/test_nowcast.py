@@ -7,6 +7,7 @@ import itertools
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -107,3 +108,39 @@ def test_the_back_test_runs_at_a_tiny_size(chdb_dir):
     assert summary["quarters"] == 4
     assert end["nowcast"] < end["ratio"]  # comparable growth beats the raw sample × a fixed ratio
     assert set(summary["p90"]) >= {("quarter", "sample", 3), ("year", "sample", 9)}
+
+
+def test_the_pace_alert_judges_the_estimate_not_the_sample(chdb_dir):
+    """A sample covering a fifth of 社零 would read as −80 % against the target; the alert reads the estimate."""
+    import yaml
+
+    from yzmon.grafana_macros import expand
+
+    client = _fresh(chdb_dir)
+    load_store(client, 7, 2024, 2025, Sample(drift=True))
+    districts = [r[0] for r in client.query("SELECT district FROM dim_district FINAL").result_rows]
+    client.insert(  # two fully covered days of a small sample in the rollup the raw pace reads
+        "sales_daily",
+        [
+            (date(2025, 9, d), k, "retail", Decimal("1000000.00"), 1, datetime(2025, 10, 1))
+            for d in (28, 29)
+            for k in districts
+        ],
+        column_names=["day", "district", "sector", "amount", "txn_count", "computed_at"],
+    )
+    path = (
+        Path(__file__).resolve().parent.parent
+        / "deploy"
+        / "grafana"
+        / "provisioning"
+        / "alerting"
+        / "yzmon-alerts.yaml"
+    )
+    rules = [r for g in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"] for r in g["rules"]]
+    (rule,) = [r for r in rules if r["uid"] == "yzmon-sales-pace-behind"]
+    now = datetime(2025, 9, 30, 15, tzinfo=ZoneInfo("Asia/Shanghai"))
+    sql = expand(rule["data"][0]["model"]["rawSql"], time_from=now, time_to=now, interval_s=60, variables={})
+    ((scope, gap),) = client.query(sql).result_rows
+    (year,) = [r for r in nowcast_rows(DirectReader(client), date(2025, 9, 29)) if r["period"] == "year"]
+    assert scope == "district" and gap == pytest.approx(float(year["target_gap_pct"]))
+    assert gap > -5  # the raw sample's pace would be about −100 %

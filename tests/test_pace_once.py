@@ -32,7 +32,9 @@ def test_the_pace_readers_select_from_the_definition():
         "dashboards/sales_targets.json": "v_pace(",
         "dashboards/footfall_live.json": "v_pace(",
         "deploy/grafana/provisioning/alerting/yzmon-alerts.yaml": "v_pace(",
-        "sql/queries/nowcast.sql": "v_target(",
+        "sql/013_nowcast.sql": "v_target(",
+        "sql/queries/nowcast.sql": "v_nowcast(",
+        "sql/panels/nowcast_year.sql": "v_nowcast(",
     }
     for path, view in readers.items():
         assert view in (ROOT / path).read_text(encoding="utf-8"), path

@@ -1,8 +1,8 @@
 """Dashboard panels written once: each is a panel file and a SQL file in sql/panels/, placed into the dashboards
 that show it. `python -m yzmon.panel_sources` rewrites dashboards/*.json; a test checks they are current.
 
-A panel's SQL may embed a library query (``{nowcast}``: sql/queries/nowcast.sql with its day bound to the day
-before the dashboard's time range ends), so the dashboards, the commands and the briefing read one definition.
+A panel's SQL reads the views the commands read (v_pace, v_nowcast), so dashboards, commands and briefing share
+one definition.
 A panel keeps its place (id, gridPos) and its dashboard's own description when it is already on the board; a new
 one goes below the others.
 """
@@ -10,10 +10,7 @@ one goes below the others.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
-
-from yzcore.queries import get
 
 ROOT = Path(__file__).resolve().parent.parent
 PANELS_DIR = ROOT / "sql" / "panels"
@@ -23,23 +20,12 @@ PLACES = {
     "ytd_sales_vs_target": ("overview.json", "sales_targets.json"),
     "nowcast_year": ("overview.json", "sales_targets.json"),
 }
-AS_OF = "(toDate($__toTime, 'Asia/Shanghai') - 1)"  # the last complete day of the dashboard's range
-
-
-def library_sql(name: str, bind: dict[str, str]) -> str:
-    """A library query's statement with its parameters replaced by Grafana expressions (comment lines dropped)."""
-    body = "\n".join(line for line in get(name).sql.splitlines() if not line.lstrip().startswith("--"))
-    for param, expression in bind.items():
-        body = re.sub(r"\{" + param + r":[A-Za-z0-9()]+\}", expression, body)
-    return body.strip()
 
 
 def panel(name: str) -> dict:
     """The panel ``name`` as its files say: the panel JSON with its SQL as the one target."""
     spec = json.loads((PANELS_DIR / f"{name}.json").read_text(encoding="utf-8"))
     sql = (PANELS_DIR / f"{name}.sql").read_text(encoding="utf-8").rstrip("\n")
-    if "{nowcast}" in sql:
-        sql = sql.replace("{nowcast}", library_sql("nowcast", {"as_of": AS_OF}))
     target = {"refId": "A", "datasource": spec["datasource"], "editorType": "sql", "format": 1, "rawSql": sql,
               "pluginVersion": "4.20.0", "queryType": "table"}  # fmt: skip
     return {**spec, "targets": [target]}
