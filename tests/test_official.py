@@ -87,3 +87,16 @@ def test_the_seeds_are_in_a_migrated_store_each_cited(store):
     assert h1[("retail_sales", "")] == (Decimal("64570000000.00"), Decimal("3.2"))
     assert h1[("retail_sales", "lodging")] == (None, Decimal("21.9"))
     assert h1[("tourists", "")][0] == Decimal("40879000.00")
+
+
+def test_the_simulated_bureaus_releases_are_an_importable_file(tmp_path):
+    from typer.testing import CliRunner
+
+    from yzmon.cli import app
+
+    out = tmp_path / "sim.csv"
+    result = CliRunner().invoke(app, ["official", "simulated", str(out), "--first", "2024", "--last", "2024"])
+    assert result.exit_code == 0, result.output
+    rows = parse(out)
+    assert len(rows) == 20 and {r.basis for r in rows} == {"sim-tjj-7"}  # 4 periods × (total + 4 sectors)
+    assert {r.published for r in rows if r.end_month == 12} == {date(2025, 1, 24)}

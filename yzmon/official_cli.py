@@ -6,6 +6,7 @@ Registered in yzmon/cli.py with ``app.add_typer(official_app, name="official")``
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -103,3 +104,30 @@ def official_list(metric: str = typer.Option("", help="Only this metric (retail_
         fmt="PrettyCompactMonoBlock",
     )
     sys.stdout.write(out.decode())
+
+
+@official_app.command("simulated")
+def official_simulated(
+    out: Path = typer.Argument(..., dir_okay=False, help="CSV to write (import it with `yzmon official import`)."),
+    seed: int = typer.Option(7, help="The simulated economy's seed (its basis is sim-tjj-SEED)."),
+    first: int = typer.Option(2018, help="First year."),
+    last: int = typer.Option(2025, help="Last year."),
+) -> None:
+    """The simulated bureau's first releases of 渝中 社零 (total and per sector, 1—3月 … 全年) for a seed's years."""
+    import csv
+
+    from schemas.calendar import CalendarCoverageError, check_covered
+    from simulators.sample import releases
+
+    try:
+        check_covered(date(first, 1, 1))
+        check_covered(date(last, 12, 31))
+    except CalendarCoverageError as exc:
+        _err.print(f"[bold red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    found = releases(seed, range(first, last + 1))
+    with out.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(found[0]))
+        writer.writeheader()
+        writer.writerows(found)
+    _out.print(f"wrote {out} ({len(found)} releases, basis sim-tjj-{seed})")
