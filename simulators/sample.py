@@ -237,3 +237,46 @@ def releases(seed: int, years: range) -> list[dict]:
                     }
                 )
     return rows
+
+
+def visit_releases(seed: int, years: range, area: str = "jiefangbei") -> list[dict]:
+    """The published 客流 of an area (解放碑—朝天门 with 洪崖洞 and 十八梯—山城巷: every gate, counted or not) for
+    ``years``: cumulative 1—3月 … 全年 levels (万人次, one decimal), from the model's expected daily visits."""
+    from schemas import reference
+
+    members = [d for d, x in reference.districts().items() if x.area == area]
+    first = max(years.start - 1, min(calendar.covered_years()))
+    by_period: dict[tuple[int, int], float] = {}
+    for year in range(first, years.stop):
+        d = date(year, 1, 1)
+        cum = 0.0
+        while d.year == year:
+            cum += sum(
+                model.MODELS[k].visits * model.year_scale(k, year) * model.day_share(k, d, "footfall", seed)
+                for k in members
+            )
+            if (d + timedelta(days=1)).month != d.month and d.month % 3 == 0:
+                by_period[(year, d.month)] = cum
+            d += timedelta(days=1)
+    rows = []
+    for (year, end_month), level in sorted(by_period.items()):
+        if year not in years:
+            continue
+        before = by_period.get((year - 1, end_month))
+        period_end = date(year + (end_month == 12), end_month % 12 + 1, 1) - timedelta(days=1)
+        rows.append(
+            {
+                "metric": "visits",
+                "scope": area,
+                "year": year,
+                "period": str(end_month),
+                "sector": "",
+                "basis": f"sim-visits-{seed}",
+                "level": f"{level / 1e4:.1f}",
+                "growth_pct": "" if before is None else f"{100 * (level / before - 1):.1f}",
+                "unit": "万人次",
+                "published": (period_end + timedelta(days=BUREAU_LAG_DAYS)).isoformat(),
+                "source": f"simulated published 客流, every gate (seed {seed})",
+            }
+        )
+    return rows

@@ -4,7 +4,7 @@ barely moves it, the 银联-shaped example alone reads as a plausible 社零, an
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,7 +17,8 @@ from schemas.feeds import FEEDS
 from simulators.scenario import Outage, Sample
 from yzcore.migrate import migrate
 from yzcore.official import import_releases, parse_row
-from yzcore.store import DirectReader, connect
+from yzcore.queries import get
+from yzcore.store import DirectReader, connect, rows
 from yzmon.nowcast_view import nowcast_rows
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "feeds"
@@ -30,6 +31,10 @@ def _fresh(chdb_dir: Path):
     client = connect(f"chdb://{chdb_dir}?database={name}")
     migrate(client)
     return client
+
+
+def rows_of(client, name: str, params: dict) -> list[dict]:
+    return rows(DirectReader(client), get(name).sql, params)
 
 
 def _estimates(client, as_of: date) -> dict[str, float]:
@@ -144,3 +149,35 @@ def test_the_pace_alert_judges_the_estimate_not_the_sample(chdb_dir):
     (year,) = [r for r in nowcast_rows(DirectReader(client), date(2025, 9, 29)) if r["period"] == "year"]
     assert scope == "district" and gap == pytest.approx(float(year["target_gap_pct"]))
     assert gap > -5  # the raw sample's pace would be about −100 %
+
+
+def test_visitors_are_estimated_from_the_counted_gates_against_the_published_count(chdb_dir):
+    from simulators.generate import events_of
+    from simulators.sample import visit_releases
+    from simulators.scenario import load, with_sample
+
+    client = _fresh(chdb_dir)
+    import_releases(client, [parse_row(r) for r in visit_releases(7, range(2024, 2026))])
+    scenario = with_sample(load("baseline"), "acquirer")  # counters on some gates only
+    columns = list(FEEDS["footfall"].column_names)
+    days = [date(y, 9, 2) + timedelta(days=i) for y in (2024, 2025) for i in range(14)]  # two weeks: rain evens out
+    events = [
+        e
+        for day in days
+        for d in ("jiefangbei", "hongyadong", "shibati")
+        for e in events_of("footfall", scenario, 7, day, d)
+    ]
+    client.insert(
+        "footfall_raw",
+        [[datetime.fromisoformat(e[c]) if c == "event_time" else e[c] for c in columns] for e in events],
+        column_names=columns,
+    )
+    rows = {
+        r["period"]: r for r in rows_of(client, "visits_nowcast", {"as_of": date(2025, 9, 15), "scope": "jiefangbei"})
+    }
+    published = {int(r["period"]): float(r["level"]) * 1e4 for r in visit_releases(7, range(2025, 2026))}
+    assert rows["quarter"]["method"] == "sample" and 0 < int(rows["quarter"]["gates"]) < 15  # not every gate counts
+    assert float(rows["quarter"]["estimate"]) == pytest.approx(published[9], rel=0.02)
+    assert float(rows["year"]["estimate"]) == pytest.approx(published[12], rel=0.03)
+    sample = client.query("SELECT sum(entries) FROM footfall_raw WHERE toYear(event_time) = 2025").result_rows[0][0]
+    assert sample < 0.05 * published[9]  # a fortnight at some gates is a sample of 客流

@@ -98,5 +98,6 @@ def test_the_simulated_bureaus_releases_are_an_importable_file(tmp_path):
     result = CliRunner().invoke(app, ["official", "simulated", str(out), "--first", "2024", "--last", "2024"])
     assert result.exit_code == 0, result.output
     rows = parse(out)
-    assert len(rows) == 20 and {r.basis for r in rows} == {"sim-tjj-7"}  # 4 periods × (total + 4 sectors)
+    # 4 periods × (社零 total + 4 sectors + 解放碑 客流)
+    assert len(rows) == 24 and {r.basis for r in rows} == {"sim-tjj-7", "sim-visits-7"}
     assert {r.published for r in rows if r.end_month == 12} == {date(2025, 1, 24)}

@@ -34,6 +34,7 @@ PARAMS = {
     "coverage": {},
     "comparable_growth": {"from": "2024-10-01", "to": "2024-10-02"},
     "nowcast": {"as_of": "2024-10-02"},
+    "visits_nowcast": {"as_of": "2025-06-01", "scope": "jiefangbei"},  # on the seed: 2024 超2亿人次
 }
 
 

@@ -23,7 +23,7 @@ from simulators.scenario import load, with_sample
 from yzcore.settings import Settings
 from yzcore.store import Reader, query_reader, rows
 from yzmon.broker import StackError
-from yzmon.nowcast_view import nowcast_lines
+from yzmon.nowcast_view import nowcast_lines, visits_lines
 from yzmon.stack import Stack
 from yzmon.status import PACE_LABEL, coverage_line, describe_pace, pace_rows
 
@@ -54,7 +54,8 @@ def summary(reader: Reader, today: date) -> Table:
             r["name"], f"{amount / 10**4:,.1f}", f"{int(r['visits_today']) / 10**4:,.2f}", f"{int(r['occupancy']):,}"
         )
     lines = [f"今日样本合计 {total / 10**8:,.3f} 亿元(数据源之和, 不是社零)"]
-    lines += [f"{label}: {text}" for label, text in nowcast_lines(reader, today - timedelta(days=1))]
+    yesterday = today - timedelta(days=1)
+    lines += [f"{label}: {text}" for label, text in nowcast_lines(reader, yesterday) + visits_lines(reader, yesterday)]
     lines.append(f"数据覆盖 {today.year}: {coverage_line(reader, today.year)}")
     for label, p in pace_rows(reader, today):
         lines.append(f"{today.year} {PACE_LABEL.get(label, label)}: {describe_pace(label, p)}")
@@ -65,11 +66,12 @@ def summary(reader: Reader, today: date) -> Table:
 def simulated_releases(settings: Settings, seed: int, today: date) -> str:
     """Import the simulated bureau's releases published by ``today`` (the truth the estimate is judged on)."""
     from schemas.calendar import covered_years
-    from simulators.sample import releases
+    from simulators.sample import releases, visit_releases
     from yzcore.official import parse_row
     from yzmon.official_cli import store_releases
 
-    found = [parse_row(r) for r in releases(seed, range(min(covered_years()), today.year + 1))]
+    years = range(min(covered_years()), today.year + 1)
+    found = [parse_row(r) for r in releases(seed, years) + visit_releases(seed, years)]
     result = store_releases(settings, [r for r in found if r.published <= today])
     return f"模拟统计局发布(种子 {seed}): {result['added']} 条新增, {result['unchanged']} 条已有"
 

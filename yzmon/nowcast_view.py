@@ -65,3 +65,23 @@ def nowcast_lines(reader: Reader, as_of: date) -> list[tuple[str, str]]:
     out = [(f"推算社零({'本季累计' if r['period'] == 'quarter' else '全年'})", describe_estimate(r)) for r in found]
     out.append(("最近官方发布", describe_release(found[0])))
     return out
+
+
+def visits_lines(reader: Reader, as_of: date, scope: str = "jiefangbei") -> list[tuple[str, str]]:
+    """(label, text) of the year's 推算客流 of an area (library query visits_nowcast); none without a base."""
+    found = [
+        r for r in rows(reader, get("visits_nowcast").sql, {"as_of": as_of, "scope": scope}) if r["period"] == "year"
+    ]
+    out = []
+    for r in found:
+        wan = Decimal(10**4)
+        text = (
+            f"{r['year']}年全年 推算客流 {Decimal(str(r['estimate'])) / wan:,.0f} 万人次"
+            f"(区间 {Decimal(str(r['low'])) / wan:,.0f}—{Decimal(str(r['high'])) / wan:,.0f})"
+            f" · 同比 {_pct(r['growth_pct'])}"
+            + (f" · 同口径计数器 {int(r['gates'])} 个" if r["method"] == "sample" else f" · {METHOD_ZH['carry']}")
+            + f" · 依据官方 {r['release_year']}年{PERIOD_ZH[int(r['release_end_month'])]}"
+            f" {Decimal(str(r['release_level'])) / wan:,.0f} 万人次({r['release_published']} 发布)"
+        )
+        out.append(("推算解放碑客流(全年)" if scope == "jiefangbei" else f"推算客流 {scope}(全年)", text))
+    return out

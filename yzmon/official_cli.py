@@ -113,11 +113,11 @@ def official_simulated(
     first: int = typer.Option(2018, help="First year."),
     last: int = typer.Option(2025, help="Last year."),
 ) -> None:
-    """The simulated bureau's first releases of 渝中 社零 (total and per sector, 1—3月 … 全年) for a seed's years."""
+    """The simulated bureau's first releases of 渝中 社零 (total and per sector, 1—3月 … 全年) and 解放碑's 客流."""
     import csv
 
     from schemas.calendar import CalendarCoverageError, check_covered
-    from simulators.sample import releases
+    from simulators.sample import releases, visit_releases
 
     try:
         check_covered(date(first, 1, 1))
@@ -125,7 +125,7 @@ def official_simulated(
     except CalendarCoverageError as exc:
         _err.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(1) from None
-    found = releases(seed, range(first, last + 1))
+    found = releases(seed, range(first, last + 1)) + visit_releases(seed, range(first, last + 1))
     with out.open("w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(found[0]))
         writer.writeheader()

@@ -17,7 +17,7 @@ from yzcore.settings import Settings
 from yzcore.store import Reader, StoreError, query_reader, rows
 from yzmon.broker import group_lag, port_open
 from yzmon.errors import explain
-from yzmon.nowcast_view import nowcast_lines
+from yzmon.nowcast_view import nowcast_lines, visits_lines
 from yzmon.stack import supervision_rows
 
 
@@ -153,7 +153,8 @@ def render_status(settings: Settings, console: Console) -> int:
         t.add_row("late events", " · ".join(f"{r['topic']} {int(r['n']):,}" for r in late) or "none")
         today = datetime.now(ZONE).date()
         t.add_row(f"{today.year} 数据覆盖", coverage_line(reader, today.year))
-        for label, text in nowcast_lines(reader, today - timedelta(days=1)):
+        yesterday = today - timedelta(days=1)
+        for label, text in nowcast_lines(reader, yesterday) + visits_lines(reader, yesterday):
             t.add_row(label, text)
         for label, p in pace_rows(reader, today):
             t.add_row(f"{today.year} {PACE_LABEL.get(label, label)}", describe_pace(label, p))
