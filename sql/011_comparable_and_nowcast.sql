@@ -5,14 +5,22 @@ SELECT toDate(event_time, 'Asia/Shanghai') AS day, district, sector, merchant_gr
 FROM sales_raw FINAL
 GROUP BY day, district, sector, merchant_group, source;
 
--- Comparable (同口径) pairs: a merchant's day and the same day a year earlier, when it reported on both. A
+-- Comparable (同口径) pairs: a merchant's day and the same day a year earlier, when it reported on both (each
+-- day's sales counted again on the same day a year later, then grouped: no join of two sharded reads). A
 -- comparable growth over any days is sum(amount) / sum(amount_last_year) − 1 of the pairs on those days: merchants
 -- that joined or left, and days a provider lost, never read as growth or decline.
 CREATE VIEW IF NOT EXISTS v_sales_comparable AS
-SELECT c.day AS day, c.district AS district, c.sector AS sector, c.merchant_group AS merchant_group,
-       toFloat64(c.amount) AS amount, toFloat64(p.amount) AS amount_last_year
-FROM v_sales_merchant_daily AS c
-INNER JOIN v_sales_merchant_daily AS p ON p.merchant_group = c.merchant_group AND p.day = addYears(c.day, -1);
+SELECT day, district, sector, merchant_group, toFloat64(sumIf(v, shift = 0)) AS amount,
+       toFloat64(sumIf(v, shift = 1)) AS amount_last_year
+FROM
+(
+    SELECT arrayJoin([0, 1]) AS shift, addYears(m.day, shift) AS day, m.district AS district, m.sector AS sector,
+           m.merchant_group AS merchant_group, m.amount AS v
+    FROM v_sales_merchant_daily AS m
+    WHERE NOT (shift = 1 AND toMonth(m.day) = 2 AND toDayOfMonth(m.day) = 29)  -- 29 February has no day a year later
+)
+GROUP BY day, district, sector, merchant_group
+HAVING countIf(shift = 0) > 0 AND countIf(shift = 1) > 0;
 
 -- How far the nowcast (推算) was from the bureau's first release in the back-test (python -m benchmarks.nowcast),
 -- per period kind, method and horizon (the month of the as-of day: 1–3 within a quarter, 1–12 within the

@@ -4,18 +4,17 @@
 -- published is extrapolated along the seasonal visits curve; with no comparable gate the latest release's growth
 -- is carried (method carry). v_visits_nowcast(as_of, scope): this quarter's cumulative period and the year.
 CREATE VIEW IF NOT EXISTS v_footfall_comparable AS
-SELECT c.day AS day, c.district AS district, c.gate AS gate, toFloat64(c.entries) AS entries,
-       toFloat64(p.entries) AS entries_last_year
+SELECT day, district, gate, toFloat64(sumIf(n, shift = 0)) AS entries,
+       toFloat64(sumIf(n, shift = 1)) AS entries_last_year
 FROM
 (
-    SELECT toDate(event_time, 'Asia/Shanghai') AS day, district, gate, sum(entries) AS entries
-    FROM footfall_raw FINAL GROUP BY day, district, gate
-) AS c
-INNER JOIN
-(
-    SELECT toDate(event_time, 'Asia/Shanghai') AS day, district, gate, sum(entries) AS entries
-    FROM footfall_raw FINAL GROUP BY day, district, gate
-) AS p ON p.gate = c.gate AND p.day = addYears(c.day, -1);
+    SELECT arrayJoin([0, 1]) AS shift, addYears(toDate(f.event_time, 'Asia/Shanghai'), shift) AS day,
+           f.district AS district, f.gate AS gate, f.entries AS n
+    FROM footfall_raw AS f FINAL
+    WHERE NOT (shift = 1 AND toMonth(f.event_time, 'Asia/Shanghai') = 2 AND toDayOfMonth(f.event_time, 'Asia/Shanghai') = 29)
+)
+GROUP BY day, district, gate
+HAVING countIf(shift = 0) > 0 AND countIf(shift = 1) > 0;
 
 CREATE VIEW IF NOT EXISTS v_visits_nowcast AS
 WITH

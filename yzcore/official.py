@@ -159,7 +159,8 @@ def reconcile(client: Client, releases: list[Release]) -> None:
             continue
         last_day = date(r.year + (r.end_month == 12), r.end_month % 12 + 1, 1) - timedelta(days=1)
         as_of = min(last_day, r.published - timedelta(days=1))  # the release itself is not yet known
-        found = client.query(query, parameters={"as_of": as_of}).named_results()
+        result = client.query(query, parameters={"as_of": as_of})
+        found = [dict(zip(result.column_names, r, strict=True)) for r in result.result_rows]
         row = next((x for x in found if int(x["end_month"]) == r.end_month and int(x["year"]) == r.year), None)
         if row is None or row["estimate"] is None or row["basis"] != r.basis:  # levels compare on one basis only
             continue
