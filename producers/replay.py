@@ -43,6 +43,7 @@ def run_key(spec: RunSpec) -> str:
             ",".join(spec.districts),
             ",".join(spec.feeds),
             str(spec.bad_per_day),
+            *(() if spec.scenario.sample is None else (repr(spec.scenario.sample),)),
         ]
     )
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

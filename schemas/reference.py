@@ -117,3 +117,18 @@ def parse_capacities(raw: dict, known: set[str], name: str = "schemas/reference/
     if unknown := sorted(set(out) - known):
         raise CapacityError(f"{name}: {', '.join(unknown)} not in districts.json; remove the entry or add the 商圈")
     return out
+
+
+@lru_cache
+def sources() -> tuple[dict, ...]:
+    """What each feed source covers (schemas/reference/sources.json)."""
+    raw = json.loads((SCHEMA_DIR / "reference" / "sources.json").read_text(encoding="utf-8"))
+    return tuple(raw["sources"])
+
+
+@lru_cache
+def nowcast_errors() -> tuple[dict, ...]:
+    """The nowcast's back-tested errors per horizon (schemas/reference/nowcast_errors.json, written by
+    ``python -m benchmarks.nowcast --write-errors``); empty until then."""
+    path = SCHEMA_DIR / "reference" / "nowcast_errors.json"
+    return tuple(json.loads(path.read_text(encoding="utf-8"))["errors"]) if path.exists() else ()

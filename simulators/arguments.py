@@ -11,7 +11,7 @@ from schemas.calendar import CalendarCoverageError, check_covered
 from schemas.feeds import FEEDS
 from simulators.model import COVID_YEARS, MODELS
 from simulators.run import RunSpec
-from simulators.scenario import ScenarioError, load
+from simulators.scenario import ScenarioError, load, with_sample
 
 
 class RunArgumentError(ValueError):
@@ -27,11 +27,12 @@ def run_spec(
     districts: Sequence[str] | None = None,
     feeds: Sequence[str] | None = None,
     bad_events: int = 0,
+    sample: str = "census",
 ) -> RunSpec:
     """The run the arguments describe: ``year``, else [``start``, ``end``) (one day without ``end``), else the
-    scenario's dates."""
+    scenario's dates; ``sample`` is what the district receives (``census`` or ``acquirer``)."""
     try:
-        sc = load(scenario)
+        sc = with_sample(load(scenario), sample)
     except (FileNotFoundError, ScenarioError) as exc:
         raise RunArgumentError(str(exc)) from None
     for d in districts or []:

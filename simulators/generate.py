@@ -332,14 +332,51 @@ def _active_minutes(feed: str, s: Series) -> np.ndarray:
 
 
 def events_of(feed: str, scenario: Scenario, seed: int, day: date, district: str) -> Iterator[dict]:
-    """The events of one 商圈 and feed on ``day``: one per unit and minute with something to report."""
+    """The events of one 商圈 and feed on ``day``: one per unit and minute with something to report.
+
+    In a sample scenario sales are the acquirer's hourly summaries per merchant, and footfall comes from
+    the gates with a counter (`simulators.sample`)."""
     stamps = _minute_stamps(day)
     source = f"sim:{scenario.name}"
-    for s in ARRAYS[feed](scenario, seed, day, district):
+    series = ARRAYS[feed](scenario, seed, day, district)
+    if scenario.sample is not None and feed == "sales":
+        series, source = _acquirer_series(scenario, seed, day, series), f"sim-acquirer:{scenario.name}"
+    elif scenario.sample is not None and feed == "footfall":
+        from simulators.sample import gate_counted
+
+        series = [s for s in series if gate_counted(district, s.unit)]
+        source = f"sim-counters:{scenario.name}"
+    for s in series:
         minutes = _active_minutes(feed, s)
         times = [stamps[m] for m in minutes.tolist()]
         head = _Head(event_ids(scenario, seed, feed, s.unit, times), times, district, source)
         yield from _unit_events(feed, s, minutes, head)
+
+
+def _acquirer_series(scenario: Scenario, seed: int, day: date, census: list[Series]) -> list[Series]:
+    """The acquirer's file for one 商圈 and day: per served merchant, its card share of its group's in-store
+    sales, summed per hour and stamped at the hour's last minute."""
+    from simulators.sample import factors
+
+    assert scenario.sample is not None
+    ms, f = factors(seed, scenario.sample, [day])
+    by_group: dict[str, list[tuple[str, float]]] = {}
+    for m, share in zip(ms, f[0].tolist(), strict=True):
+        if share > 0:
+            by_group.setdefault(m.group, []).append((m.id, share))
+    out = []
+    for s in census:
+        if s.attrs["channel"] != "in_store" or s.unit not in by_group:
+            continue
+        amount = s.values["amount"].reshape(24, 60).sum(axis=1)
+        count = s.values["txn_count"].reshape(24, 60).sum(axis=1)
+        for merchant, share in by_group[s.unit]:
+            values = {"amount": np.zeros(1440, dtype=np.int64), "txn_count": np.zeros(1440, dtype=np.int64)}
+            n = np.rint(count * share).astype(np.int64)
+            values["txn_count"][59::60] = n
+            values["amount"][59::60] = np.where(n > 0, np.rint(amount * share), 0).astype(np.int64)
+            out.append(Series(merchant, {**s.attrs, "merchant_group": merchant}, values))
+    return out
 
 
 BAD_KINDS = ("malformed_json", "unknown_district", "future_timestamp", "schema_violation", "negative_amount")

@@ -20,7 +20,7 @@ effects:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -68,10 +68,31 @@ class Effect:
 
 
 @dataclass(frozen=True)
+class Outage:
+    """A provider drops ``share`` of the merchants it serves from ``start`` to ``end`` (inclusive)."""
+
+    start: date
+    end: date
+    share: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What the district receives instead of the whole economy (`simulators.sample`): ``acquirer``, a card
+    acquirer's per-merchant hourly summaries of some merchants, and counters on some gates only.
+    ``drift``: merchants join and leave the acquirer and a provider loses merchants for weeks each year."""
+
+    kind: str = "acquirer"
+    drift: bool = True
+    outages: tuple[Outage, ...] = ()
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     description: str = ""
     effects: tuple[Effect, ...] = ()
+    sample: Sample | None = None  # None: the census (every event the bureau counts reaches the feed)
     bad_events_per_day: int = 0
     start: date | None = None
     end: date | None = None
@@ -121,6 +142,33 @@ def _minute_of_day(value: object) -> int:
     return int(hh) * 60 + int(mm)
 
 
+SAMPLES = ("census", "acquirer")
+
+
+def with_sample(scenario: Scenario, kind: str) -> Scenario:
+    """``scenario`` as the district receives it: ``census`` (every sale, as it stands unless its file names a
+    sample) or ``acquirer`` (a card acquirer's sample; the file's ``sample:`` settings when it has them)."""
+    if kind not in SAMPLES:
+        raise ScenarioError(f"sample {kind!r}: choose one of {', '.join(SAMPLES)}")
+    if kind == "census":
+        return scenario
+    return scenario if scenario.sample is not None else replace(scenario, sample=Sample())
+
+
+def _sample(raw: dict | None, where: str) -> Sample | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("kind", "acquirer") != "acquirer":
+        raise ScenarioError(f"{where}: sample is a mapping with kind: acquirer")
+    outages = []
+    for o in raw.get("outages") or []:
+        share = float(o.get("share", -1))
+        if not 0 < share <= 1 or "start" not in o or "end" not in o:
+            raise ScenarioError(f"{where}: an outage needs start, end and a share in (0, 1]")
+        outages.append(Outage(o["start"], o["end"], share))
+    return Sample("acquirer", bool(raw.get("drift", True)), tuple(outages))
+
+
 def load(name_or_path: str) -> Scenario:
     """Load a scenario by name (a file in simulators/scenarios/) or by path."""
     path = Path(name_or_path)
@@ -135,6 +183,7 @@ def load(name_or_path: str) -> Scenario:
         name=raw.get("name", path.stem),
         description=raw.get("description", ""),
         effects=effects,
+        sample=_sample(raw.get("sample"), path.name),
         bad_events_per_day=int(raw.get("bad_events_per_day", 0)),
         start=dates.get("start"),
         end=dates.get("end"),

@@ -84,6 +84,22 @@ class Targets(View):
         return self.json(result.__dict__)  # type: ignore[union-attr]
 
 
+@blueprint.route("official", name="official")
+class Official(View):
+    """Official-release imports while the worker owns the embedded store (rows are validated again here)."""
+
+    async def post(self, request: Request) -> Response:
+        from yzcore.official import OfficialFileError, import_releases, parse_row
+
+        body: dict[str, Any] = await request.json()
+        try:
+            parsed = [parse_row(r) for r in body.get("rows", [])]
+            result = await _app(self).sink.run(lambda c: import_releases(c, parsed, bool(body.get("replace"))))
+        except (OfficialFileError, ValueError) as exc:
+            return self.text(str(exc), status=409)
+        return self.json(result.__dict__)  # type: ignore[union-attr]
+
+
 def register_sql_interface(app: YzApp) -> None:
     """Serve ClickHouse's HTTP interface from this worker once it starts (embedded store only)."""
     settings = app.yz_settings

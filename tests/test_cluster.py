@@ -331,7 +331,7 @@ def test_the_single_server_path_sends_the_files_byte_for_byte() -> None:
     swaps = recorder.commands[len(statements) :]
     assert swaps == [
         statement
-        for table in ("dim_district", "dim_sector", "dim_origin", "dim_calendar")
+        for table in ("dim_district", "dim_sector", "dim_origin", "dim_calendar", "dim_source", "dim_nowcast_error")
         for statement in (
             f"DROP TABLE IF EXISTS {table}__next SYNC",
             f"CREATE TABLE {table}__next AS {table}",

@@ -34,6 +34,9 @@ PARAMS = {
     "pace_vs_target": {"day": "2024-10-02", "scope": "district", "metric": "retail_sales"},
     "coverage": {},
     "footfall_freshness": {"now": "2024-10-02 12:00:00"},
+    "comparable_growth": {"from": "2024-10-01", "to": "2024-10-02"},
+    "nowcast": {"as_of": "2024-10-02"},
+    "visits_nowcast": {"as_of": "2025-06-01", "scope": "jiefangbei"},  # on the seed: 2024 超2亿人次
 }
 
 
@@ -171,3 +174,19 @@ def test_pace_with_a_full_last_year_uses_its_curve(pace_store):
     assert p["expected"] == pytest.approx(1500e8 * 183 / 366, rel=1e-9)
     assert p["gap"] == pytest.approx(750e8 - 750e8, abs=100)
     assert p["status"] == "符合进度"
+
+
+def test_comparable_growth_of_a_census_is_the_growth_of_the_same_days(replayed):
+    """Every merchant group of the census reports in both years, so comparable growth is the raw growth."""
+    got = {r["sector"]: r for r in rows(replayed, get("comparable_growth").sql, PARAMS["comparable_growth"])}
+    raw = rows(
+        replayed,
+        "SELECT sector, toFloat64(sumIf(amount, toYear(day) = 2024)) / toFloat64(sumIf(amount, toYear(day) = 2023))"
+        " AS r"
+        " FROM sales_daily FINAL WHERE (day BETWEEN '2024-10-01' AND '2024-10-02') OR (day BETWEEN '2023-10-01' AND"
+        " '2023-10-02') GROUP BY sector",
+    )
+    assert raw and {r["sector"] for r in raw} | {""} == set(got)
+    for r in raw:
+        assert float(got[r["sector"]]["growth_pct"]) == pytest.approx(100 * (float(r["r"]) - 1), abs=0.01)
+        assert float(got[r["sector"]]["amount"]) == pytest.approx(float(got[r["sector"]]["sample_amount"]), rel=1e-9)

@@ -242,6 +242,38 @@ def sync_reference(client: Client, cluster: Cluster | None = None) -> None:
     replace_table(client, "dim_origin", list(reference.origins().items()), ["origin", "name_zh"], cluster)
     seed_targets(client, reference.seeded_targets())
     replace_table(client, "dim_calendar", calendar_rows(calendar_years()), CALENDAR_COLUMNS, cluster)
+    sync_official(client, cluster)
+
+
+def sync_official(client: Client, cluster: Cluster | None = None) -> None:
+    """What each feed source covers (dim_source) and the seeded official releases not yet in the store."""
+    from yzcore import official
+
+    replace_table(
+        client,
+        "dim_source",
+        [(s["source"], s["feed"], s["kind"], s["sectors"], s["channels"], s["note"]) for s in reference.sources()],
+        ["source", "feed", "kind", "sectors", "channels", "note"],
+        cluster,
+    )
+    have = {
+        tuple(r)
+        for r in client.query(
+            "SELECT DISTINCT metric, scope, year, end_month, sector, basis FROM official_releases"
+        ).result_rows
+    }
+    have = {(m, sc, int(y), int(e), se, b) for m, sc, y, e, se, b in have}
+    errors = reference.nowcast_errors()
+    replace_table(
+        client,
+        "dim_nowcast_error",
+        [(e["kind"], e["method"], e["horizon"], e["rel_error"], e["source"]) for e in errors],
+        ["kind", "method", "horizon", "rel_error", "source"],
+        cluster,
+    )
+    missing = [r for r in official.seeded() if r.key not in have]
+    if missing:
+        official.import_releases(client, missing)
 
 
 CAPACITY_COLUMNS = [

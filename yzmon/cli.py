@@ -16,6 +16,8 @@ from yzmon.broker import StackError
 from yzmon.dashboards_cli import dashboards_app, report
 from yzmon.db_cli import db_backup, db_restore, db_status
 from yzmon.errors import explain, log_traceback, missing_object
+from yzmon.nowcast_cli import nowcast_app
+from yzmon.official_cli import official_app
 
 app = typer.Typer(
     help="渝中商圈消费与客流监测 — consumption and visitor-flow monitor for Yuzhong.",
@@ -31,6 +33,8 @@ db_app.command("status")(db_status)
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(targets_app, name="targets")
+app.add_typer(official_app, name="official")
+app.add_typer(nowcast_app, name="nowcast")
 app.command("report")(report)
 console = Console()
 err = Console(stderr=True)
@@ -125,6 +129,7 @@ def _spec(
     districts: list[str] | None,
     feeds: list[str] | None,
     bad_events: int,
+    sample: str = "census",
 ):
     """The run the arguments describe (simulators.arguments checks them), or a one-line error."""
     from simulators.arguments import RunArgumentError, notes, run_spec
@@ -139,6 +144,7 @@ def _spec(
             districts,
             feeds,
             bad_events,
+            sample,
         )
     except RunArgumentError as exc:
         _fail(str(exc))
@@ -154,6 +160,9 @@ _SCENARIO = typer.Option("baseline", help="Scenario name in simulators/scenarios
 _DISTRICT = typer.Option(None, "--district", help="Only these 商圈 (repeatable).")
 _FEED = typer.Option(None, "--feed", help="Only these feeds: sales, footfall, tourists (repeatable).")
 _BAD = typer.Option(0, help="Inject this many invalid records per feed per day.")
+_SAMPLE = typer.Option(
+    "census", help="census: every sale the bureau counts; acquirer: what a card acquirer files (a drifting sample)."
+)
 
 
 @app.command()
@@ -168,6 +177,7 @@ def replay(
     feed: list[str] = _FEED,
     bad_events: int = _BAD,
     resume: bool = typer.Option(False, help="Continue an interrupted replay of the same arguments."),
+    sample: str = _SAMPLE,
 ) -> None:
     """Produce simulated sales, footfall and tourist events onto Kafka. Ctrl-C stops cleanly."""
     from producers.kafka import FeedProducer, ProducerError, linger_ms_for
@@ -178,7 +188,7 @@ def replay(
         pace = None if speed == "max" else float(speed)
     except ValueError:
         _fail(f"--speed {speed!r}: use 'max' or a number such as 1 or 60")
-    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events)
+    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events, sample)
     settings = get_settings()
     checkpoint = Checkpoint(settings.data_dir, spec)
     try:
@@ -212,11 +222,12 @@ def simulate(
     bad_events: int = _BAD,
     truth: Path | None = typer.Option(None, help="Write the ground truth CSV here ('-' for stdout)."),
     summary: bool = typer.Option(False, help="Print the calibration figures beside the seed values (with --year)."),
+    sample: str = _SAMPLE,
 ) -> None:
     """Simulate without Kafka: the ground truth of a replay (same arguments, same bytes), or a calibration summary."""
     if not truth and not summary:
         _fail("say what to write: --truth PATH and/or --summary")
-    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events)
+    spec = _spec(scenario, start, end, year, seed, district, feed, bad_events, sample)
     if summary:
         if year is None:
             _fail("--summary needs --year (it compares whole years with the seed figures)")
@@ -407,11 +418,12 @@ def status() -> None:
 def run(
     seed: int = typer.Option(7),
     scenario: str = typer.Option("baseline"),
+    sample: str = typer.Option("acquirer", help="acquirer: a card acquirer's sample (default); census: every sale."),
 ) -> None:
     """The main job: start the embedded stack, stream today's simulated feeds live, show a live summary."""
     from yzmon.live import run_live
 
-    raise typer.Exit(run_live(get_settings(), scenario, seed, console))
+    raise typer.Exit(run_live(get_settings(), scenario, seed, console, sample))
 
 
 @db_app.command("migrate")

@@ -15,6 +15,7 @@ _MISSING = (
     re.compile(r"Table ([\w.`]+) does not exist"),
     re.compile(r"Database ([\w`]+) does not exist"),
     re.compile(r"There is no table ([\w.`]+)"),
+    re.compile(r"Unknown table function (v_\w+)"),  # a parameterised view (v_pace …) read as a table function
 )
 
 

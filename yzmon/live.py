@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from rich.console import Console, Group
@@ -19,13 +19,14 @@ from producers.kafka import FeedProducer
 from producers.live import LiveSource
 from producers.source import Interrupted, Pacer, pump
 from schemas.zone import ZONE
-from simulators.scenario import load
+from simulators.scenario import load, with_sample
 from yzcore.settings import Settings
 from yzcore.store import Reader, query_reader, rows
 from yzmon.broker import StackError
 from yzmon.freshness import describe, footfall_freshness
+from yzmon.nowcast_view import nowcast_lines, visits_lines
 from yzmon.stack import Stack
-from yzmon.status import coverage_line, describe_pace, pace_rows
+from yzmon.status import PACE_LABEL, coverage_line, describe_pace, pace_rows
 
 NOW_SQL = """
 SELECT d.name_zh AS name,
@@ -40,15 +41,6 @@ ORDER BY sales_today DESC
 """
 
 
-TODAY_TARGET_SQL = """
-SELECT (SELECT any(value) FROM v_targets WHERE year = toYear({day:Date}) AND scope = 'district'
-          AND metric = 'retail_sales')
-       * ((SELECT any(model_sales_share) FROM dim_calendar WHERE day = {day:Date})
-          - ifNull((SELECT any(model_sales_share) FROM dim_calendar
-                    WHERE day = {day:Date} - 1 AND year = toYear({day:Date})), 0)) AS expected
-"""
-
-
 def summary(reader: Reader, today: date, now: datetime | None = None) -> Table:
     """The live summary: today per 商圈, and the year against its targets. ``now`` (default: the clock, or the
     end of ``today`` when it is past) judges the counters' freshness: a 商圈 whose counters fell silent shows
@@ -57,7 +49,7 @@ def summary(reader: Reader, today: date, now: datetime | None = None) -> Table:
         clock = datetime.now(ZONE)
         now = clock if clock.date() == today else datetime.combine(today, datetime.max.time(), ZONE)
     table = Table(title=f"渝中商圈 · {today.isoformat()} · 实时", show_lines=False)
-    for col in ("商圈", "今日社零(万元)", "今日客流(万人次)", "在场人数", "客流数据"):
+    for col in ("商圈", "今日样本销售额(万元)", "今日客流(万人次)", "在场人数", "客流数据"):
         table.add_column(col, justify="left" if col in ("商圈", "客流数据") else "right")
     fresh = {f.name: f for f in footfall_freshness(reader, now)}
     total = Decimal(0)
@@ -73,19 +65,30 @@ def summary(reader: Reader, today: date, now: datetime | None = None) -> Table:
             inside,
             describe(f) if f else "无计数点",
         )
-    lines = [f"今日社零合计 {total / 10**8:,.3f} 亿元"]
-    today_share = rows(reader, TODAY_TARGET_SQL, {"day": today})
-    if today_share and today_share[0]["expected"] is not None:
-        expected = Decimal(str(today_share[0]["expected"])) / 10**8
-        lines[0] += f" · 按年度目标与季节曲线, 今日全天应达 {expected:,.2f} 亿元"
+    lines = [f"今日样本合计 {total / 10**8:,.3f} 亿元(数据源之和, 不是社零)"]
+    yesterday = today - timedelta(days=1)
+    lines += [f"{label}: {text}" for label, text in nowcast_lines(reader, yesterday) + visits_lines(reader, yesterday)]
     lines.append(f"数据覆盖 {today.year}: {coverage_line(reader, today.year)}")
     for label, p in pace_rows(reader, today):
-        lines.append(f"{today.year} {label}: {describe_pace(label, p)}")
+        lines.append(f"{today.year} {PACE_LABEL.get(label, label)}: {describe_pace(label, p)}")
     table.caption = "\n".join(lines)
     return table
 
 
-def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> int:
+def simulated_releases(settings: Settings, seed: int, today: date) -> str:
+    """Import the simulated bureau's releases published by ``today`` (the truth the estimate is judged on)."""
+    from schemas.calendar import covered_years
+    from simulators.sample import releases, visit_releases
+    from yzcore.official import parse_row
+    from yzmon.official_cli import store_releases
+
+    years = range(min(covered_years()), today.year + 1)
+    found = [parse_row(r) for r in releases(seed, years) + visit_releases(seed, years)]
+    result = store_releases(settings, [r for r in found if r.published <= today])
+    return f"模拟统计局发布(种子 {seed}): {result['added']} 条新增, {result['unchanged']} 条已有"
+
+
+def run_live(settings: Settings, scenario: str, seed: int, console: Console, sample: str = "acquirer") -> int:
     stack = Stack(settings, echo=False)  # the supervisor's lines go to its log: the live view keeps the screen
     try:
         with console.status("starting broker and worker …"):
@@ -94,6 +97,7 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
         console.print(f"[bold red]error:[/] {exc}")
         return 1
     console.print(f"[green]stack up[/] · Kafka {settings.bootstrap} · worker {settings.worker_url} — Ctrl-C stops")
+    console.print(simulated_releases(settings, seed, datetime.now(ZONE).date()))
     stack.write_state()
     stop = threading.Event()
     failure: list[BaseException] = []
@@ -101,7 +105,7 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console) -> 
     def feed() -> None:
         try:
             producer = FeedProducer(settings, name="yzmon run (live feed)")
-            source = LiveSource(load(scenario), seed, datetime.now(ZONE).date())
+            source = LiveSource(with_sample(load(scenario), sample), seed, datetime.now(ZONE).date())
             pump(source, producer, Pacer(1.0, datetime.now(ZONE)), show_progress=False, stop=stop)
         except Interrupted:
             producer.close(wait_landed=False)

@@ -18,6 +18,7 @@ from yzcore.store import Reader, StoreError, query_reader, rows
 from yzmon.broker import port_open
 from yzmon.errors import explain
 from yzmon.freshness import describe, footfall_freshness
+from yzmon.nowcast_view import nowcast_lines, visits_lines
 from yzmon.offsets import group_lag
 from yzmon.stack import supervision_rows
 from yzmon.stackinfo import worker_restarting
@@ -120,6 +121,8 @@ def coverage_line(reader: Reader, year: int) -> str:
 
 
 CURVE_ZH = {"last_year": "上年实际", "model": "模型"}
+# The feed's own sum is a sample of 社零 (a card acquirer's merchants, some sectors), never 社零 itself.
+PACE_LABEL = {"社零": "社零样本(数据源合计, 非社零)"}
 
 
 def freshness_rows(reader: Reader, now: datetime) -> list[tuple[str, str]]:
@@ -175,8 +178,11 @@ def render_status(settings: Settings, console: Console) -> int:
             t.add_row(label, text)
         today = now.date()
         t.add_row(f"{today.year} 数据覆盖", coverage_line(reader, today.year))
+        yesterday = today - timedelta(days=1)
+        for label, text in nowcast_lines(reader, yesterday) + visits_lines(reader, yesterday):
+            t.add_row(label, text)
         for label, p in pace_rows(reader, today):
-            t.add_row(f"{today.year} {label}", describe_pace(label, p))
+            t.add_row(f"{today.year} {PACE_LABEL.get(label, label)}", describe_pace(label, p))
     except StoreError as exc:
         t.add_row("store", f"[red]{exc}[/]")
     except Exception as exc:  # noqa: BLE001 - an empty or half-migrated store is a state to report, not a crash

@@ -1,0 +1,4 @@
+-- name: visits_nowcast
+-- description: 推算客流 of an area (scope, e.g. jiefangbei: 解放碑—朝天门 with 洪崖洞 and 十八梯—山城巷) as of a day: the official count of the same period a year earlier × the comparable growth of the gates that counted on the same days a year earlier (v_footfall_comparable), bridged by the latest release; a period not yet published is extrapolated along the seasonal visits curve; with no comparable gate the latest release's growth is carried (method carry). The interval is ± 5 % (no back-test for visitors yet). The statement is the view v_visits_nowcast (sql/015_visits_nowcast.sql).
+-- columns: as_of, period, year, end_month, estimate, low, high, growth_pct, sample_growth_pct, method, gates, basis, release_year, release_end_month, release_level, release_published
+SELECT * FROM v_visits_nowcast(as_of = {as_of:Date}, scope = {scope:String})
