@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,11 +42,17 @@ def _old_store(chdb_dir: Path):
 
 
 def _views(client) -> dict[str, tuple]:
-    """Every view: its rows and a digest of their content."""
+    """Every view: its rows and a digest of their content (a parameterised view, which answers only with its
+    parameters, is listed with its parameters instead)."""
     out = {}
-    for (view,) in client.query(
-        "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'View' ORDER BY name"
+    for view, create in client.query(
+        "SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase() AND engine = 'View' "
+        "ORDER BY name"
     ).result_rows:
+        params = tuple(sorted(set(re.findall(r"\{([A-Za-z_]\w*)\s*:", create))))
+        if params:
+            out[view] = (0, params)
+            continue
         out[view] = tuple(client.query(f"SELECT count(), groupBitXor(cityHash64(*)) FROM `{view}`").result_rows[0])
     return out
 
