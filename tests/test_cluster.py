@@ -50,7 +50,7 @@ from yzcore.cluster import (
     ClusterRenderError,
     Engine,
 )
-from yzcore.migrate import LEDGER, cluster_plan, discover, migrate
+from yzcore.migrate import LEDGER, RELEASES, cluster_plan, discover, migrate
 from yzcore.settings import Settings
 from yzcore.store import connect
 
@@ -96,7 +96,7 @@ def cluster_run() -> Recorder:
 
 @pytest.fixture(scope="module")
 def plan() -> Cluster:
-    schema = [LEDGER, *(s for m in discover() for s in m.statements())]
+    schema = [LEDGER, RELEASES, *(s for m in discover() for s in m.statements())]
     return Cluster.for_schema(NAME, NAME, schema)
 
 
@@ -124,7 +124,7 @@ def test_every_statement_of_the_cluster_migration_parses(cluster_run: Recorder, 
 
 
 def test_the_migration_runs_every_file_rendered_and_records_it(cluster_run: Recorder, plan: Cluster) -> None:
-    expected = list(plan.render(LEDGER))
+    expected = [*plan.render(LEDGER), *plan.render(RELEASES)]
     for m in discover():
         for statement in m.statements():
             expected += plan.render(statement)
@@ -326,7 +326,7 @@ def _dashboard_sql() -> list[str]:
 def test_the_single_server_path_sends_the_files_byte_for_byte() -> None:
     recorder = Recorder()
     migrate(recorder)  # type: ignore[arg-type]
-    statements = [LEDGER, *_all()]
+    statements = [LEDGER, RELEASES, *_all()]
     assert recorder.commands[: len(statements)] == statements
     swaps = recorder.commands[len(statements) :]
     assert swaps == [

@@ -204,15 +204,18 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m yzcore.cluster NAME [DATABASE]``: print every migration rendered for cluster NAME."""
     import sys
 
-    from yzcore.migrate import LEDGER, discover
+    from yzcore.migrate import LEDGER, RELEASES, discover
 
     args = sys.argv[1:] if argv is None else argv
     if not 1 <= len(args) <= 2:
         sys.exit("usage: python -m yzcore.cluster CLUSTER [DATABASE]  (DATABASE defaults to yzmon)")
     migrations = discover()
     try:
-        cluster = Cluster.for_schema(args[0], args[1] if len(args) > 1 else "yzmon", [LEDGER, *_all(migrations)])
-        for name, statements in [("schema_migrations", [LEDGER]), *((m.name, m.statements()) for m in migrations)]:
+        cluster = Cluster.for_schema(
+            args[0], args[1] if len(args) > 1 else "yzmon", [LEDGER, RELEASES, *_all(migrations)]
+        )
+        ledgers = [("schema_migrations", [LEDGER]), ("store_releases", [RELEASES])]
+        for name, statements in [*ledgers, *((m.name, m.statements()) for m in migrations)]:
             rendered = [out for s in statements for out in cluster.render(s)]
             print(f"-- {name}\n" + "".join(f"{s};\n" for s in rendered))
     except ClusterRenderError as exc:

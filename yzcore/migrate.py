@@ -134,7 +134,8 @@ def applied_at(client: Client) -> dict[int, tuple[str, object]]:
 def store_release(client: Client) -> str | None:
     """The release that last migrated the store (None before any recorded one)."""
     exists = "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'store_releases'"
-    if not client.query(exists).result_rows[0][0]:  # (EXISTS is no query the read path serves)
+    found = client.query(exists).result_rows  # (EXISTS is no query the read path serves)
+    if not found or not found[0][0]:
         return None
     got = client.query("SELECT argMax(release, migrated_at) FROM store_releases HAVING count() > 0").result_rows
     return str(got[0][0]) if got else None
@@ -155,7 +156,7 @@ def cluster_plan(client: Client, sql_dir: Path = SQL_DIR, cluster: str | None = 
     """The renderer for ``cluster`` (the setting ``YZMON_CLICKHOUSE_CLUSTER``), or None for one server."""
     if not cluster:
         return None
-    schema = [LEDGER, *(s for m in discover(sql_dir) for s in m.statements())]
+    schema = [LEDGER, RELEASES, *(s for m in discover(sql_dir) for s in m.statements())]
     return Cluster.for_schema(cluster, str(client.command("SELECT currentDatabase()")), schema)
 
 
