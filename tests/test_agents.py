@@ -167,11 +167,11 @@ async def _what_waits_for_the_store_is_bounded_in_bytes(faust_app, monkeypatch):
     monkeypatch.setattr(agents, "prepare", counting_prepare)
     monkeypatch.setattr(faust_app, "landing", Retrying(FakeSink(write)))  # type: ignore[arg-type]
     monkeypatch.setattr(faust_app.yz_settings, "batch_max", 1)
-    bundle_bytes = len(orjson.dumps([sale(i) for i in range(50)]))
+    bundle_bytes = len(orjson.dumps([sale_at(i) for i in range(50)]))
     monkeypatch.setattr(faust_app.yz_settings, "waiting_max_mb", bundle_bytes / 2**20)
     async with agents.land_sales.test_context() as agent:
         events = [
-            await agent.put(value=orjson.dumps([sale(50 * r + i) for i in range(50)]), wait=False) for r in range(6)
+            await agent.put(value=orjson.dumps([sale_at(50 * r + i) for i in range(50)]), wait=False) for r in range(6)
         ]
         await _until(lambda: len(prepared) >= 2)
         for _ in range(50):  # give the agent every chance to take more

@@ -67,15 +67,22 @@ def test_confluent_kafka_single_event_records_land_exactly_and_bad_ones_are_refu
                     for r in rows(reader, "SELECT reason, count() AS n FROM rejected_events FINAL GROUP BY reason")
                 }
             )
-            if int(got["n"]) >= N and sum(refused.values()) >= len(bad):
+            landed = rows(
+                reader,
+                "SELECT sum(records) AS records FROM ingest_batches FINAL WHERE topic = {t:String}",
+                {"t": topic},
+            )
+            # the ledger row of a batch is written after its raw rows and rejections: wait for all three
+            if (
+                int(got["n"]) >= N
+                and sum(refused.values()) >= len(bad)
+                and int(landed[0]["records"]) >= N + RESENT + len(bad)
+            ):
                 break
             time.sleep(0.5)
         assert int(got["n"]) == int(got["ids"]) == N
         assert Decimal(str(got["amount"])) == want
         assert refused == Counter(dict.fromkeys(bad, 1))
-        landed = rows(
-            reader, "SELECT sum(records) AS records FROM ingest_batches FINAL WHERE topic = {t:String}", {"t": topic}
-        )
         assert int(landed[0]["records"]) == N + RESENT + len(bad)  # every record the client sent reached the worker
     finally:
         stack.down()

@@ -46,7 +46,7 @@ def test_a_write_no_retry_can_fix_stops_the_worker_and_status_says_why(tmp_path,
     try:
         producer = FeedProducer(settings)
         producer.send("sales", sale("refused-1"))
-        producer.close()
+        producer.close(wait_landed=False)  # it never lands: the worker refuses the write
         deadline = time.monotonic() + 90
         while stack.tick():
             assert time.monotonic() < deadline, "the worker did not stop"

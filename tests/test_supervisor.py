@@ -128,8 +128,8 @@ def test_a_worker_signalling_its_whole_process_group_does_not_reach_the_supervis
 
     old = signal.getsignal(signal.SIGTERM)
     try:
-        _stop_when(restarted_twice)
-        code = stack.supervise()
+        with _stop_when(restarted_twice):
+            code = stack.supervise()
     finally:
         signal.signal(signal.SIGTERM, old)
         signal.signal(signal.SIGINT, signal.default_int_handler)
