@@ -223,7 +223,7 @@ def _vet_functions(lines: list[str], catalog: Catalog) -> None:
         name = match.group(2)
         as_table = i > 0 and lines[i - 1].strip().startswith("TableExpression")
         if as_table or (name.lower() in catalog.table_functions and not catalog.is_ordinary(name)):
-            if name.lower() not in TABLE_FUNCTIONS:
+            if name.lower() not in TABLE_FUNCTIONS and not catalog.is_store_view(name):
                 raise Refused(
                     497,
                     "ACCESS_DENIED",

@@ -588,3 +588,15 @@ def test_fuzzed_setting_names_and_values_never_open_a_door(reads, tmp_path, name
     if r.status_code == 200:
         assert_still_read_only(reads, settings_now(reads, **{name: value}))
     assert not (tmp_path / "fuzz.out").exists()
+
+
+def test_the_stores_parameterised_views_are_served_and_nothing_else_by_their_spelling(reads):
+    """A parameterised view (v_target, v_pace, v_nowcast …) is called like a table function; it is the store's own
+    view, so it is served, while a table function or a name that only resembles a view is not."""
+    r = ask(reads, "SELECT count() FROM v_target(year = 2025, scope = 'district', metric = 'retail_sales')")
+    assert r.status_code == 200 and r.text.strip() == "1", r.text
+    for sql in (
+        "SELECT count() FROM V_TARGET(year = 2025, scope = 'district', metric = 'retail_sales')",
+        "SELECT * FROM v_target(year = 2025, scope = 'district', metric = 'retail_sales'), file('/etc/passwd')",
+    ):
+        assert code(ask(reads, sql)) == (403, "497"), sql
