@@ -1,4 +1,4 @@
-"""The live feed as a source (``producers.source``): today's simulated events from midnight, then the
+"""The live feed as a source (``producers.source``): the simulated events of a first day from midnight, then the
 next days', without end. Paced in real time from now, so what is already past goes out at once."""
 
 from __future__ import annotations

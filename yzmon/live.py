@@ -18,6 +18,7 @@ from rich.table import Table
 from producers.kafka import FeedProducer
 from producers.live import LiveSource
 from producers.source import Interrupted, Pacer, pump
+from schemas.feeds import BUSINESS_DAY_START_HOUR
 from schemas.zone import ZONE
 from simulators.scenario import load, with_sample
 from yzcore.settings import Settings
@@ -105,7 +106,10 @@ def run_live(settings: Settings, scenario: str, seed: int, console: Console, sam
     def feed() -> None:
         try:
             producer = FeedProducer(settings, name="yzmon run (live feed)")
-            source = LiveSource(with_sample(load(scenario), sample), seed, datetime.now(ZONE).date())
+            # from the start of the business day (06:00) now belongs to: occupancy counts from then, so before 06:00
+            # yesterday's events go out too (else the night's exits would meet no entries)
+            first = (datetime.now(ZONE) - timedelta(hours=BUSINESS_DAY_START_HOUR)).date()
+            source = LiveSource(with_sample(load(scenario), sample), seed, first)
             pump(source, producer, Pacer(1.0, datetime.now(ZONE)), show_progress=False, stop=stop)
         except Interrupted:
             producer.close(wait_landed=False)
