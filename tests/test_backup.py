@@ -62,7 +62,13 @@ def test_a_backup_during_a_replay_restores_every_total_and_a_replay_after_it_sta
     stack = DetachedStack.up(tmp_path / "live", free_port(), free_port(), free_port())
     try:
         replay = subprocess.Popen(
-            [sys.executable, "-m", "yzmon.cli", *REPLAY], env=stack.env, cwd=ROOT, stdout=subprocess.PIPE, text=True
+            # paced (a day in about 24 s): a replay waits until what it sent has landed, so at full speed the whole
+            # day could have landed before the backup while the replay still runs
+            [sys.executable, "-m", "yzmon.cli", *REPLAY, "--speed", "3600"],
+            env=stack.env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
