@@ -3,6 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist processes for `make test`: the suite waits on stacks as much as it computes
+WORKERS ?= 4
 
 .PHONY: help setup browser run test lint soak clean
 
@@ -29,7 +31,7 @@ test: $(STAMP) browser  ## lint, format check, layer contract, then the default 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 lint: $(STAMP)  ## ruff (lint and format) and the layer contract
 	$(BIN)/ruff check .

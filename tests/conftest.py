@@ -18,6 +18,35 @@ from yzcore.store import connect
 os.environ.setdefault("TZ", "UTC")  # results must not depend on the process zone
 _counter = itertools.count()
 
+# The session fixtures costly enough that their readers share one worker in a parallel run.
+SHARED_SESSION_FIXTURES = ("shared_stack",)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order and group the tests for a parallel run (`make test`: pytest-xdist with ``--dist loadgroup``).
+
+    Tests that share a costly fixture go to one worker, so it is built once there: the readers of
+    :data:`SHARED_SESSION_FIXTURES`, and the tests of a module with a module-scoped fixture. Whole modules are
+    ordered by their longest kind, end-to-end (``e2e``) first, then ``slow``, so that the long tests start at
+    once rather than leaving one worker busy at the end; the order within a module is kept. Without xdist the
+    groups are inert and only the order changes."""
+    for item in items:
+        defs = item._fixtureinfo.name2fixturedefs
+        shared = [f for f in SHARED_SESSION_FIXTURES if f in item.fixturenames]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+        elif any(d[-1].scope == "module" for d in defs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+    def rank(item: pytest.Item) -> int:
+        return 0 if item.get_closest_marker("e2e") else 1 if item.get_closest_marker("slow") else 2
+
+    module_rank: dict[str, int] = {}
+    for item in items:
+        module_rank[item.module.__name__] = min(module_rank.get(item.module.__name__, 2), rank(item))
+    items.sort(key=lambda item: module_rank[item.module.__name__])  # stable: a module's own order is kept
+
 
 @pytest.fixture(scope="session")
 def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

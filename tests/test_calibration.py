@@ -14,6 +14,8 @@ from simulators.calibration import (
 )
 from simulators.scenario import load
 
+pytestmark = pytest.mark.slow  # many seconds: handed out early in a parallel run
+
 
 @pytest.fixture(scope="module")
 def years():

@@ -54,6 +54,8 @@ from yzcore.migrate import LEDGER, RELEASES, cluster_plan, discover, migrate
 from yzcore.settings import Settings
 from yzcore.store import connect
 
+pytestmark = pytest.mark.slow  # many seconds: handed out early in a parallel run
+
 ROOT = Path(__file__).resolve().parent.parent
 CLUSTER_DIR = ROOT / "deploy" / "cluster"
 COMPOSE_FILE = CLUSTER_DIR / "docker-compose.yml"

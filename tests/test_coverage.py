@@ -28,6 +28,8 @@ from yzmon.live import summary
 from yzmon.report import BRIEFING, chromium_path, panel_queries_at
 from yzmon.status import coverage_line, describe_pace, pace_rows
 
+pytestmark = pytest.mark.slow  # many seconds: handed out early in a parallel run
+
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = ROOT / "dashboards"
 ALERTS = ROOT / "deploy" / "grafana" / "provisioning" / "alerting" / "yzmon-alerts.yaml"

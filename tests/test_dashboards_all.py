@@ -29,6 +29,8 @@ from yzcore.settings import Settings
 from yzcore.store import connect
 from yzmon.grafana_macros import ALL, expand
 
+pytestmark = pytest.mark.slow  # many seconds: handed out early in a parallel run
+
 ROOT = Path(__file__).resolve().parent.parent
 DASHBOARDS = sorted((ROOT / "dashboards").glob("*.json"))
 ALERTS = ROOT / "deploy" / "grafana" / "provisioning" / "alerting" / "yzmon-alerts.yaml"

@@ -21,6 +21,8 @@ from yzcore.queries import get
 from yzcore.store import DirectReader, connect, rows
 from yzmon.nowcast_view import nowcast_rows
 
+pytestmark = pytest.mark.slow  # many seconds: handed out early in a parallel run
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "feeds"
 _n = itertools.count()
 

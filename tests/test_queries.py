@@ -22,6 +22,8 @@ from yzcore.queries import QueryError, get, library
 from yzcore.settings import Settings
 from yzcore.store import DirectReader, connect, rows
 
+pytestmark = pytest.mark.slow  # many seconds: handed out early in a parallel run
+
 DISTRICTS = ["daping", "hualongqiao", "eling"]
 DAYS = [date(2023, 10, 1), date(2023, 10, 2), date(2024, 9, 1), date(2024, 10, 1), date(2024, 10, 2)]
 PARAMS = {

@@ -16,6 +16,8 @@ from support import loaded_dsn
 from yzcore.store import DirectReader, connect
 from yzmon.report import BRIEFING, CHROMIUM_INSTALL, chromium_path, render_report, screenshot
 
+pytestmark = pytest.mark.slow  # many seconds: handed out early in a parallel run
+
 DASHBOARDS = Path(__file__).resolve().parent.parent / "dashboards"
 DAY = date(2024, 10, 7)
 

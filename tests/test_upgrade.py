@@ -20,6 +20,8 @@ from support import store_totals
 from yzcore.migrate import STATEMENTS, Migration, MigrationError, discover, migrate, release, store_release
 from yzcore.store import DirectReader, connect
 
+pytestmark = pytest.mark.slow  # many seconds: handed out early in a parallel run
+
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "v0.1.0"
 _names = itertools.count()
 

@@ -14,6 +14,7 @@ the store is current (:func:`require_current`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -80,8 +81,7 @@ class Migration:
     @property
     def checksum(self) -> str:
         """Over the statements, comments stripped and whitespace collapsed outside literals."""
-        text = ";\n".join(sqlparse.format(s, strip_whitespace=True) for s in self.statements())
-        return STATEMENTS + hashlib.sha256(text.encode()).hexdigest()
+        return _statements_checksum(self.sql)
 
     @property
     def file_checksum(self) -> str:
@@ -89,14 +89,27 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
     def statements(self) -> list[str]:
-        body = sqlparse.format(self.sql, strip_comments=True)
-        return [s.strip().rstrip(";").strip() for s in sqlparse.split(body) if s.strip().rstrip(";").strip()]
+        return list(_statements(self.sql))
 
     def matches(self, recorded: str) -> bool:
         """Whether ``recorded`` (a ledger checksum) is this migration's, as any release recorded it."""
         if recorded.startswith(STATEMENTS):
             return recorded == self.checksum
         return recorded == self.file_checksum or recorded in MENDED.get(self.version, ())
+
+
+@functools.cache
+def _statements(sql: str) -> tuple[str, ...]:
+    """A migration's statements without comments. Parsing is the costly part of a migration run (sqlparse, about
+    a second for every file together), and a file's text decides its result, so each text is parsed once."""
+    body = sqlparse.format(sql, strip_comments=True)
+    return tuple(s.strip().rstrip(";").strip() for s in sqlparse.split(body) if s.strip().rstrip(";").strip())
+
+
+@functools.cache
+def _statements_checksum(sql: str) -> str:
+    text = ";\n".join(sqlparse.format(s, strip_whitespace=True) for s in _statements(sql))
+    return STATEMENTS + hashlib.sha256(text.encode()).hexdigest()
 
 
 class MigrationError(RuntimeError):
