@@ -31,7 +31,7 @@ test: $(STAMP) browser  ## lint, format check, layer contract, then the default 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(WORKERS)
 
 lint: $(STAMP)  ## ruff (lint and format) and the layer contract
 	$(BIN)/ruff check .

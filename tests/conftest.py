@@ -18,26 +18,21 @@ from yzcore.store import connect
 os.environ.setdefault("TZ", "UTC")  # results must not depend on the process zone
 _counter = itertools.count()
 
-# The session fixtures costly enough that their readers share one worker in a parallel run.
-SHARED_SESSION_FIXTURES = ("shared_stack",)
+# Test modules that share a costly per-process resource, so that a parallel run builds it once: the session's
+# shared stack (:func:`shared_stack`) and the loaded store of the panel tests (:func:`support.loaded_dsn`).
+# tests/test_suite_layout.py checks that every module using one of them is listed.
+SHARED_WORKER = {
+    "tests/test_cli.py": "shared_stack",
+    "tests/test_end_to_end.py": "shared_stack",
+    "tests/test_dashboards_all.py": "loaded_store",
+    "tests/test_report.py": "loaded_store",
+}
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order and group the tests for a parallel run (`make test`: pytest-xdist with ``--dist loadgroup``).
-
-    Tests that share a costly fixture go to one worker, so it is built once there: the readers of
-    :data:`SHARED_SESSION_FIXTURES`, and the tests of a module with a module-scoped fixture. Whole modules are
-    ordered by their longest kind, end-to-end (``e2e``) first, then ``slow``, so that the long tests start at
-    once rather than leaving one worker busy at the end; the order within a module is kept. Without xdist the
-    groups are inert and only the order changes."""
-    for item in items:
-        defs = item._fixtureinfo.name2fixturedefs
-        shared = [f for f in SHARED_SESSION_FIXTURES if f in item.fixturenames]
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))
-        elif any(d[-1].scope == "module" for d in defs.values()):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    """Order whole modules by their longest kind, end-to-end (``e2e``) first, then ``slow``, keeping the order
+    within each module: in a parallel run (`make test`) the long tests then start at once instead of leaving one
+    worker busy at the end."""
 
     def rank(item: pytest.Item) -> int:
         return 0 if item.get_closest_marker("e2e") else 1 if item.get_closest_marker("slow") else 2
@@ -46,6 +41,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         module_rank[item.module.__name__] = min(module_rank.get(item.module.__name__, 2), rank(item))
     items.sort(key=lambda item: module_rank[item.module.__name__])  # stable: a module's own order is kept
+
+
+def unit_of_work(nodeid: str) -> str:
+    """The unit a test is scheduled in: its module, or the group of :data:`SHARED_WORKER` its module is in."""
+    module = nodeid.split("::", 1)[0]
+    return SHARED_WORKER.get(module, module)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """pytest-xdist's scheduler for `make test`: each test module is one unit of work on one worker (so its
+    module fixtures are built once), modules of :data:`SHARED_WORKER` share a unit, and units are handed out
+    in collection order (see :func:`pytest_collection_modifyitems`). xdist's own ``xdist_group`` mark cannot
+    do this with pytest 9.2, whose node ids it no longer rewrites."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of_work(nodeid)
+
+    config.option.loadscopereorder = False
+    return ModuleScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
