@@ -29,7 +29,8 @@ from kafka.structs import TopicPartition
 from benchmarks.pipeline import Committed, TrackingProducer, free_port, machine, proc_memory_mb
 from producers.kafka import linger_ms_for
 from producers.replay import replay
-from schemas.feeds import FEEDS
+from schemas.feeds import DECIMAL, FEEDS
+from schemas.wire import EventRun
 from simulators.model import MODELS
 from simulators.run import RunSpec
 from simulators.scenario import load
@@ -39,6 +40,7 @@ from yzmon.stack import Stack
 
 # The default of each optional measure field (an event may leave it out), from the feed registry.
 DEFAULTS = {(name, c.name): c.default for name, feed in FEEDS.items() for c in feed.columns if c.default is not None}
+MONEY = {(name, c.name) for name, feed in FEEDS.items() for c in feed.columns if c.kind == DECIMAL}
 
 
 class CountingProducer(TrackingProducer):
@@ -56,6 +58,13 @@ class CountingProducer(TrackingProducer):
         for m in FEEDS[feed].measures:
             value = event.get(m, DEFAULTS.get((feed, m)))
             self.totals[(feed, m)] += value if isinstance(value, int) else Decimal(str(value))
+
+    def send_run(self, run: EventRun) -> None:
+        super().send_run(run)
+        self.events[run.feed] += run.count
+        for m in FEEDS[run.feed].measures:  # a run's totals are in fen for money
+            total = run.totals[m]
+            self.totals[(run.feed, m)] += Decimal(total).scaleb(-2) if (run.feed, m) in MONEY else total
 
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
         super().send_raw(feed, key, value)
