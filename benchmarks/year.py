@@ -187,11 +187,14 @@ def run_year(
         producer = CountingProducer(
             s, ends, validate=False, linger_ms=linger_ms_for(None), bundle_events=s.bundle_events
         )
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.process_time()
         sent = replay(spec, producer, None, show_progress=show_progress)
         producer.close()
-        produced_s = time.monotonic() - t0
-        log(f"sent {sent:,} records of {year} in {produced_s:.0f} s; waiting for the worker to commit them all")
+        produced_s, produce_cpu_s = time.monotonic() - t0, time.process_time() - cpu0
+        log(
+            f"sent {sent:,} records of {year} in {produced_s:.0f} s ({produce_cpu_s:.0f} CPU-s of this process); "
+            "waiting for the worker to commit them all"
+        )
         committed = Committed(s.bootstrap)
         try:
             while not committed.reached(ends):
@@ -211,6 +214,7 @@ def run_year(
             "scenario": scenario,
             "records": sent,
             "produce_s": round(produced_s, 1),
+            "produce_cpu_s": round(produce_cpu_s, 1),  # the producer's CPU time (generation, bundles, Kafka client)
             "wall_s": round(wall_s, 1),
             "events_per_s": round(sent / wall_s, 1),
             "worker_memory_mb": memory,
