@@ -4,7 +4,7 @@ The unit is a per-minute summary, which serves a live stream and long replays al
 transaction is the same event with txn_count = 1): sales per merchant group and minute (amount,
 txn_count; in-store groups per sector plus a catering delivery group), footfall per counting gate
 and minute (entries, exits; every minute the counter is alive, zeros included), tourists per 商圈 × origin per
-15 minutes (arrivals, spend). A day of all feeds is about 100k events; a year about 37M (37,452,110 for 2024 with
+15 minutes (arrivals, spend). A day of all feeds is about 100k events; a year about 37M (37,452,010 for 2024 with
 seed 7: the reporting unit-minutes of `*_arrays` over the year, 13,703,040 of them footfall).
 
 Each generator first draws arrays (``*_arrays``), from which both the events and the fast totals
