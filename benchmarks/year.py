@@ -29,7 +29,8 @@ from kafka.structs import TopicPartition
 from benchmarks.pipeline import Committed, TrackingProducer, free_port, machine, proc_memory_mb
 from producers.kafka import linger_ms_for
 from producers.replay import replay
-from schemas.feeds import FEEDS
+from schemas.feeds import DECIMAL, FEEDS
+from schemas.wire import EventRun
 from simulators.model import MODELS
 from simulators.run import RunSpec
 from simulators.scenario import load
@@ -39,6 +40,7 @@ from yzmon.stack import Stack
 
 # The default of each optional measure field (an event may leave it out), from the feed registry.
 DEFAULTS = {(name, c.name): c.default for name, feed in FEEDS.items() for c in feed.columns if c.default is not None}
+MONEY = {(name, c.name) for name, feed in FEEDS.items() for c in feed.columns if c.kind == DECIMAL}
 
 
 class CountingProducer(TrackingProducer):
@@ -56,6 +58,13 @@ class CountingProducer(TrackingProducer):
         for m in FEEDS[feed].measures:
             value = event.get(m, DEFAULTS.get((feed, m)))
             self.totals[(feed, m)] += value if isinstance(value, int) else Decimal(str(value))
+
+    def send_run(self, run: EventRun) -> None:
+        super().send_run(run)
+        self.events[run.feed] += run.count
+        for m in FEEDS[run.feed].measures:  # a run's totals are in fen for money
+            total = run.totals[m]
+            self.totals[(run.feed, m)] += Decimal(total).scaleb(-2) if (run.feed, m) in MONEY else total
 
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
         super().send_raw(feed, key, value)
@@ -178,11 +187,14 @@ def run_year(
         producer = CountingProducer(
             s, ends, validate=False, linger_ms=linger_ms_for(None), bundle_events=s.bundle_events
         )
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.process_time()
         sent = replay(spec, producer, None, show_progress=show_progress)
         producer.close()
-        produced_s = time.monotonic() - t0
-        log(f"sent {sent:,} records of {year} in {produced_s:.0f} s; waiting for the worker to commit them all")
+        produced_s, produce_cpu_s = time.monotonic() - t0, time.process_time() - cpu0
+        log(
+            f"sent {sent:,} records of {year} in {produced_s:.0f} s ({produce_cpu_s:.0f} CPU-s of this process); "
+            "waiting for the worker to commit them all"
+        )
         committed = Committed(s.bootstrap)
         try:
             while not committed.reached(ends):
@@ -202,6 +214,7 @@ def run_year(
             "scenario": scenario,
             "records": sent,
             "produce_s": round(produced_s, 1),
+            "produce_cpu_s": round(produce_cpu_s, 1),  # the producer's CPU time (generation, bundles, Kafka client)
             "wall_s": round(wall_s, 1),
             "events_per_s": round(sent / wall_s, 1),
             "worker_memory_mb": memory,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import orjson
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -35,6 +36,7 @@ from producers.gate import Gate, GateTimeout, gate_path
 from producers.landing import Ledger, SentRecord, StoreLedger, Unlanded, log
 from schemas.contracts import InvalidEvent, check
 from schemas.feeds import FEEDS
+from schemas.wire import EventRun
 from schemas.zone import ZONE
 from yzcore.settings import Settings
 
@@ -66,11 +68,12 @@ def linger_ms_for(speed: float | None) -> int:
 class _Bundle:
     """Serialised events of one feed and 商圈 waiting to leave as one record."""
 
-    __slots__ = ("events", "since", "size")
+    __slots__ = ("count", "parts", "since", "size")
 
     def __init__(self, since: float) -> None:
-        self.events: list[bytes] = []
-        self.size = 0  # bytes once joined
+        self.parts: list[bytes | memoryview] = [b"["]  # the record's bytes so far: "[", events and their commas
+        self.count = 0  # events
+        self.size = 0  # bytes once joined (each event with its comma)
         self.since = since  # when its first event was queued (monotonic)
 
 
@@ -152,21 +155,65 @@ class FeedProducer:
     def send(self, feed: str, event: dict[str, Any]) -> None:
         """Validate and queue one event of ``feed`` in its 商圈's bundle."""
         if self.validate:
-            rejection = check(FEEDS[feed], event, datetime.now(UTC), self.future_tolerance)
-            if rejection is not None:
-                raise InvalidEvent(rejection)
+            self._check(feed, event)
         key = (feed, event["district"])
         value = orjson.dumps(event)
-        bundle = self._bundles.get(key)
         now = time.monotonic()
+        bundle = self._bundle(key, now)
+        if bundle.count:
+            bundle.parts.append(b",")
+        bundle.parts.append(value)
+        bundle.count += 1
+        bundle.size += len(value) + 1
+        if bundle.count >= self.bundle_events or bundle.size >= MAX_BUNDLE_BYTES:
+            self._emit(key)
+        self._after_queueing(now)
+
+    def send_run(self, run: EventRun) -> None:
+        """Queue a run of already serialised events of one feed and 商圈 (in order) in its bundles: the same
+        bundles as ``send`` of each event, cut from the run's bytes without a Python object per event."""
+        if self.validate:
+            for event in orjson.loads(b"[" + run.data + b"]"):
+                self._check(run.feed, event)
+        key = (run.feed, run.district)
+        now = time.monotonic()
+        data, ends = memoryview(run.data), run.ends  # slices of a view: the bytes are copied once, into the record
+        done, n = 0, len(ends)  # events of the run queued so far
+        while done < n:
+            bundle = self._bundle(key, now)
+            base = int(ends[done - 1]) if done else 0  # the offset where the next event starts
+            # the event that fills the bundle: its count, or its size (as ``send`` counts it)
+            last = min(done + self.bundle_events - bundle.count, n) - 1
+            by_size = int(np.searchsorted(ends, base + MAX_BUNDLE_BYTES - bundle.size, side="left"))
+            last = min(last, by_size)
+            end = int(ends[last])
+            if bundle.count:
+                bundle.parts.append(b",")
+            bundle.parts.append(data[base : end - 1])
+            bundle.count += last + 1 - done
+            bundle.size += end - base
+            done = last + 1
+            if bundle.count >= self.bundle_events or bundle.size >= MAX_BUNDLE_BYTES:
+                self._emit(key)
+                if self._queued >= CONFIRM_EVENTS:
+                    self._confirm()
+        self._after_queueing(now)
+
+    def _check(self, feed: str, event: dict[str, Any]) -> None:
+        rejection = check(FEEDS[feed], event, datetime.now(UTC), self.future_tolerance)
+        if rejection is not None:
+            raise InvalidEvent(rejection)
+
+    def _bundle(self, key: tuple[str, str], now: float) -> _Bundle:
+        bundle = self._bundles.get(key)
         if bundle is None:
             if not self._bundles:
                 self._oldest = now
             bundle = self._bundles[key] = _Bundle(now)
-        bundle.events.append(value)
-        bundle.size += len(value) + 1
-        if len(bundle.events) >= self.bundle_events or bundle.size >= MAX_BUNDLE_BYTES:
-            self._emit(key)
+        return bundle
+
+    def _after_queueing(self, now: float) -> None:
+        """Hand over the bundles that waited their linger; confirm when due."""
         if self.linger_s and now - self._oldest >= self.linger_s and self._bundles:
             self._emit_stale(now)
         if self._queued >= CONFIRM_EVENTS or (self._gate is not None and self._gate.held and self._yield_due()):
@@ -191,8 +238,9 @@ class FeedProducer:
         self._oldest = min((b.since for b in self._bundles.values()), default=now)
 
     def _emit(self, key: tuple[str, str]) -> None:
-        events = self._bundles.pop(key).events
-        self._send(FEEDS[key[0]].topic, key[1].encode(), b"[" + b",".join(events) + b"]", len(events))
+        bundle = self._bundles.pop(key)
+        bundle.parts.append(b"]")
+        self._send(FEEDS[key[0]].topic, key[1].encode(), b"".join(bundle.parts), bundle.count)
 
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
         """Send already-serialised bytes as a record of their own (also deliberately bad ones, for rehearsals)."""

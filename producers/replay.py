@@ -18,9 +18,12 @@ from typing import Any
 from producers.source import Checkpoint as _Checkpoint
 from producers.source import Interrupted, Item, Pacer, Sink, pump
 from schemas.zone import ZONE
-from simulators.run import RunSpec, records
+from simulators.columnar import Day
+from simulators.run import RunSpec, SimRecord
 
 __all__ = ["Checkpoint", "Interrupted", "Pacer", "Position", "ReplaySource", "replay", "run_key"]
+
+FULL_SPEED_STEP = 60  # minutes of event time per item at full speed (a stop or a checkpoint waits for one)
 
 
 @dataclass
@@ -57,16 +60,19 @@ class Checkpoint(_Checkpoint):
 
 
 class ReplaySource:
-    """The records of a simulated run, day by day, from a position."""
+    """The records of a simulated run, day by day, from a position: each day serialised column-wise
+    (`simulators.columnar`), handed over ``step_minutes`` of event time at a time (paced: a minute)."""
 
     unit = "days"
 
-    def __init__(self, spec: RunSpec, start: Position | None = None):
+    def __init__(self, spec: RunSpec, start: Position | None = None, step_minutes: int = FULL_SPEED_STEP):
         self.spec = spec
         self.pos = start or Position()
+        self.step = step_minutes
         self.description = f"replay {spec.scenario.name}"
         self._stamp = ""
-        self._index = 0
+        self._end = 0  # the record after the item last yielded
+        self._records = 0  # records in that item
 
     def total(self) -> int:
         return len(self.spec.days)
@@ -75,19 +81,18 @@ class ReplaySource:
         for day_index, day in enumerate(self.spec.days):
             if day_index < self.pos.day:
                 continue
-            for i, record in enumerate(records(self.spec, day)):
-                if i < self.pos.record:
+            sim = Day(self.spec, day)
+            for minute, first, end, what in sim.chunks(self.step, self.pos.record):
+                self._end, self._records = end, end - first
+                if isinstance(what, SimRecord):
+                    yield Item(what.feed, raw=what.bad or b"")
                     continue
-                self._index = i
-                if record.event is None:
-                    yield Item(record.feed, raw=record.bad or b"")
-                    continue
-                self._stamp = record.event["event_time"]
-                yield Item(record.feed, record.event, when=datetime.fromisoformat(self._stamp))
+                self._stamp = sim.stamps[minute]
+                yield Item("", runs=what, when=datetime.fromisoformat(self._stamp), records=end - first)
             self.pos.day, self.pos.record = day_index + 1, 0
 
     def sent(self) -> None:
-        self.pos.record, self.pos.sent = self._index + 1, self.pos.sent + 1
+        self.pos.record, self.pos.sent = self._end, self.pos.sent + self._records
 
     def progress(self) -> tuple[int, str]:
         return self.pos.day, f"模拟时钟 {_clock(self._stamp)}"
@@ -120,7 +125,7 @@ def replay(
         return 0
     first = datetime(spec.start.year, spec.start.month, spec.start.day, tzinfo=ZONE)
     return pump(
-        ReplaySource(spec, start),
+        ReplaySource(spec, start, FULL_SPEED_STEP if speed is None else 1),
         producer,
         pacer or Pacer(speed, first),
         checkpoint=checkpoint,

@@ -22,23 +22,29 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-PROGRESS_EVERY = 5_000  # items between looks at the clock (progress bar, checkpoint due)
+from schemas.wire import EventRun
+
+PROGRESS_EVERY = 5_000  # records between looks at the clock (progress bar, checkpoint due)
 CHECKPOINT_SECONDS = 5.0  # at least this long between confirmed checkpoints; after a crash, a resume sends
 # again what came after the last one (the event ids make that idempotent)
 
 
 @dataclass(frozen=True)
 class Item:
-    """One thing to send: a valid event (into its 商圈's bundle), or bytes sent as a record of their own."""
+    """What to send next: a valid event (into its 商圈's bundle), runs of serialised events (each into its
+    商圈's bundles), or bytes sent as a record of their own."""
 
     feed: str
     event: dict[str, Any] | None = None
     raw: bytes | None = None
     when: datetime | None = None  # event time, for pacing
+    runs: list[EventRun] | None = None
+    records: int = 1  # how many of the source's records this item is
 
 
 class Sink(Protocol):
     def send(self, feed: str, event: dict) -> None: ...
+    def send_run(self, run: EventRun) -> None: ...
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None: ...
     def push(self) -> None: ...  # hand over whatever waits, without waiting for acknowledgements
     def flush(self) -> int: ...
@@ -48,6 +54,9 @@ class Discard:
     """A sink that sends nothing: a dry run goes through the same loop."""
 
     def send(self, feed: str, event: dict) -> None:
+        pass
+
+    def send_run(self, run: EventRun) -> None:
         pass
 
     def send_raw(self, feed: str, key: bytes | None, value: bytes) -> None:
@@ -150,6 +159,7 @@ def pump(
         transient=console is not None and console.stderr,
     )
     sent, started = 0, time.monotonic()
+    look_at = PROGRESS_EVERY  # records sent at the next look at the clock
     confirmed_at = started
 
     def confirm() -> None:
@@ -172,11 +182,15 @@ def pump(
                     raise Interrupted(source.position(), source.progress()[1])
                 if item.event is not None:
                     producer.send(item.feed, item.event)
+                elif item.runs is not None:
+                    for run in item.runs:
+                        producer.send_run(run)
                 else:
                     producer.send_raw(item.feed, None, item.raw or b"")
                 source.sent()
-                sent += 1
-                if sent % PROGRESS_EVERY == 0:
+                sent += item.records
+                if sent >= look_at:
+                    look_at = sent + PROGRESS_EVERY
                     now = time.monotonic()
                     if checkpoint is not None and now - confirmed_at >= CHECKPOINT_SECONDS:
                         confirm()

@@ -126,10 +126,13 @@ _DISTRICT = attrgetter("district")
 
 def _remember(texts: set[str], check: Any) -> None:
     """Cache the epoch seconds of times, +inf for one the schema's property validator refuses (so that it is
-    never within the tolerance, and the precise path decides)."""
-    if len(_TIMES) + len(texts) > _TIMES_MAX:
+    never within the tolerance, and the precise path decides). Every one of ``texts`` is cached on return,
+    also those already cached when the cache was full and had to start again."""
+    new = texts.difference(_TIMES)
+    if len(_TIMES) + len(new) > _TIMES_MAX:
         _TIMES.clear()
-    for text in texts:
+        new = texts
+    for text in new:
         try:
             _TIMES[text] = datetime.fromisoformat(text).timestamp() if check.is_valid(text) else math.inf
         except ValueError:
@@ -156,7 +159,7 @@ def decode_bundle(feed: Feed, payload: bytes, latest: float) -> Bundle | None:
     try:
         stamps = list(map(_TIMES.__getitem__, times))
     except KeyError:
-        _remember(set(times).difference(_TIMES), spec.time)
+        _remember(set(times), spec.time)
         stamps = list(map(_TIMES.__getitem__, times))
     if max(stamps) > latest:
         return None

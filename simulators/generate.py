@@ -4,7 +4,7 @@ The unit is a per-minute summary, which serves a live stream and long replays al
 transaction is the same event with txn_count = 1): sales per merchant group and minute (amount,
 txn_count; in-store groups per sector plus a catering delivery group), footfall per counting gate
 and minute (entries, exits; every minute the counter is alive, zeros included), tourists per 商圈 × origin per
-15 minutes (arrivals, spend). A day of all feeds is about 100k events; a year about 37M (37,452,110 for 2024 with
+15 minutes (arrivals, spend). A day of all feeds is about 100k events; a year about 37M (37,452,010 for 2024 with
 seed 7: the reporting unit-minutes of `*_arrays` over the year, 13,703,040 of them footfall).
 
 Each generator first draws arrays (``*_arrays``), from which both the events and the fast totals
@@ -69,7 +69,7 @@ def event_ids(scenario: Scenario, seed: int, feed: str, unit: str, stamps: Itera
 
 
 @lru_cache(maxsize=8)
-def _minute_stamps(day: date) -> tuple[str, ...]:
+def minute_stamps(day: date) -> tuple[str, ...]:
     """The local ISO time of each minute of ``day``."""
     start = datetime(day.year, day.month, day.day, tzinfo=ZONE)
     return tuple((start + timedelta(minutes=m)).isoformat() for m in range(1440))
@@ -293,7 +293,7 @@ _KEY_MEASURE = {"sales": "txn_count", "footfall": REPORTING, "tourists": "arriva
 _CENTS = tuple(f"{c:02d}" for c in range(100))
 
 
-def _yuan_texts(fen: np.ndarray) -> list[str]:
+def yuan_texts(fen: np.ndarray) -> list[str]:
     """Amounts in fen as yuan with two decimals (1234 -> "12.34")."""
     yuan, cents = np.divmod(fen, 100)
     return [f"{y}.{_CENTS[c]}" for y, c in zip(yuan.tolist(), cents.tolist(), strict=True)]
@@ -317,7 +317,7 @@ def _unit_events(feed: str, s: Series, minutes: np.ndarray, head: _Head) -> list
         if c.name not in spec.measures:
             columns.append(repeat(s.attrs.get(c.name, s.unit)))
         elif c.kind == DECIMAL:
-            columns.append(_yuan_texts(s.values[c.name][minutes]))
+            columns.append(yuan_texts(s.values[c.name][minutes]))
         else:
             columns.append(s.values[c.name][minutes].tolist())
     columns.append(repeat(head.source))
@@ -325,29 +325,34 @@ def _unit_events(feed: str, s: Series, minutes: np.ndarray, head: _Head) -> list
     return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=False)]  # repeat() is endless
 
 
-def _active_minutes(feed: str, s: Series) -> np.ndarray:
+def active_minutes(feed: str, s: Series) -> np.ndarray:
     """The minutes in which the unit reports: every minute it is alive for a counter, else those with something."""
     key = _KEY_MEASURE[feed]
     return np.flatnonzero(s.values[key])
 
 
-def events_of(feed: str, scenario: Scenario, seed: int, day: date, district: str) -> Iterator[dict]:
-    """The events of one 商圈 and feed on ``day``: one per unit and minute with something to report.
+def reported_series(feed: str, scenario: Scenario, seed: int, day: date, district: str) -> tuple[list[Series], str]:
+    """The units that report events of one 商圈 and feed on ``day``, and the events' source.
 
     In a sample scenario sales are the acquirer's hourly summaries per merchant, and footfall comes from
     the gates with a counter (`simulators.sample`)."""
-    stamps = _minute_stamps(day)
-    source = f"sim:{scenario.name}"
     series = ARRAYS[feed](scenario, seed, day, district)
     if scenario.sample is not None and feed == "sales":
-        series, source = _acquirer_series(scenario, seed, day, series), f"sim-acquirer:{scenario.name}"
-    elif scenario.sample is not None and feed == "footfall":
+        return _acquirer_series(scenario, seed, day, series), f"sim-acquirer:{scenario.name}"
+    if scenario.sample is not None and feed == "footfall":
         from simulators.sample import gate_counted
 
-        series = [s for s in series if gate_counted(district, s.unit)]
-        source = f"sim-counters:{scenario.name}"
+        return [s for s in series if gate_counted(district, s.unit)], f"sim-counters:{scenario.name}"
+    return series, f"sim:{scenario.name}"
+
+
+def events_of(feed: str, scenario: Scenario, seed: int, day: date, district: str) -> Iterator[dict]:
+    """The events of one 商圈 and feed on ``day``: one per unit and minute with something to report
+    (the events `simulators.columnar` serialises column-wise, as dicts)."""
+    stamps = minute_stamps(day)
+    series, source = reported_series(feed, scenario, seed, day, district)
     for s in series:
-        minutes = _active_minutes(feed, s)
+        minutes = active_minutes(feed, s)
         times = [stamps[m] for m in minutes.tolist()]
         head = _Head(event_ids(scenario, seed, feed, s.unit, times), times, district, source)
         yield from _unit_events(feed, s, minutes, head)
@@ -387,7 +392,7 @@ def bad_events(scenario: Scenario, seed: int, day: date, feed: str, count: int) 
 
     The fifth kind is a negative amount for sales and a wrong type (schema_violation) for the others.
     """
-    stamp = _minute_stamps(day)[720]
+    stamp = minute_stamps(day)[720]
     good = next(iter(events_of(feed, scenario, seed, day, "jiefangbei")))
     out: list[tuple[str, bytes]] = []
     for i in range(count):

@@ -50,11 +50,18 @@ def records(spec: RunSpec, day: date) -> Iterator[SimRecord]:
     noon = f"{day.isoformat()}T12:00"
     split = bisect.bisect_left(events, noon, key=lambda fe: fe[1]["event_time"])
     yield from starmap(SimRecord, events[:split])
-    per_feed = spec.bad_per_day or spec.scenario.bad_events_per_day
-    for feed in spec.feeds:
-        for reason, payload in bad_events(spec.scenario, spec.seed, day, feed, per_feed):
-            yield SimRecord(feed, bad=payload, reason=reason)
+    yield from bad_records(spec, day)
     yield from starmap(SimRecord, events[split:])
+
+
+def bad_records(spec: RunSpec, day: date) -> list[SimRecord]:
+    """The day's injected bad records, in the order they are sent (at local noon)."""
+    per_feed = spec.bad_per_day or spec.scenario.bad_events_per_day
+    return [
+        SimRecord(feed, bad=payload, reason=reason)
+        for feed in spec.feeds
+        for reason, payload in bad_events(spec.scenario, spec.seed, day, feed, per_feed)
+    ]
 
 
 def truth(spec: RunSpec) -> Truth:

@@ -3,10 +3,14 @@ timings live in BENCHMARKS.md (`python -m benchmarks.pipeline`)."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from benchmarks.pipeline import HEADER, BenchConfig, record, run
 from benchmarks.year import run_year
+from simulators.run import RunSpec
+from simulators.scenario import load
 
 pytestmark = pytest.mark.e2e
 
@@ -96,3 +100,17 @@ def test_rows_go_to_the_end_of_the_pipeline_table(tmp_path):
     assert "| 1,000 | 5,000 | 0.200 | 9,000 | 1,000 | 1.00 |" in lines[at + 1]
     assert "≈10 min extrapolated" in lines[at + 1] and lines[at + 2] == ""
     assert lines[-1] == "| 1 | 2 |"
+
+
+def test_producer_benchmark_runs_at_a_tiny_size():
+    """Both paths of `benchmarks.producer` count the same records; the send step acknowledges every record of
+    each client on an embedded broker of its own."""
+    from benchmarks.producer import measure, measure_send
+
+    spec = RunSpec(load("baseline"), 7, date(2024, 10, 1), date(2024, 10, 2), districts=("eling",), bad_per_day=2)
+    steps = measure(spec, repeat=1, log=lambda *_: None)
+    assert len({s["records"] for s in steps.values()}) == 1 and all(s["cpu_s"] > 0 for s in steps.values())
+    sent = measure_send(spec, repeat=1, log=lambda *_: None)
+    clients = {"kafka-python, bare send", "kafka-python through FeedProducer", "confluent-kafka, bare produce"}
+    assert set(sent) == clients
+    assert {s["events"] for s in sent.values()} == {steps["per event: generate (records)"]["records"]}  # bad ones too

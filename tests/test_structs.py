@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import streams.batch
 from schemas.contracts import decode_record, load_schema
-from schemas.feeds import FEEDS, INTEGER, SALES, TOURISTS
+from schemas.feeds import FEEDS, FOOTFALL, INTEGER, SALES, TOURISTS
 from schemas.reference import districts
 from schemas.structs import decode_bundle, event_struct
 from simulators.generate import day_events
@@ -177,6 +177,23 @@ def test_every_simulated_bundle_takes_the_fast_path_and_lands_the_same_rows(feed
     assert fast.accepted == precise.accepted == len(events)
     assert fast.raw_columns() == precise.raw_columns()
     assert (fast.touched, fast.ingest_rows()) == (precise.touched, precise.ingest_rows())
+
+
+def test_a_bundle_decodes_when_the_time_cache_fills_up_midway(monkeypatch):
+    """A bundle of times partly cached, partly new, when the new ones overflow the cache: the cache starts again
+    with all of the bundle's times (it used to keep only the new ones, and the lookup of the others failed)."""
+    import schemas.structs as structs
+
+    events = [e for _, e in day_events(load("baseline"), 3, date(2024, 10, 1), ["hongyadong"], ["footfall"])][:400]
+    times = sorted({e["event_time"] for e in events})
+    monkeypatch.setattr(structs, "_TIMES", {})
+    monkeypatch.setattr(structs, "_TIMES_MAX", len(times) + 5)
+    half = [e for e in events if e["event_time"] <= times[len(times) // 2]]
+    assert decode_bundle(FOOTFALL, orjson.dumps(half), LATEST) is not None
+    structs._TIMES.update({f"2024-09-30T00:{m:02d}:00+08:00": 0.0 for m in range(10)})  # the cache is nearly full
+    bundle = decode_bundle(FOOTFALL, orjson.dumps(events), LATEST)
+    assert bundle is not None
+    assert bundle.stamps == [datetime.fromisoformat(e["event_time"]).timestamp() for e in events]
 
 
 @settings(max_examples=150, deadline=None)
