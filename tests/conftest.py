@@ -30,17 +30,20 @@ SHARED_WORKER = {
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Order whole modules by their longest kind, end-to-end (``e2e``) first, then ``slow``, keeping the order
-    within each module: in a parallel run (`make test`) the long tests then start at once instead of leaving one
-    worker busy at the end."""
+    """Order whole modules for a parallel run (`make test`), keeping the order within each: end-to-end modules
+    (``e2e``, which mostly wait on their stacks) alternate with ``slow`` ones (which mostly compute), so that the
+    long tests start at once and the two cores are kept busy, then the rest."""
 
-    def rank(item: pytest.Item) -> int:
+    def kind(item: pytest.Item) -> int:
         return 0 if item.get_closest_marker("e2e") else 1 if item.get_closest_marker("slow") else 2
 
-    module_rank: dict[str, int] = {}
+    modules: dict[str, int] = {}
     for item in items:
-        module_rank[item.module.__name__] = min(module_rank.get(item.module.__name__, 2), rank(item))
-    items.sort(key=lambda item: module_rank[item.module.__name__])  # stable: a module's own order is kept
+        modules[item.module.__name__] = min(modules.get(item.module.__name__, 2), kind(item))
+    ends, slow = ([m for m, k in modules.items() if k == wanted] for wanted in (0, 1))
+    order = [m for pair in itertools.zip_longest(ends, slow) for m in pair if m is not None]
+    place = {m: i for i, m in enumerate(order)}
+    items.sort(key=lambda item: place.get(item.module.__name__, len(order)))  # stable: a module's own order kept
 
 
 def unit_of_work(nodeid: str) -> str:

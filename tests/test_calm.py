@@ -26,7 +26,9 @@ def _second_terminal(stack: DetachedStack, *args: str) -> subprocess.CompletedPr
 
 
 def test_a_worker_restart_leaves_a_calm_screen_and_commands_find_the_stack(tmp_path, free_port):
-    stack = DetachedStack.up(tmp_path / "stack", free_port(), free_port(), free_port())
+    # the restart waits 15 s, so the two commands below surely run while the worker is away, however busy the
+    # machine (with the default 1 s, a loaded machine once let the worker come back between them)
+    stack = DetachedStack.up(tmp_path / "stack", free_port(), free_port(), free_port(), restart_backoff_s=15)
     try:
         state = json.loads((stack.settings.data_dir / "stack.json").read_text())
         assert state["addresses"]["sql_port"] == stack.settings.sql_port
