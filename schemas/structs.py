@@ -139,9 +139,9 @@ def _remember(texts: set[str], check: Any) -> None:
             _TIMES[text] = math.inf
 
 
-def decode_bundle(feed: Feed, payload: bytes, latest: float) -> Bundle | None:
-    """The bundle's events when all of them are valid and none is later than ``latest`` (epoch seconds);
-    None when the precise path must decide (anything refused, or not a bundle this path reads)."""
+def _accepted(feed: Feed, payload: bytes, latest: float) -> tuple[list, list[float]] | None:
+    """The bundle's events and their epoch seconds when all of them are valid and none is later than ``latest``;
+    None when the precise path must decide."""
     spec = event_struct(feed)
     try:
         events = spec.decoder.decode(payload)
@@ -163,4 +163,20 @@ def decode_bundle(feed: Feed, payload: bytes, latest: float) -> Bundle | None:
         stamps = list(map(_TIMES.__getitem__, times))
     if max(stamps) > latest:
         return None
+    return events, stamps
+
+
+def decode_bundle(feed: Feed, payload: bytes, latest: float) -> Bundle | None:
+    """The bundle's events when all of them are valid and none is later than ``latest`` (epoch seconds);
+    None when the precise path must decide (anything refused, or not a bundle this path reads)."""
+    accepted = _accepted(feed, payload, latest)
+    if accepted is None:
+        return None
+    events, stamps = accepted
     return Bundle(_ENCODE(events), list(map(_DISTRICT, events)), stamps)
+
+
+def all_valid(feed: Feed, payload: bytes, latest: float) -> bool:
+    """Whether :func:`decode_bundle` would accept the bundle, without encoding its events again (a producer's
+    check of what it is about to send). False means only that the precise path must decide."""
+    return _accepted(feed, payload, latest) is not None
