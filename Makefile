@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest-xdist processes for `make test`: the suite waits on stacks as much as it computes
 WORKERS ?= 4
+SOURCES := benchmarks producers readpath schemas simulators streams tests yzcore yzmon
 
 .PHONY: help setup browser run test lint soak clean
 
@@ -12,9 +13,11 @@ help:  ## list the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 # uv installs the dependencies in seconds (pip: about 40 s); pip remains the fallback where uv cannot be had.
+# Bytecode is compiled at install, as pip does: uv does not by default, and where PYTHONDONTWRITEBYTECODE is
+# set every process (each CLI call, worker and migration) would compile its imports again, 1-2 CPU-s each.
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev]" \
+	$(BIN)/pip install --quiet uv && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e ".[dev]" \
 	  || $(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
@@ -32,6 +35,7 @@ test: $(STAMP) browser  ## lint, format check, layer contract, then the default 
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/python -m compileall -q $(SOURCES)  # the suite starts hundreds of processes; each reuses the bytecode
 	$(BIN)/pytest -n $(WORKERS)
 
 lint: $(STAMP)  ## ruff (lint and format) and the layer contract
