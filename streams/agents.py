@@ -32,11 +32,17 @@ DEAD_LETTERS = {
 MAX_WAITING = 8  # prepared batches that may wait for the store before the agent stops taking more
 
 
-def store_is_behind(waiting: list[Prepared], max_bytes: int) -> bool:
-    """Whether the agent must wait for the store before taking more records: too many prepared batches
-    wait, or their raw rows hold ``max_bytes`` or more. So the memory of what waits is bounded in bytes
-    whatever the size of the records (single events or 1 MiB bundles)."""
-    return len(waiting) >= MAX_WAITING or sum(batch.size for batch in waiting) >= max_bytes
+def store_is_behind(waiting: int, held_bytes: int, max_bytes: int) -> bool:
+    """Whether the agent must wait for the store before taking more records: ``waiting`` prepared batches
+    wait, or what the agent holds for the store (the batches waiting and those being written: their raw
+    rows and the Kafka records they came from, kept until acknowledged) reaches ``max_bytes``. So the
+    memory of a feed's backlog in the worker is bounded in bytes whatever the size of the records."""
+    return waiting >= MAX_WAITING or held_bytes >= max_bytes
+
+
+def held_bytes(batch: Prepared, records: list[Record]) -> int:
+    """The bytes a prepared batch holds until it is acknowledged: its raw rows and its records' values."""
+    return batch.size + sum(len(r.value) for r in records)
 
 
 async def land(feed: Feed, stream: faust.StreamT) -> None:
@@ -52,17 +58,20 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
     lateness = timedelta(seconds=settings.allowed_lateness_s)
     watermarks = app.watermarks[feed.name]
     max_bytes = int(settings.waiting_max_mb * 2**20)
-    waiting: list[tuple[Prepared, list[faust.EventT]]] = []
+    waiting: list[tuple[Prepared, list[faust.EventT], int]] = []  # batch, its events, the bytes it holds
+    held = 0  # bytes held by the batches waiting and those being written
     writer: asyncio.Task | None = None
 
     async def write_waiting() -> None:
+        nonlocal held
         while waiting:
             group = waiting[:]
             del waiting[:]
-            await app.landing.land(merge([batch for batch, _ in group]))
-            for _, events in group:
+            await app.landing.land(merge([batch for batch, _, _ in group]))
+            for _, events, size in group:
                 for event in events:  # every record (a bundle): Faust commits only a contiguous run of acks
                     await stream.ack(event)
+                held -= size
 
     try:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
@@ -71,13 +80,15 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
             ]
             batch = prepare(feed, records, app.now(), tolerance, watermarks, lateness)
             await asyncio.gather(*(send_dead_letter(DEAD_LETTERS[feed.name], refused) for refused in batch.rejected))
-            waiting.append((batch, events))
+            size = held_bytes(batch, records)
+            waiting.append((batch, events, size))
+            held += size
             if writer is not None and writer.done():
                 await writer  # surfaces a writer that failed outside the retry policy
                 writer = None
             if writer is None:
                 writer = asyncio.ensure_future(write_waiting())
-            elif store_is_behind([batch for batch, _ in waiting], max_bytes):
+            elif store_is_behind(len(waiting), held, max_bytes):
                 await writer  # backpressure: the store is behind (or down)
                 writer = None
         if writer is not None:

@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     waiting_max_mb: float = Field(
         64,
         gt=0,
-        description="Most raw-row bytes (MiB) of prepared batches that may wait for the store, per feed, before "
-        "the worker stops taking records: with the batch size, what bounds the worker's memory under a backlog.",
+        description="Most bytes (MiB) a feed's agent holds for the store (the raw rows of the batches waiting and "
+        "being written, and the Kafka records they came from) before it stops taking records: with the batch "
+        "size, what bounds the worker's memory under a backlog.",
     )
     fetch_max_wait_ms: int = Field(
         100, ge=0, le=1500, description="Longest time the broker may hold the worker's fetch for data to arrive."
