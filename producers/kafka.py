@@ -137,7 +137,7 @@ class FeedProducer:
                 retry_backoff_ms=200,
                 linger_ms=min(self.linger_ms, CLIENT_LINGER_MS),
                 batch_size=256 * 1024,
-                compression_type=None,
+                compression_type=None if self.settings.kafka_compression == "none" else self.settings.kafka_compression,
                 max_in_flight_requests_per_connection=5,
                 request_timeout_ms=15000,
                 delivery_timeout_ms=int(self.delivery_timeout_s * 1000),

@@ -182,7 +182,10 @@ def test_a_300k_row_file_lands_every_row_once_in_bounded_memory_through_broker_r
     n = 300_000
     path = tmp_path / "unionpay_300k.csv"
     total = _unionpay_file(path, n)
-    stack = DetachedStack.up(tmp_path / "stack", free_port(), free_port(), free_port(), broker_recycle_mb=48)
+    # records sent uncompressed, so that the file's 75 MB take the broker past its recycle threshold
+    stack = DetachedStack.up(
+        tmp_path / "stack", free_port(), free_port(), free_port(), broker_recycle_mb=48, kafka_compression="none"
+    )
     try:
         measured = stack.env | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
         wrapper = (

@@ -73,3 +73,38 @@ def test_without_a_linger_bundles_leave_only_full_or_on_flush(monkeypatch):
 
 def test_a_full_speed_replay_lingers_longer_than_a_paced_one():
     assert linger_ms_for(None) > linger_ms_for(1.0) > 0
+
+
+def _broker_growth_mb(tmp_path, free_port, compression: str) -> float:
+    """Broker memory (RSS, MiB) taken by 240 bundles of 500 sales (about 23 MB) sent with ``compression``."""
+    from producers.kafka import FeedProducer as Producer
+    from yzmon.broker import ensure_topics, start_broker
+
+    settings = Settings(data_dir=tmp_path / compression, broker_port=free_port(), kafka_compression=compression)
+    settings.data_dir.mkdir(parents=True)
+    broker = start_broker(settings, settings.data_dir / "broker.log")
+    try:
+        ensure_topics(settings)
+
+        def rss() -> float:
+            status = open(f"/proc/{broker.pid}/status").read()
+            return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+        before = rss()
+        producer = Producer(settings, validate=False, bundle_events=500, track_landing=False)
+        for i in range(240 * 500):
+            producer.send("sales", sale(f"c{i}", amount=f"{i % 9973}.{i % 100:02d}", merchant_id=f"m{i % 331}"))
+        producer.flush()
+        producer.close()
+        return rss() - before
+    finally:
+        broker.kill()
+        broker.wait()
+
+
+def test_records_go_compressed_so_the_embedded_broker_holds_a_fraction_of_them(tmp_path, free_port):
+    """The broker keeps what it is sent as sent: lz4 (the default) is what makes a year fit between recycles."""
+    assert Settings().kafka_compression == "lz4"
+    plain = _broker_growth_mb(tmp_path, free_port, "none")
+    lz4 = _broker_growth_mb(tmp_path, free_port, "lz4")
+    assert plain > 15 and lz4 < plain / 3, (plain, lz4)
