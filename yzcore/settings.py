@@ -50,8 +50,8 @@ class Settings(BaseSettings):
     )
     kafka_compression: Literal["lz4", "gzip", "none"] = Field(
         "lz4",
-        description="Compression of the records yzmon's producers send: lz4 holds a bundle in about a fifth of its "
-        "bytes, in the embedded broker's memory (so it recycles less often) and on the wire; none sends them as is.",
+        description="Compression of the records yzmon's producers send: the embedded broker keeps them in memory as "
+        "sent, so lz4 makes it recycle about a third as often (a year: 4 recycles instead of 13); none sends as is.",
     )
     fetch_max_wait_ms: int = Field(
         100, ge=0, le=1500, description="Longest time the broker may hold the worker's fetch for data to arrive."
