@@ -9,6 +9,7 @@ from faust.worker import Worker
 
 import streams.agents  # noqa: F401 - registers the landing agents on the app
 from streams.app import EXIT_REFUSED, app, last_words
+from streams.trim import start_trimming
 from yzcore.store import open_engine
 
 
@@ -17,6 +18,7 @@ def main() -> None:
     settings = app.yz_settings
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = open_engine(settings.store_dsn)  # noqa: F841 - held for the process's life: the engine's configuration
+    start_trimming(settings.memory_trim_s)
     try:
         Worker(app, loglevel=settings.log_level).execute_from_commandline()
     except SystemExit:

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         description="Compression of the records yzmon's producers send: the embedded broker keeps them in memory as "
         "sent, so lz4 makes it recycle about a third as often (a year: 4 recycles instead of 13); none sends as is.",
     )
+    memory_trim_s: float = Field(
+        1.0,
+        ge=0,
+        description="How often the worker gives the memory it freed back to the system (glibc malloc_trim; "
+        "0 never): without it, the heaps fragmented by a backlog keep the worker's memory high after it.",
+    )
     fetch_max_wait_ms: int = Field(
         100, ge=0, le=1500, description="Longest time the broker may hold the worker's fetch for data to arrive."
     )
