@@ -11,6 +11,7 @@ acknowledges nothing until it succeeds.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import faust
@@ -75,10 +76,14 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
 
     try:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
-            records = [
-                Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"") for e in events
-            ]
+            taken_at, taken_mono = time.time(), time.monotonic()
+            messages = [e.message for e in events]
+            records = [Record(m.topic, m.partition, m.offset, m.value or b"", m.timestamp) for m in messages]
             batch = prepare(feed, records, app.now(), tolerance, watermarks, lateness)
+            batch.taken_at, batch.prepared_at = taken_at, time.time()
+            arrived = min((m.time_in for m in messages if m.time_in is not None), default=None)  # Faust's monitor
+            if arrived is not None:
+                batch.arrived_at = taken_at - (taken_mono - arrived)
             await asyncio.gather(*(send_dead_letter(DEAD_LETTERS[feed.name], refused) for refused in batch.rejected))
             size = held_bytes(batch, records)
             waiting.append((batch, events, size))

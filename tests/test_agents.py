@@ -131,6 +131,36 @@ async def _a_refused_event_of_a_bundle_goes_to_the_dead_letters_alone(faust_app,
     assert (refused.index, refused.why.reason, orjson.loads(refused.payload)) == (1, "negative_amount", bundle[1])
 
 
+def test_the_agent_records_each_batch_path_in_its_ingest_rows(faust_app, loop, monkeypatch):
+    loop.run_until_complete(_the_agent_records_each_batch_path_in_its_ingest_rows(faust_app, monkeypatch))
+
+
+async def _the_agent_records_each_batch_path_in_its_ingest_rows(faust_app, monkeypatch):
+    """The records' Kafka timestamps, then when the agent took the batch and prepared it, reach the ingest rows."""
+    import time
+
+    landed: list = []
+
+    async def write(batch):
+        landed.append(batch)
+
+    sink = FakeSink(write)
+    monkeypatch.setattr(faust_app, "landing", Retrying(sink))  # type: ignore[arg-type]
+    sent = time.time() - 2.0
+    async with agents.land_sales.test_context() as agent:
+        events = [
+            await agent.put(value=orjson.dumps(sale_at(i)), timestamp=sent + i / 10, wait=False) for i in range(3)
+        ]
+        await _until(lambda: all(e.message.acked for e in events))
+    rows = [row for batch in landed for row in batch.ingest_rows()]
+    assert sum(r.records for r in rows) == 3
+    for row in rows:
+        stamps = [sent + i / 10 for i in range(row.first_offset, row.last_offset + 1)]
+        assert row.min_record_time.timestamp() == pytest.approx(min(stamps), abs=1e-3)
+        assert row.max_record_time.timestamp() == pytest.approx(max(stamps), abs=1e-3)
+        assert row.max_record_time < row.taken_at <= row.prepared_at
+
+
 def test_the_worker_consumer_fetches_with_the_configured_wait(faust_app, loop):
     """Faust fixes the fetch wait at 1.5 s; the worker's transport (found through Faust's entry point for
     the ``yzkafka`` scheme) gives the consumer the settings' wait instead."""
