@@ -161,10 +161,16 @@ class Prepared:
     def late(self) -> int:
         return sum(p.late for p in self.partitions.values())
 
+    def wrote(self, times: WriteTimes) -> None:
+        """Record the times of the write that landed this batch's raw rows, on it and on each batch it merged."""
+        for take in [self, *self.takes]:
+            take.write = times
+
     def ingest_rows(self) -> list[IngestRow]:
-        """One row per partition of each batch taken (one, or those merged into this one), with this write's times."""
+        """One row per partition of each batch taken (one, or those merged into this one), with the times of
+        the write that landed its raw rows."""
         return [
-            s.row(self.feed.topic, p, take, self.write)
+            s.row(self.feed.topic, p, take, take.write)
             for take in self.takes or [self]
             for p, s in sorted(take.partitions.items())
         ]

@@ -164,17 +164,28 @@ class ClickHouseSink:
 
     # -- landing --------------------------------------------------------------------------------
     def write(self, batch: Prepared) -> None:
-        """Write the batch once: raw rows, refusals, ingest rows, then every touched rollup window.
+        """Write the batch once: raw rows, refusals, ingest rows, then every touched rollup window."""
+        self.write_raw(batch)
+        self.write_rest(batch)
+
+    def write_raw(self, batch: Prepared) -> None:
+        """The first part of a write: the raw rows (after it the batch's events are queryable).
 
         Each statement takes the writer's lock on its own, and statements landing raw rows go first: the
-        agents of other feeds land their raw rows in between this batch's rollup refreshes instead of
+        agents of the feeds land their raw rows in between other batches' rollup refreshes instead of
         waiting for all of them (freshness). The write's times go in ``batch.write`` (so in its ingest rows):
         a few clock readings per write, none per event."""
-        times = batch.write = WriteTimes(queued_at=time.time())
+        times = WriteTimes(queued_at=time.time())
+        batch.wrote(times)
         for urgent, label, statement in self._statements(batch):
             if urgent:
-                statement = self._timed(statement, times, batch)
-            self.call(statement, urgent, label)
+                self.call(self._timed(statement, times, batch), urgent, label)
+
+    def write_rest(self, batch: Prepared) -> None:
+        """The rest of a write, after :meth:`write_raw`: refusals, ingest rows, then every touched rollup window."""
+        for urgent, label, statement in self._statements(batch):
+            if not urgent:
+                self.call(statement, urgent, label)
 
     def _timed(
         self, statement: Callable[[Client], object], times: WriteTimes, batch: Prepared
@@ -194,6 +205,18 @@ class ClickHouseSink:
     async def land(self, batch: Prepared) -> None:
         """Write the batch once, off the event loop, and count it. Raises whatever the store raised."""
         await asyncio.get_running_loop().run_in_executor(None, self.write, batch)
+        self._count(batch)
+
+    async def land_raw(self, batch: Prepared) -> None:
+        """The first part of :meth:`land`, off the event loop: the raw rows."""
+        await asyncio.get_running_loop().run_in_executor(None, self.write_raw, batch)
+
+    async def land_rest(self, batch: Prepared) -> None:
+        """The rest of :meth:`land` after :meth:`land_raw`, off the event loop; counts the batch."""
+        await asyncio.get_running_loop().run_in_executor(None, self.write_rest, batch)
+        self._count(batch)
+
+    def _count(self, batch: Prepared) -> None:
         self.stats.batches += 1
         self.stats.landed[batch.feed.name] += batch.accepted
         self.stats.late[batch.feed.name] += batch.late

@@ -153,7 +153,7 @@ def test_a_merged_batch_keeps_one_ingest_row_per_batch_taken_with_its_own_take_t
         batch.arrived_at, batch.taken_at, batch.prepared_at = 999.5 + i, 1000.0 + i, 1000.5 + i
     merged = merge([merge([first, second]), third])  # merging merged batches flattens them
     assert merged.takes == [first, second, third]
-    merged.write = WriteTimes(1010.0, 1011.0, 1012.0, "footfall_raw 900")
+    merged.wrote(WriteTimes(1010.0, 1011.0, 1012.0, "footfall_raw 900"))
     rows = [
         (
             r.kafka_partition,
