@@ -78,6 +78,25 @@ LEDGER_SQL = (
 )
 
 
+# The engine's counters over the freshness phase: inserts ClickHouse delayed because a table had too many parts
+# (parts_to_delay_insert) and background merges (the read path serves system.events, not system.parts).
+ENGINE_EVENTS = (
+    "DelayedInserts",
+    "DelayedInsertsMilliseconds",
+    "RejectedInserts",
+    "Merge",
+    "MergedRows",
+    "InsertQuery",
+)
+EVENTS_SQL = "SELECT event, value FROM system.events WHERE event IN {names:Array(String)}"
+
+
+def engine_delta(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The counters of :data:`EVENTS_SQL` that moved between ``before`` and ``after``."""
+    was = {str(r["event"]): int(r["value"]) for r in before}
+    return {name: int(r["value"]) - was.get(name, 0) for r in after if (name := str(r["event"])) in ENGINE_EVENTS}
+
+
 def ledger_rows(result: Iterable[Mapping[str, Any]]) -> list[BatchRow]:
     """The rows of :data:`LEDGER_SQL` as :class:`BatchRow`."""
     return [
@@ -200,8 +219,11 @@ def describe(path: dict[str, Any]) -> str:
     medians = " · ".join(f"{s} {tail['median_ms'][s]:g}" for s in SEGMENTS)
     steps = " · ".join(f"{s} {worst[s]}" for s in SEGMENTS)
     held = ", ".join(f"{k} {v}" for k, v in list(tail["lock_held_by"].items())[:6]) or "nothing"
+    engine = path.get("engine") or {}
+    moved = ", ".join(f"{k} {v:,}" for k, v in engine.items()) or "nothing"
     return (
-        f"freshness path, slowest {tail['events']} events (≥ {tail['from_ms']} ms), medians ms: {medians}; "
+        f"freshness path, engine during the phase: {moved}; "
+        f"slowest {tail['events']} events (≥ {tail['from_ms']} ms), medians ms: {medians}; "
         f"lock held between take and raw statement by (ms, summed over {tail['batches']} batches): {held}; "
         f"batch fill median {tail['batch_fill_median_ms']}; "
         f"worst {worst['total_ms']} ms: {steps} (batch fill {worst['batch_fill']}, then commit {worst['commit']}; "

@@ -46,7 +46,16 @@ import orjson
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
-from benchmarks.freshness_path import LEDGER_SQL, FreshEvent, breakdown, describe, ledger_rows
+from benchmarks.freshness_path import (
+    ENGINE_EVENTS,
+    EVENTS_SQL,
+    LEDGER_SQL,
+    FreshEvent,
+    breakdown,
+    describe,
+    engine_delta,
+    ledger_rows,
+)
 from producers.kafka import FeedProducer, linger_ms_for
 from producers.replay import replay
 from schemas.feeds import BY_TOPIC, FEEDS
@@ -459,6 +468,7 @@ class Bench:
             return {}
         pool = day_events(self.scenario, c.seed, c.start, c.districts, c.feeds)
         total = int(c.freshness_seconds * c.freshness_rate)
+        engine_before = rows(self.reader, EVENTS_SQL, {"names": list(ENGINE_EVENTS)})
         stamps: dict[tuple[str, int, int], int] = {}
         producer = TrackingProducer(self.settings, self.ends, stamps, linger_ms=5, bundle_events=c.bundle_events)
         run = f"{int(time.time())}"
@@ -510,6 +520,9 @@ class Bench:
             "measure": "raw ingested_at - event_time",
         }
         out["path"] = self.freshness_path(run, since_ms, stamps)
+        out["path"]["engine"] = engine_delta(
+            engine_before, rows(self.reader, EVENTS_SQL, {"names": list(ENGINE_EVENTS)})
+        )
         self.log(f"freshness: {out}")
         self.log(describe(out["path"]))
         return out
