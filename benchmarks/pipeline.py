@@ -12,7 +12,8 @@ One run measures, on a private broker, worker and chDB directory (free ports, a 
 - exactly once: raw and minute-aggregate totals per day × 商圈 × dimension, event counts and
   rejected counts equal the simulator's ground truth, in the pipeline's store and the baseline's.
 - freshness: live events (event_time = now, unique ids) at a steady rate; p50/p99 of
-  ``ingested_at − event_time`` from the raw tables.
+  ``ingested_at − event_time`` from the raw tables, and the path of the slowest 1 % (``path``: each event
+  joined to its batch's ``ingest_batches`` row and its record's Kafka timestamp, ``benchmarks.freshness_path``).
 - the worker's peak memory (VmHWM);
 - the year: with ``--year``, a whole simulated year replayed end to end on a fresh stack and checked
   (``benchmarks.year``); without it, the wall time *extrapolated* from the mixed rate.
@@ -45,6 +46,16 @@ import orjson
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
+from benchmarks.freshness_path import (
+    ENGINE_EVENTS,
+    EVENTS_SQL,
+    LEDGER_SQL,
+    FreshEvent,
+    breakdown,
+    describe,
+    engine_delta,
+    ledger_rows,
+)
 from producers.kafka import FeedProducer, linger_ms_for
 from producers.replay import replay
 from schemas.feeds import BY_TOPIC, FEEDS
@@ -166,14 +177,23 @@ class TrackingProducer(FeedProducer):
     (latest) answered the base offset of the partition's last batch, short of the real end, in our runs.
     """
 
-    def __init__(self, settings: Settings, ends: dict[TopicPartition, int], **kwargs: Any):
+    def __init__(
+        self,
+        settings: Settings,
+        ends: dict[TopicPartition, int],
+        stamps: dict[tuple[str, int, int], int] | None = None,
+        **kwargs: Any,
+    ):
         # the benchmark waits for the group's commits itself: no waiting for the ledger in close()
         super().__init__(settings, track_landing=False, **kwargs)
         self.ends = ends
+        self.stamps = stamps  # when given: each record's Kafka timestamp (ms) by (topic, partition, offset)
 
     def _acknowledged(self, metadata: Any) -> None:
         tp = TopicPartition(metadata.topic, metadata.partition)
         self.ends[tp] = max(self.ends.get(tp, 0), metadata.offset + 1)
+        if self.stamps is not None:
+            self.stamps[(metadata.topic, metadata.partition, metadata.offset)] = metadata.timestamp
 
 
 class Committed:
@@ -448,8 +468,11 @@ class Bench:
             return {}
         pool = day_events(self.scenario, c.seed, c.start, c.districts, c.feeds)
         total = int(c.freshness_seconds * c.freshness_rate)
-        producer = TrackingProducer(self.settings, self.ends, linger_ms=5, bundle_events=c.bundle_events)
+        engine_before = rows(self.reader, EVENTS_SQL, {"names": list(ENGINE_EVENTS)})
+        stamps: dict[tuple[str, int, int], int] = {}
+        producer = TrackingProducer(self.settings, self.ends, stamps, linger_ms=5, bundle_events=c.bundle_events)
         run = f"{int(time.time())}"
+        since_ms = int(time.time() * 1000)
         t0 = last_flush = time.monotonic()
         sent = 0
         while sent < total:
@@ -496,8 +519,29 @@ class Bench:
             "max_ms": int(r["max"]),
             "measure": "raw ingested_at - event_time",
         }
+        out["path"] = self.freshness_path(run, since_ms, stamps)
+        out["path"]["engine"] = engine_delta(
+            engine_before, rows(self.reader, EVENTS_SQL, {"names": list(ENGINE_EVENTS)})
+        )
         self.log(f"freshness: {out}")
+        self.log(describe(out["path"]))
         return out
+
+    def freshness_path(self, run: str, since_ms: int, stamps: dict[tuple[str, int, int], int]) -> dict[str, Any]:
+        """Each fresh event's path (``benchmarks.freshness_path``): its raw row joined to its batch's ledger row."""
+        per_event = " UNION ALL ".join(
+            f"SELECT '{f.topic}' AS topic, argMin(kafka_partition, ingested_at) AS p, "
+            f"argMin(kafka_offset, ingested_at) AS o, toUnixTimestamp64Milli(any(event_time)) AS ev, "
+            f"toUnixTimestamp64Milli(min(ingested_at)) AS ing "
+            f"FROM {f.raw_table} WHERE event_id LIKE '{FRESH_PREFIX}{run}-%' GROUP BY event_id"
+            for f in FEEDS.values()
+        )
+        events = [
+            FreshEvent(str(r["topic"]), int(r["p"]), int(r["o"]), int(r["ev"]), int(r["ing"]))
+            for r in rows(self.reader, per_event)
+        ]
+        ledger = ledger_rows(rows(self.reader, LEDGER_SQL, {"since": since_ms}))
+        return breakdown(events, ledger, stamps)
 
     def _plain_consumer(self, ranges: dict[TopicPartition, tuple[int, int]]) -> KafkaConsumer:
         """A kafka-python consumer without a group, assigned to ``ranges`` and at their first offsets."""
@@ -789,6 +833,8 @@ def print_table(result: dict[str, Any]) -> None:
         f"p50 {fresh.get('p50_ms')} ms · p99 {fresh.get('p99_ms')} ms · max {fresh.get('max_ms')} "
         f"ms at {fresh.get('rate_per_s')} events/s ({fresh.get('events')} events)",
     )
+    if (fresh.get("path") or {}).get("tail"):
+        s.add_row("freshness path", describe(fresh["path"]).removeprefix("freshness path, "))
     s.add_row(
         "worker memory",
         f"peak (VmHWM) {result['worker_memory_mb'].get('VmHWM')} MB · "

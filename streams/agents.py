@@ -11,6 +11,7 @@ acknowledges nothing until it succeeds.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 import faust
@@ -51,7 +52,10 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
     The agent decodes the next batch while the store writes the previous ones (chDB works outside
     the GIL); batches that arrive during a write wait, and the next write lands all of them at once,
     in order. So under a backlog the store gets few large writes, and with a trickle each batch is
-    written as soon as it is taken.
+    written as soon as it is taken. A write's raw rows do not wait for the rest of the previous writes
+    (refusals, ingest rows and rollup refreshes, which wait for other feeds' statements): they land as soon
+    as the writer's lock lets them. The rests run one at a time, in order, each for every write whose raw
+    rows landed since the previous one; a batch is acknowledged after its rest.
     """
     settings = app.yz_settings
     tolerance = timedelta(seconds=settings.future_tolerance_s)
@@ -59,43 +63,73 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
     watermarks = app.watermarks[feed.name]
     max_bytes = int(settings.waiting_max_mb * 2**20)
     waiting: list[tuple[Prepared, list[faust.EventT], int]] = []  # batch, its events, the bytes it holds
+    written: list[tuple[Prepared, list[tuple[Prepared, list[faust.EventT], int]]]] = []  # raw rows landed, rest not
     held = 0  # bytes held by the batches waiting and those being written
-    writer: asyncio.Task | None = None
+    writer: asyncio.Task | None = None  # lands the raw rows of what waits
+    finisher: asyncio.Task | None = None  # the rest of the writes whose raw rows landed, then the acks
 
     async def write_waiting() -> None:
-        nonlocal held
+        nonlocal finisher
         while waiting:
             group = waiting[:]
             del waiting[:]
-            await app.landing.land(merge([batch for batch, _, _ in group]))
-            for _, events, size in group:
-                for event in events:  # every record (a bundle): Faust commits only a contiguous run of acks
-                    await stream.ack(event)
-                held -= size
+            batch = merge([batch for batch, _, _ in group])
+            await app.landing.land_raw(batch)  # ahead of the previous writes' rollups, which may still run
+            written.append((batch, group))
+            if finisher is not None and finisher.done():
+                await finisher  # surfaces a finisher that failed outside the retry policy
+                finisher = None
+            if finisher is None:
+                finisher = asyncio.ensure_future(finish_written())
+
+    async def finish_written() -> None:
+        nonlocal held
+        while written:
+            done = written[:]
+            del written[:]
+            # one rest for every write whose raw rows landed meanwhile: when the rests fall behind (the store
+            # is busy), they merge, and the store refreshes each touched window once for all of them
+            await app.landing.land_rest(merge([batch for batch, _ in done]))
+            for _, group in done:
+                for _, events, size in group:
+                    for event in events:  # every record (a bundle): Faust commits only a contiguous run of acks
+                        await stream.ack(event)
+                    held -= size
 
     try:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
-            records = [
-                Record(e.message.topic, e.message.partition, e.message.offset, e.message.value or b"") for e in events
-            ]
+            taken_at, taken_mono = time.time(), time.monotonic()
+            messages = [e.message for e in events]
+            records = [Record(m.topic, m.partition, m.offset, m.value or b"", m.timestamp) for m in messages]
             batch = prepare(feed, records, app.now(), tolerance, watermarks, lateness)
+            batch.taken_at, batch.prepared_at = taken_at, time.time()
+            arrived = min((m.time_in for m in messages if m.time_in is not None), default=None)  # Faust's monitor
+            if arrived is not None:
+                batch.arrived_at = taken_at - (taken_mono - arrived)
             await asyncio.gather(*(send_dead_letter(DEAD_LETTERS[feed.name], refused) for refused in batch.rejected))
             size = held_bytes(batch, records)
             waiting.append((batch, events, size))
             held += size
+            for task in (writer, finisher):
+                if task is not None and task.done():
+                    await task  # surfaces a task that failed outside the retry policy
             if writer is not None and writer.done():
-                await writer  # surfaces a writer that failed outside the retry policy
                 writer = None
             if writer is None:
                 writer = asyncio.ensure_future(write_waiting())
             elif store_is_behind(len(waiting), held, max_bytes):
                 await writer  # backpressure: the store is behind (or down)
                 writer = None
+                if held >= max_bytes and finisher is not None:
+                    await finisher  # the rests are behind: what the agent holds waits for them
         if writer is not None:
             await writer
+        if finisher is not None:  # read after the writer is done: it may have started a finisher
+            await finisher
     finally:
-        if writer is not None and not writer.done():
-            writer.cancel()
+        for task in (writer, finisher):
+            if task is not None and not task.done():
+                task.cancel()
 
 
 @app.agent(SOURCES[SALES.name], name="streams.agents.land_sales")

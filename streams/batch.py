@@ -32,6 +32,7 @@ class Record:
     partition: int
     offset: int
     value: bytes
+    timestamp: float | None = None  # the record's Kafka timestamp (the producer's create time), epoch seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,8 @@ class Refused:
 
 
 class IngestRow(NamedTuple):
-    """One row of ``ingest_batches``: what a batch took from one partition."""
+    """One row of ``ingest_batches``: what a batch took from one partition, and its path through the worker
+    (times as epoch-second datetimes; 1970-01-01 when not recorded)."""
 
     topic: str
     kafka_partition: int
@@ -57,6 +59,15 @@ class IngestRow(NamedTuple):
     late: int
     min_event_time: datetime
     max_event_time: datetime
+    min_record_time: datetime
+    max_record_time: datetime
+    first_arrived_at: datetime
+    taken_at: datetime
+    prepared_at: datetime
+    write_queued_at: datetime
+    write_started_at: datetime
+    raw_landed_at: datetime
+    lock_held_by: str
 
 
 INGEST_COLUMNS = list(IngestRow._fields)
@@ -72,8 +83,11 @@ class PartitionStats:
     late: int = 0
     min_stamp: float | None = None  # event times, epoch seconds
     max_stamp: float | None = None
+    min_record_stamp: float | None = None  # Kafka record timestamps, epoch seconds
+    max_record_stamp: float | None = None
 
-    def row(self, topic: str, partition: int) -> IngestRow:
+    def row(self, topic: str, partition: int, take: Prepared, write: WriteTimes) -> IngestRow:
+        """The partition's row: its counts, the times of the batch ``take`` it belongs to, and of its ``write``."""
         lo = datetime.fromtimestamp(self.min_stamp or 0, ZONE)
         hi = datetime.fromtimestamp(self.max_stamp, ZONE) if self.max_stamp is not None else lo
         return IngestRow(
@@ -87,7 +101,33 @@ class PartitionStats:
             self.late,
             lo,
             hi,
+            _at(self.min_record_stamp),
+            _at(self.max_record_stamp),
+            _at(take.arrived_at),
+            _at(take.taken_at),
+            _at(take.prepared_at),
+            _at(write.queued_at),
+            _at(write.started_at),
+            _at(write.raw_landed_at),
+            write.lock_held_by,
         )
+
+
+def _at(stamp: float | None) -> datetime:
+    return datetime.fromtimestamp(stamp if stamp is not None and stamp > 0 else 0, ZONE)
+
+
+@dataclass
+class WriteTimes:
+    """When the sink wrote a batch (epoch seconds, 0 when not written): the write began and waited for the
+    writer's lock (``queued_at``), the raw rows' statement got it (``started_at``) and returned
+    (``raw_landed_at``); ``lock_held_by``: the statements that held the lock from the batch's take until then
+    (the table each wrote, milliseconds), longest first."""
+
+    queued_at: float = 0.0
+    started_at: float = 0.0
+    raw_landed_at: float = 0.0
+    lock_held_by: str = ""
 
 
 @dataclass
@@ -104,6 +144,14 @@ class Prepared:
     # Alternatively, raw rows as Python columns (the feed's columns, then kafka_partition, kafka_offset):
     # for tools that build rows without JSON.
     columns: list[list[Any]] | None = None
+    # The path (epoch seconds, 0 when not recorded): the batch's first record reached the worker, the agent
+    # took the records and prepared them; the sink fills ``write``. A merged batch keeps the batches it merged
+    # (``takes``): one ingest row per batch taken and partition, so each row's take times hold for its offsets.
+    arrived_at: float = 0.0
+    taken_at: float = 0.0
+    prepared_at: float = 0.0
+    write: WriteTimes = field(default_factory=WriteTimes)
+    takes: list[Prepared] = field(default_factory=list)
 
     @property
     def column_names(self) -> list[str]:
@@ -113,8 +161,19 @@ class Prepared:
     def late(self) -> int:
         return sum(p.late for p in self.partitions.values())
 
+    def wrote(self, times: WriteTimes) -> None:
+        """Record the times of the write that landed this batch's raw rows, on it and on each batch it merged."""
+        for take in [self, *self.takes]:
+            take.write = times
+
     def ingest_rows(self) -> list[IngestRow]:
-        return [s.row(self.feed.topic, p) for p, s in sorted(self.partitions.items())]
+        """One row per partition of each batch taken (one, or those merged into this one), with the times of
+        the write that landed its raw rows."""
+        return [
+            s.row(self.feed.topic, p, take, take.write)
+            for take in self.takes or [self]
+            for p, s in sorted(take.partitions.items())
+        ]
 
     def events(self) -> list[dict[str, Any]]:
         """The accepted events, decoded again from the lines (for checks and tools, not the hot path)."""
@@ -160,6 +219,11 @@ def prepare(
         stats.first_offset = min(stats.first_offset, record.offset)
         stats.last_offset = max(stats.last_offset, record.offset)
         stats.records += 1
+        if (stamp := record.timestamp) is not None:
+            if stats.min_record_stamp is None or stamp < stats.min_record_stamp:
+                stats.min_record_stamp = stamp
+            if stats.max_record_stamp is None or stamp > stats.max_record_stamp:
+                stats.max_record_stamp = stamp
         value = record.value
         fast = decode_bundle(feed, value, latest) if value[:1] == b"[" and len(value) <= MAX_BUNDLE_BYTES else None
         if fast is not None:
@@ -215,10 +279,14 @@ def _late(
 
 
 def merge(batches: list[Prepared]) -> Prepared:
-    """One batch holding several prepared batches of the same feed, in order (to land them in one write)."""
+    """One batch holding several prepared batches of the same feed, in order (to land them in one write).
+
+    Its partition counts sum theirs; its ingest rows stay theirs (``takes``), each with its own take times."""
     if len(batches) == 1:
         return batches[0]
-    out = Prepared(batches[0].feed)
+    first = batches[0]
+    out = Prepared(first.feed, arrived_at=first.arrived_at, taken_at=first.taken_at, prepared_at=first.prepared_at)
+    out.takes = [take for batch in batches for take in batch.takes or [batch]]
     for batch in batches:
         if batch.feed != out.feed or batch.columns is not None:
             raise ValueError("only JSON-line batches of one feed merge")
@@ -242,4 +310,8 @@ def merge(batches: list[Prepared]) -> Prepared:
             into.min_stamp = min(stamps) if stamps else None
             stamps = [s for s in (into.max_stamp, stats.max_stamp) if s is not None]
             into.max_stamp = max(stamps) if stamps else None
+            stamps = [s for s in (into.min_record_stamp, stats.min_record_stamp) if s is not None]
+            into.min_record_stamp = min(stamps) if stamps else None
+            stamps = [s for s in (into.max_record_stamp, stats.max_record_stamp) if s is not None]
+            into.max_record_stamp = max(stamps) if stamps else None
     return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from streams.batch import Prepared
@@ -103,13 +103,25 @@ class Retrying:
         self.stop = stop
 
     async def land(self, batch: Prepared) -> None:
+        """The whole write (``ClickHouseSink.land``)."""
+        await self._retried(self.sink.land, batch)
+
+    async def land_raw(self, batch: Prepared) -> None:
+        """The raw rows (``ClickHouseSink.land_raw``)."""
+        await self._retried(self.sink.land_raw, batch)
+
+    async def land_rest(self, batch: Prepared) -> None:
+        """The rest of the write after the raw rows (``ClickHouseSink.land_rest``)."""
+        await self._retried(self.sink.land_rest, batch)
+
+    async def _retried(self, attempt: Callable[[Prepared], Awaitable[None]], batch: Prepared) -> None:
         stats = self.sink.stats
         backoff = 0.2
         while True:
             try:
                 if self.drill is not None:
                     self.drill.check()
-                await self.sink.land(batch)
+                await attempt(batch)
                 break
             except Exception as exc:  # every failure is classified: retried, or it stops the worker
                 failure = classify(exc)

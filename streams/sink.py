@@ -18,7 +18,7 @@ import os
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from clickhouse_connect.driver.client import Client
 
 from schemas.feeds import DECIMAL, INTEGER, TEXT, TIME, Feed
-from streams.batch import INGEST_COLUMNS, Prepared
+from streams.batch import INGEST_COLUMNS, Prepared, WriteTimes
 from streams.rollups import recompute_statements
 from yzcore.migrate import require_current
 from yzcore.store import connect
@@ -44,6 +44,10 @@ class SinkStats:
     retrying: bool = False
     last_error: str = ""
     last_landed_at: float = 0.0
+
+
+HELD_KEPT = 256  # statements the sink remembers having held the writer's lock
+HELD_SHOWN = 12  # of those, most named in an ingest row's lock_held_by (the longest)
 
 
 class StoreUnavailable(RuntimeError):
@@ -121,6 +125,8 @@ class ClickHouseSink:
         self._client: Client | None = None
         self._lock = WriterLock()
         self._embedded = dsn.startswith("chdb:")
+        # the latest statements that held the lock: (what they wrote, got it, released it), epoch seconds
+        self._held: deque[tuple[str, float, float]] = deque(maxlen=HELD_KEPT)
 
     # -- store access ---------------------------------------------------------------------------
     def _ensure(self) -> Client:
@@ -130,10 +136,24 @@ class ClickHouseSink:
             self._client = client
         return self._client
 
-    def call(self, fn: Callable[[Client], object], urgent: bool = False) -> object:
-        """Run ``fn`` on the writer's client under the writer's lock (``urgent``: ahead of waiting non-urgent calls)."""
+    def call(self, fn: Callable[[Client], object], urgent: bool = False, label: str = "") -> object:
+        """Run ``fn`` on the writer's client under the writer's lock (``urgent``: ahead of waiting non-urgent calls);
+        ``label`` (the table it writes) names it to the statements that waited meanwhile."""
         with self._lock.hold(urgent):
-            return fn(self._ensure())
+            started = time.time()
+            try:
+                return fn(self._ensure())
+            finally:
+                self._held.append((label, started, time.time()))
+
+    def _held_since(self, since: float) -> str:
+        """The statements that released the lock after ``since`` (call it holding the lock): the table each wrote
+        and the milliseconds it held the lock, longest first; past :data:`HELD_SHOWN`, the rest summed."""
+        held = sorted(((end - start, label) for label, start, end in self._held if end > since), reverse=True)
+        named = [f"{label or 'other'} {round(s * 1000)}" for s, label in held[:HELD_SHOWN]]
+        if len(held) > HELD_SHOWN:
+            named.append(f"others ({len(held) - HELD_SHOWN}) {round(sum(s for s, _ in held[HELD_SHOWN:]) * 1000)}")
+        return ", ".join(named)
 
     async def run(self, fn: Callable[[Client], object]) -> object:
         return await asyncio.get_running_loop().run_in_executor(None, self.call, fn)
@@ -144,17 +164,59 @@ class ClickHouseSink:
 
     # -- landing --------------------------------------------------------------------------------
     def write(self, batch: Prepared) -> None:
-        """Write the batch once: raw rows, refusals, ingest rows, then every touched rollup window.
+        """Write the batch once: raw rows, refusals, ingest rows, then every touched rollup window."""
+        self.write_raw(batch)
+        self.write_rest(batch)
+
+    def write_raw(self, batch: Prepared) -> None:
+        """The first part of a write: the raw rows (after it the batch's events are queryable).
 
         Each statement takes the writer's lock on its own, and statements landing raw rows go first: the
-        agents of other feeds land their raw rows in between this batch's rollup refreshes instead of
-        waiting for all of them (freshness)."""
-        for urgent, statement in self._statements(batch):
-            self.call(statement, urgent)
+        agents of the feeds land their raw rows in between other batches' rollup refreshes instead of
+        waiting for all of them (freshness). The write's times go in ``batch.write`` (so in its ingest rows):
+        a few clock readings per write, none per event."""
+        times = WriteTimes(queued_at=time.time())
+        batch.wrote(times)
+        for urgent, label, statement in self._statements(batch):
+            if urgent:
+                self.call(self._timed(statement, times, batch), urgent, label)
+
+    def write_rest(self, batch: Prepared) -> None:
+        """The rest of a write, after :meth:`write_raw`: refusals, ingest rows, then every touched rollup window."""
+        for urgent, label, statement in self._statements(batch):
+            if not urgent:
+                self.call(statement, urgent, label)
+
+    def _timed(
+        self, statement: Callable[[Client], object], times: WriteTimes, batch: Prepared
+    ) -> Callable[[Client], object]:
+        """``statement`` (landing raw rows, run under the lock) recording in ``times`` when it started and returned,
+        and what held the lock since the batch was taken (the feed's previous write, other feeds' statements)."""
+
+        def run(client: Client) -> object:
+            times.started_at = time.time()
+            times.lock_held_by = self._held_since(batch.taken_at or times.queued_at)
+            out = statement(client)
+            times.raw_landed_at = time.time()
+            return out
+
+        return run
 
     async def land(self, batch: Prepared) -> None:
         """Write the batch once, off the event loop, and count it. Raises whatever the store raised."""
         await asyncio.get_running_loop().run_in_executor(None, self.write, batch)
+        self._count(batch)
+
+    async def land_raw(self, batch: Prepared) -> None:
+        """The first part of :meth:`land`, off the event loop: the raw rows."""
+        await asyncio.get_running_loop().run_in_executor(None, self.write_raw, batch)
+
+    async def land_rest(self, batch: Prepared) -> None:
+        """The rest of :meth:`land` after :meth:`land_raw`, off the event loop; counts the batch."""
+        await asyncio.get_running_loop().run_in_executor(None, self.write_rest, batch)
+        self._count(batch)
+
+    def _count(self, batch: Prepared) -> None:
         self.stats.batches += 1
         self.stats.landed[batch.feed.name] += batch.accepted
         self.stats.late[batch.feed.name] += batch.late
@@ -162,14 +224,16 @@ class ClickHouseSink:
             self.stats.rejected[(batch.feed.name, r.why.reason)] += 1
         self.stats.last_landed_at = time.time()
 
-    def _statements(self, batch: Prepared) -> Iterator[tuple[bool, Callable[[Client], object]]]:
-        """The batch's statements, in order, each a call on the writer's client; urgent when it lands raw rows."""
+    def _statements(self, batch: Prepared) -> Iterator[tuple[bool, str, Callable[[Client], object]]]:
+        """The batch's statements, in order, each a call on the writer's client with the table it writes;
+        urgent when it lands raw rows."""
         feed = batch.feed
         if batch.lines:
-            yield True, lambda client: self._insert_lines(client, feed, batch.lines)
+            yield True, feed.raw_table, lambda client: self._insert_lines(client, feed, batch.lines)
         if batch.columns is not None and batch.accepted:
             yield (
                 True,
+                feed.raw_table,
                 lambda client: client.insert(
                     feed.raw_table, batch.columns, column_names=batch.column_names, column_oriented=True
                 ),
@@ -188,6 +252,7 @@ class ClickHouseSink:
             ]
             yield (
                 False,
+                "rejected_events",
                 lambda client: client.insert(
                     "rejected_events",
                     rejected,
@@ -197,10 +262,12 @@ class ClickHouseSink:
         if batch.partitions:
             yield (
                 False,
+                "ingest_batches",
                 lambda client: client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS),
             )
         for sql, params in recompute_statements(feed, batch.touched):
-            yield False, lambda client, sql=sql, params=params: client.command(sql, parameters=params)
+            table = sql.split(maxsplit=3)[2]  # INSERT INTO <table> …
+            yield False, table, lambda client, sql=sql, params=params: client.command(sql, parameters=params)
 
     def _insert_lines(self, client: Client, feed: Feed, lines: list[bytes]) -> None:
         structure = _sql_string(raw_structure(feed))

@@ -25,11 +25,13 @@ def sale_at(i: int, **changes) -> dict:
 
 
 class FakeSink:
-    """Stands in for ClickHouseSink: ``land`` is the one store call the agents make (through Retrying)."""
+    """Stands in for ClickHouseSink: the agents land a batch's raw rows (``land``, the call given), then the
+    rest of its write (``land_rest``), through Retrying."""
 
-    def __init__(self, land: Callable) -> None:
+    def __init__(self, land: Callable, rest: Callable | None = None) -> None:
         self.stats = SinkStats()
-        self.land = AsyncMock(side_effect=land)
+        self.land_raw = AsyncMock(side_effect=land)
+        self.land_rest = AsyncMock(side_effect=rest)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +102,7 @@ async def _a_failed_write_acknowledges_nothing(faust_app, monkeypatch):
     monkeypatch.setattr(faust_app, "landing", Retrying(sink, max_backoff_s=0.01))  # type: ignore[arg-type]
     async with agents.land_sales.test_context() as agent:
         events = [await agent.put(value=orjson.dumps(sale_at(i)), wait=False) for i in range(2)]
-        await _until(lambda: sink.land.await_count >= 3)
+        await _until(lambda: sink.land_raw.await_count >= 3)
         assert not any(e.message.acked for e in events)
         assert sink.stats.retrying and sink.stats.last_error == "store down"
 
@@ -129,6 +131,69 @@ async def _a_refused_event_of_a_bundle_goes_to_the_dead_letters_alone(faust_app,
     dlq, refused = call.args
     assert dlq.get_topic_name() == SALES.dlq_topic
     assert (refused.index, refused.why.reason, orjson.loads(refused.payload)) == (1, "negative_amount", bundle[1])
+
+
+def test_raw_rows_land_while_the_previous_write_finishes_and_acks_stay_in_order(faust_app, loop, monkeypatch):
+    loop.run_until_complete(_raw_rows_land_while_the_previous_write_finishes(faust_app, monkeypatch))
+
+
+async def _raw_rows_land_while_the_previous_write_finishes(faust_app, monkeypatch):
+    """A batch's raw rows do not wait for the previous writes' rollups (freshness); the rests run one at a
+    time in order, those that fell behind as one, and a batch is acknowledged only after its whole write."""
+    raw: list[list[str]] = []
+    rest: list[list[str]] = []
+    release = asyncio.Event()
+
+    async def land_raw(batch):
+        raw.append([e["event_id"] for e in batch.events()])
+
+    async def land_rest(batch):
+        if not rest:
+            await release.wait()  # the first write's rollups are slow
+        rest.append([e["event_id"] for e in batch.events()])
+
+    monkeypatch.setattr(faust_app, "landing", Retrying(FakeSink(land_raw, land_rest)))  # type: ignore[arg-type]
+    async with agents.land_sales.test_context() as agent:
+        first = await agent.put(value=orjson.dumps(sale_at(0)), wait=False)
+        await _until(lambda: raw == [["e0"]])
+        second = await agent.put(value=orjson.dumps(sale_at(1)), wait=False)
+        await _until(lambda: raw == [["e0"], ["e1"]])  # landed while the first write's rest is stuck
+        third = await agent.put(value=orjson.dumps(sale_at(2)), wait=False)
+        await _until(lambda: raw == [["e0"], ["e1"], ["e2"]])
+        assert rest == [] and not any(e.message.acked for e in (first, second, third))
+        release.set()
+        await _until(lambda: all(e.message.acked for e in (first, second, third)))
+    assert rest == [["e0"], ["e1", "e2"]]  # the rests that fell behind run as one, after the first
+
+
+def test_the_agent_records_each_batch_path_in_its_ingest_rows(faust_app, loop, monkeypatch):
+    loop.run_until_complete(_the_agent_records_each_batch_path_in_its_ingest_rows(faust_app, monkeypatch))
+
+
+async def _the_agent_records_each_batch_path_in_its_ingest_rows(faust_app, monkeypatch):
+    """The records' Kafka timestamps, then when the agent took the batch and prepared it, reach the ingest rows."""
+    import time
+
+    landed: list = []
+
+    async def write(batch):
+        landed.append(batch)
+
+    sink = FakeSink(write)
+    monkeypatch.setattr(faust_app, "landing", Retrying(sink))  # type: ignore[arg-type]
+    sent = time.time() - 2.0
+    async with agents.land_sales.test_context() as agent:
+        events = [
+            await agent.put(value=orjson.dumps(sale_at(i)), timestamp=sent + i / 10, wait=False) for i in range(3)
+        ]
+        await _until(lambda: all(e.message.acked for e in events))
+    rows = [row for batch in landed for row in batch.ingest_rows()]
+    assert sum(r.records for r in rows) == 3
+    for row in rows:
+        stamps = [sent + i / 10 for i in range(row.first_offset, row.last_offset + 1)]
+        assert row.min_record_time.timestamp() == pytest.approx(min(stamps), abs=1e-3)
+        assert row.max_record_time.timestamp() == pytest.approx(max(stamps), abs=1e-3)
+        assert row.max_record_time < row.taken_at <= row.prepared_at
 
 
 def test_the_worker_consumer_fetches_with_the_configured_wait(faust_app, loop):

@@ -4,7 +4,7 @@ import orjson
 from support import sale
 
 from schemas.feeds import FEEDS, FOOTFALL, SALES
-from streams.batch import Record, merge, prepare
+from streams.batch import Record, WriteTimes, merge, prepare
 from streams.rollups import recompute_statements
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -136,11 +136,56 @@ def test_merged_batches_hold_every_row_refusal_window_and_partition_count():
     assert merged.accepted == 4 and [e["event_id"] for e in merged.events()] == ["e0", "e1", "e2", "e4"]
     assert [r.record.offset for r in merged.rejected] == [102]
     assert merged.touched == first.touched | second.touched and merged.late == first.late + second.late == 1
-    rows = {row.kafka_partition: row for row in merged.ingest_rows()}
-    assert (rows[0].first_offset, rows[0].last_offset, rows[0].records, rows[0].accepted) == (100, 104, 4, 3)
-    assert (rows[1].first_offset, rows[1].records, rows[1].accepted) == (101, 1, 1)
-    assert rows[0].max_event_time - rows[0].min_event_time == timedelta(minutes=90)
+    parts = merged.partitions
+    assert (parts[0].first_offset, parts[0].last_offset, parts[0].records, parts[0].accepted) == (100, 104, 4, 3)
+    assert (parts[1].first_offset, parts[1].records, parts[1].accepted) == (101, 1, 1)
+    assert parts[0].max_stamp - parts[0].min_stamp == 90 * 60
     assert merge([first]) is first
+
+
+def test_a_merged_batch_keeps_one_ingest_row_per_batch_taken_with_its_own_take_times():
+    """Batches that waited during a write land in one, but each keeps its rows and when it was taken: a row's
+    times hold for every offset in it."""
+    first = prepare(SALES, [sale_record(0, "12:00"), sale_record(1, "12:01")], NOW, TOL)
+    second = prepare(SALES, [sale_record(2, "12:30"), sale_record(4, "11:00")], NOW, TOL)
+    third = prepare(SALES, [sale_record(6, "12:40")], NOW, TOL)
+    for i, batch in enumerate((first, second, third)):
+        batch.arrived_at, batch.taken_at, batch.prepared_at = 999.5 + i, 1000.0 + i, 1000.5 + i
+    merged = merge([merge([first, second]), third])  # merging merged batches flattens them
+    assert merged.takes == [first, second, third]
+    merged.wrote(WriteTimes(1010.0, 1011.0, 1012.0, "footfall_raw 900"))
+    rows = [
+        (
+            r.kafka_partition,
+            r.first_offset,
+            r.last_offset,
+            r.records,
+            *(t.timestamp() for t in (r.first_arrived_at, r.taken_at, r.prepared_at)),
+        )
+        for r in merged.ingest_rows()
+    ]
+    assert rows == [
+        (0, 100, 100, 1, 999.5, 1000.0, 1000.5),
+        (1, 101, 101, 1, 999.5, 1000.0, 1000.5),
+        (0, 102, 104, 2, 1000.5, 1001.0, 1001.5),
+        (0, 106, 106, 1, 1001.5, 1002.0, 1002.5),
+    ]
+    write = {(r.write_queued_at, r.write_started_at, r.raw_landed_at, r.lock_held_by) for r in merged.ingest_rows()}
+    assert [(q.timestamp(), s.timestamp(), r.timestamp(), w) for q, s, r, w in write] == [
+        (1010.0, 1011.0, 1012.0, "footfall_raw 900")
+    ]
+    assert sum(r.accepted for r in merged.ingest_rows()) == merged.accepted == 5
+
+
+def test_record_timestamps_bound_each_partition_and_are_epoch_zero_when_absent():
+    records = [
+        Record(SALES.topic, 0, 100, orjson.dumps(sale("a")), 1700000000.25),
+        Record(SALES.topic, 0, 101, orjson.dumps(sale("b")), 1700000000.125),
+        Record(SALES.topic, 1, 102, orjson.dumps(sale("c"))),
+    ]
+    rows = {r.kafka_partition: r for r in prepare(SALES, records, NOW, TOL).ingest_rows()}
+    assert (rows[0].min_record_time.timestamp(), rows[0].max_record_time.timestamp()) == (1700000000.125, 1700000000.25)
+    assert rows[1].min_record_time.timestamp() == rows[1].taken_at.timestamp() == 0  # not recorded
 
 
 def test_lateness_shortcuts_count_what_the_running_maximum_counts():

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from benchmarks.freshness_path import SEGMENTS
 from benchmarks.pipeline import HEADER, BenchConfig, record, run
 from benchmarks.year import run_year
 from simulators.run import RunSpec
@@ -55,6 +56,11 @@ def test_benchmark_runs_at_a_tiny_size(tmp_path, store_dsn):
     assert {"events_per_s", "landed_s", "committed_s", "startup_s"} <= mixed.keys()
     assert result["freshness"]["events"] == result["freshness"]["sent"] == 1000
     assert {"p50_ms", "p99_ms"} <= result["freshness"].keys()
+    path = result["freshness"]["path"]  # every live event joined to its batch's ledger row, its path adding up
+    assert (path["events"], path["unmatched"]) == (1000, 0)
+    worst = path["worst"]
+    assert worst["total_ms"] == result["freshness"]["max_ms"] == sum(worst[s] for s in SEGMENTS)
+    assert worst["record_time_known"] and min(worst[s] for s in SEGMENTS) >= -1  # times kept to the millisecond
     assert result["worker_memory_mb"]["VmHWM"] > 0
     assert result["year"]["extrapolated"] is True
 

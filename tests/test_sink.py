@@ -232,9 +232,9 @@ def test_each_statement_of_a_write_takes_the_lock_alone_raw_rows_first(store, st
     lock, held, taken = sink._lock, [], []
     hold = lock.hold
 
-    def counting_hold(urgent=False):
+    def counting_hold(urgent=False, **kwargs):
         taken.append(urgent)
-        return hold(urgent)
+        return hold(urgent, **kwargs)
 
     lock.hold = counting_hold
     client = sink._ensure()
@@ -281,3 +281,47 @@ def test_urgent_callers_of_the_writer_lock_go_first():
         time.sleep(0.1)
     later.join(5)
     assert order[-1] == "refresh again"
+
+
+def test_a_write_records_its_path_in_order_and_names_what_held_the_lock(store, store_dsn):
+    """Each ingest row holds its batch's path: record time ≤ first arrival ≤ taken ≤ prepared ≤ write queued ≤
+    lock taken ≤ raw rows landed ≤ the ingest row landed, the raw rows' ingested_at inside the raw statement, and
+    the statements that held the writer's lock while the write waited for it."""
+    import threading
+    import time
+
+    sink = ClickHouseSink(store_dsn)
+    sink.call(lambda c: None)
+    events = [e for _, e in day_events(load("baseline"), 11, date(2024, 10, 2), ["daping"], ["sales"])][:20]
+    sent = time.time() - 1.0  # the producer created the records a second ago
+    records = [Record(FEEDS["sales"].topic, 5, 700 + i, orjson.dumps(e), sent + i / 1000) for i, e in enumerate(events)]
+    taken = time.time()
+    batch = prepare(FEEDS["sales"], records, NOW, TOL)
+    batch.arrived_at, batch.taken_at, batch.prepared_at = sent + 0.5, taken, time.time()
+    holding, release = threading.Event(), threading.Event()
+
+    def refresh(client):  # another feed's statement holds the lock when the write begins
+        holding.set()
+        release.wait(10)
+
+    other = threading.Thread(target=sink.call, args=(refresh, False, "footfall_agg_1m"))
+    other.start()
+    holding.wait(10)
+    threading.Timer(0.2, release.set).start()
+    sink.write(batch)
+    other.join(10)
+    row = store.query(
+        "SELECT min_record_time, max_record_time, first_arrived_at, taken_at, prepared_at, write_queued_at, "
+        "write_started_at, raw_landed_at, landed_at, lock_held_by FROM ingest_batches WHERE kafka_partition = 5"
+    ).named_results()
+    (row,) = list(row)
+    path = [row[c].timestamp() for c in list(row)[:9]]
+    assert path == sorted(path) and path[0] > 0, dict(row)
+    assert path[:5] == pytest.approx([sent, sent + 0.019, sent + 0.5, taken, batch.prepared_at], abs=1e-3)
+    assert row["lock_held_by"].split(", ")[0].startswith("footfall_agg_1m ")
+    ingested = store.query(
+        "SELECT min(toUnixTimestamp64Milli(ingested_at)), max(toUnixTimestamp64Milli(ingested_at)) FROM sales_raw "
+        "WHERE kafka_partition = 5"
+    ).result_rows[0]
+    started, landed = (round(row[c].timestamp() * 1000) for c in ("write_started_at", "raw_landed_at"))
+    assert started - 1 <= ingested[0] <= ingested[1] <= landed + 1  # within the raw statement, to the millisecond
