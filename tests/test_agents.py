@@ -34,6 +34,17 @@ class FakeSink:
         self.land_rest = AsyncMock(side_effect=rest)
 
 
+def landing_into(faust_app, monkeypatch) -> list:
+    """Make the agents land through the retry policy into a list of the batches written; return the list."""
+    landed: list = []
+
+    async def write(batch):
+        landed.append(batch)
+
+    monkeypatch.setattr(faust_app, "landing", Retrying(FakeSink(write)))
+    return landed
+
+
 @pytest.fixture(scope="module")
 def loop():
     """One event loop for the module: Faust's app keeps the loop it first ran on."""
@@ -112,13 +123,7 @@ def test_a_refused_event_of_a_bundle_goes_to_the_dead_letters_alone(faust_app, l
 
 
 async def _a_refused_event_of_a_bundle_goes_to_the_dead_letters_alone(faust_app, monkeypatch):
-    landed: list = []
-
-    async def write(batch):
-        landed.append(batch)
-
-    sink = FakeSink(write)
-    monkeypatch.setattr(faust_app, "landing", Retrying(sink))  # type: ignore[arg-type]
+    landed = landing_into(faust_app, monkeypatch)
     dead = AsyncMock()
     monkeypatch.setattr(agents, "send_dead_letter", dead)
     bundle = [sale_at(0), sale_at(1, amount="-5.00"), sale_at(2)]
@@ -174,13 +179,7 @@ async def _the_agent_records_each_batch_path_in_its_ingest_rows(faust_app, monke
     """The records' Kafka timestamps, then when the agent took the batch and prepared it, reach the ingest rows."""
     import time
 
-    landed: list = []
-
-    async def write(batch):
-        landed.append(batch)
-
-    sink = FakeSink(write)
-    monkeypatch.setattr(faust_app, "landing", Retrying(sink))  # type: ignore[arg-type]
+    landed = landing_into(faust_app, monkeypatch)
     sent = time.time() - 2.0
     async with agents.land_sales.test_context() as agent:
         events = [
