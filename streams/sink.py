@@ -177,15 +177,13 @@ class ClickHouseSink:
         a few clock readings per write, none per event."""
         times = WriteTimes(queued_at=time.time())
         batch.wrote(times)
-        for urgent, label, statement in self._statements(batch):
-            if urgent:
-                self.call(self._timed(statement, times, batch), urgent, label)
+        for label, statement in self._raw_statements(batch):
+            self.call(self._timed(statement, times, batch), urgent=True, label=label)
 
     def write_rest(self, batch: Prepared) -> None:
         """The rest of a write, after :meth:`write_raw`: refusals, ingest rows, then every touched rollup window."""
-        for urgent, label, statement in self._statements(batch):
-            if not urgent:
-                self.call(statement, urgent, label)
+        for label, statement in self._rest_statements(batch):
+            self.call(statement, urgent=False, label=label)
 
     def _timed(
         self, statement: Callable[[Client], object], times: WriteTimes, batch: Prepared
@@ -224,20 +222,21 @@ class ClickHouseSink:
             self.stats.rejected[(batch.feed.name, r.why.reason)] += 1
         self.stats.last_landed_at = time.time()
 
-    def _statements(self, batch: Prepared) -> Iterator[tuple[bool, str, Callable[[Client], object]]]:
-        """The batch's statements, in order, each a call on the writer's client with the table it writes;
-        urgent when it lands raw rows."""
+    def _raw_statements(self, batch: Prepared) -> Iterator[tuple[str, Callable[[Client], object]]]:
+        """The statements landing the batch's raw rows, each a call on the writer's client with the table it writes."""
         feed = batch.feed
         if batch.lines:
-            yield True, feed.raw_table, lambda client: self._insert_lines(client, feed, batch.lines)
+            yield feed.raw_table, lambda client: self._insert_lines(client, feed, batch.lines)
         if batch.columns is not None and batch.accepted:
             yield (
-                True,
                 feed.raw_table,
                 lambda client: client.insert(
                     feed.raw_table, batch.columns, column_names=batch.column_names, column_oriented=True
                 ),
             )
+
+    def _rest_statements(self, batch: Prepared) -> Iterator[tuple[str, Callable[[Client], object]]]:
+        """The rest of the batch's statements, in order: refusals, ingest rows, the touched rollup windows."""
         if batch.rejected:
             rejected = [
                 (
@@ -251,7 +250,6 @@ class ClickHouseSink:
                 for r in batch.rejected
             ]
             yield (
-                False,
                 "rejected_events",
                 lambda client: client.insert(
                     "rejected_events",
@@ -261,13 +259,12 @@ class ClickHouseSink:
             )
         if batch.partitions:
             yield (
-                False,
                 "ingest_batches",
                 lambda client: client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS),
             )
-        for sql, params in recompute_statements(feed, batch.touched):
+        for sql, params in recompute_statements(batch.feed, batch.touched):
             table = sql.split(maxsplit=3)[2]  # INSERT INTO <table> …
-            yield False, table, lambda client, sql=sql, params=params: client.command(sql, parameters=params)
+            yield table, lambda client, sql=sql, params=params: client.command(sql, parameters=params)
 
     def _insert_lines(self, client: Client, feed: Feed, lines: list[bytes]) -> None:
         structure = _sql_string(raw_structure(feed))
