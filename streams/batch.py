@@ -220,10 +220,8 @@ def prepare(
         stats.last_offset = max(stats.last_offset, record.offset)
         stats.records += 1
         if (stamp := record.timestamp) is not None:
-            if stats.min_record_stamp is None or stamp < stats.min_record_stamp:
-                stats.min_record_stamp = stamp
-            if stats.max_record_stamp is None or stamp > stats.max_record_stamp:
-                stats.max_record_stamp = stamp
+            stats.min_record_stamp = _either(min, stats.min_record_stamp, stamp)
+            stats.max_record_stamp = _either(max, stats.max_record_stamp, stamp)
         value = record.value
         fast = decode_bundle(feed, value, latest) if value[:1] == b"[" and len(value) <= MAX_BUNDLE_BYTES else None
         if fast is not None:
@@ -306,12 +304,13 @@ def merge(batches: list[Prepared]) -> Prepared:
             into.accepted += stats.accepted
             into.rejected += stats.rejected
             into.late += stats.late
-            stamps = [s for s in (into.min_stamp, stats.min_stamp) if s is not None]
-            into.min_stamp = min(stamps) if stamps else None
-            stamps = [s for s in (into.max_stamp, stats.max_stamp) if s is not None]
-            into.max_stamp = max(stamps) if stamps else None
-            stamps = [s for s in (into.min_record_stamp, stats.min_record_stamp) if s is not None]
-            into.min_record_stamp = min(stamps) if stamps else None
-            stamps = [s for s in (into.max_record_stamp, stats.max_record_stamp) if s is not None]
-            into.max_record_stamp = max(stamps) if stamps else None
+            into.min_stamp = _either(min, into.min_stamp, stats.min_stamp)
+            into.max_stamp = _either(max, into.max_stamp, stats.max_stamp)
+            into.min_record_stamp = _either(min, into.min_record_stamp, stats.min_record_stamp)
+            into.max_record_stamp = _either(max, into.max_record_stamp, stats.max_record_stamp)
     return out
+
+
+def _either(pick, a: float | None, b: float | None) -> float | None:
+    """``pick`` (min or max) of the stamps that are recorded; None when neither is."""
+    return b if a is None else a if b is None else pick(a, b)
