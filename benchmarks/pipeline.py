@@ -112,6 +112,8 @@ class Phase:
     landed_s: float = 0.0  # from start to the last batch landed
     committed_s: float = 0.0  # from start to committed offsets == end offsets (pipeline only)
     startup_s: float = 0.0  # worker spawn to partitions assigned (pipeline only, not in the rates)
+    worker_cpu_s: float = 0.0  # CPU seconds of the worker from partitions assigned to committed (pipeline only)
+    broker_cpu_s: float = 0.0  # CPU seconds of the broker over the same time (pipeline only)
     ranges: dict[str, list[int]] = field(default_factory=dict)  # "topic:partition" -> [start, end)
 
     @property
@@ -131,6 +133,8 @@ class Phase:
         out["events_per_s"] = round(self.events_per_s, 1)
         if self.committed_s:
             out["events_per_s_committed"] = round(self.records / self.committed_s, 1)
+        if self.worker_cpu_s:
+            out["worker_cpu_s_per_million"] = round(self.worker_cpu_s / self.records * 1e6, 2)
         return out
 
 
@@ -159,6 +163,16 @@ def machine() -> dict[str, Any]:
     except (OSError, StopIteration):
         pass
     return {"nproc": os.cpu_count(), "cpu": cpu, "ram_gb": ram_gb, "python": sys.version.split()[0]}
+
+
+def proc_cpu_s(pid: int | None) -> float:
+    """User plus system CPU seconds of a process so far (all its threads); 0 when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, TypeError):
+        return 0.0
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_memory_mb(pid: int) -> dict[str, float]:
@@ -389,6 +403,8 @@ class Bench:
         self.stack.wait_ready(120)
         t0 = time.time()
         phase.startup_s = round(t0 - spawn, 2)
+        worker_pid, broker_pid = self.stack.worker.pid, self.stack.broker.pid if self.stack.broker else None
+        cpu0 = proc_cpu_s(worker_pid), proc_cpu_s(broker_pid)
         if profile is not None:
             self._start_profile(profile)
         committed = Committed(self.settings.bootstrap)
@@ -401,6 +417,8 @@ class Bench:
                     raise RuntimeError(f"the worker died; see {self.stack.logs['worker']}")
                 time.sleep(0.2)
             t_committed = time.time()
+            phase.worker_cpu_s = round(proc_cpu_s(worker_pid) - cpu0[0], 2)
+            phase.broker_cpu_s = round(proc_cpu_s(broker_pid) - cpu0[1], 2)
         finally:
             committed.close()
         self._stop_profile()
@@ -418,7 +436,8 @@ class Bench:
         self.pipeline.append(phase)
         self.log(
             f"pipeline {phase.name}: {phase.records:,} events in {phase.landed_s:.1f} s "
-            f"= {phase.events_per_s:,.0f}/s (worker startup {phase.startup_s:.1f} s)"
+            f"= {phase.events_per_s:,.0f}/s (worker startup {phase.startup_s:.1f} s; CPU until committed: "
+            f"worker {phase.worker_cpu_s:.2f} s, broker {phase.broker_cpu_s:.2f} s)"
         )
         return phase
 
