@@ -80,7 +80,7 @@ def day_batch(feed: str, day: date, seed: int = 7) -> Prepared:
                     )
                 for column, value in zip(columns, (*row, 0, 0), strict=True):
                     column.append(value)
-                touched.add((district, int(ts.timestamp()) // 60 * 60))
+                touched.add((district, int(ts.timestamp()) // 60 * 60, int(ts.timestamp()) // 60 * 60 + 60))
     return Prepared(FEEDS[feed], columns=columns, accepted=len(columns[0]), touched=touched)
 
 

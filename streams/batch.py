@@ -1,5 +1,5 @@
 """Pure batch preparation: decode a batch of Kafka records (single events or bundles) into the raw rows
-to land, rejections, touched minutes and per-partition ingest statistics (including late events).
+to land, rejections, touched time ranges and per-partition ingest statistics (including late events).
 
 The raw rows stay JSON: one JSONEachRow line per record, ``{"p": partition, "o": offset, "b": [events]}``,
 re-serialised from the validated events, which ClickHouse parses into the raw table's columns (see
@@ -139,7 +139,9 @@ class Prepared:
     accepted: int = 0  # events in ``lines`` (or in ``columns``)
     size: int = 0  # bytes of ``lines``
     rejected: list[Refused] = field(default_factory=list)
-    touched: set[tuple[str, int]] = field(default_factory=set)  # (district, start of the minute in epoch seconds)
+    # (district, from, to): minute-aligned epoch-second ranges holding the accepted events; a bundle of one 商圈
+    # gives one range (its first to its last event's minute), so a range may hold minutes without events
+    touched: set[tuple[str, int, int]] = field(default_factory=set)
     partitions: dict[int, PartitionStats] = field(default_factory=dict)
     # Alternatively, raw rows as Python columns (the feed's columns, then kafka_partition, kafka_offset):
     # for tools that build rows without JSON.
@@ -244,10 +246,12 @@ def prepare(
         lo, hi = min(stamps), max(stamps)
         if districts.count(districts[0]) == n:  # a bundle of one 商圈 (the record key)
             district = districts[0]
-            out.touched.update((district, int(s) // 60 * 60) for s in set(stamps))  # events share times
+            out.touched.add((district, int(lo) // 60 * 60, int(hi) // 60 * 60 + 60))
             stats.late += _late(watermarks, (partition, district), stamps, lo, hi, behind)
         else:
-            out.touched.update(zip(districts, [int(s) // 60 * 60 for s in stamps], strict=True))
+            out.touched.update(
+                (d, int(s) // 60 * 60, int(s) // 60 * 60 + 60) for d, s in zip(districts, stamps, strict=True)
+            )
             for district, stamp in zip(districts, stamps, strict=True):
                 stats.late += _late(watermarks, (partition, district), [stamp], stamp, stamp, behind)
         stats.min_stamp = lo if stats.min_stamp is None else min(stats.min_stamp, lo)

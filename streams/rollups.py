@@ -5,7 +5,8 @@ minute (from the deduplicated raw rows), then each coarser level of the feed (ho
 the level below. A window is recomputed whenever a batch lands an event in it, however late, so the
 latest version (computed_at) of every window equals the raw table exactly, after duplicates and
 replays too. Recomputing a window nobody touched is harmless (it equals the raw table as well), so a
-batch's touched minutes are passed as a few time ranges per 商圈 rather than one key per minute.
+batch keeps one touched range per bundle (its first to its last event's minute), and the ranges are passed
+as a few merged time ranges per 商圈 rather than one key per minute.
 Occupancy is a feed's running in − out since the latest 06:00 local time (the counters re-zero at the
 quietest hour; people inside at midnight stay inside), so its feed refreshes whole business days (06:00 to
 06:00) of every 商圈 it touched, and at the day and month levels the calendar days they overlap.
@@ -164,15 +165,15 @@ class Windows:
         }
 
 
-def touched_windows(touched: Iterable[tuple[str, int]], whole_days: bool = False) -> Windows | None:
-    """The ranges holding every (商圈, minute start in epoch seconds) pair, merged when close; with
+def touched_windows(touched: Iterable[tuple[str, int, int]], whole_days: bool = False) -> Windows | None:
+    """The touched (商圈, from, to) minute ranges (epoch seconds) per 商圈, merged when close; with
     ``whole_days``, widened to whole business days (06:00 to 06:00)."""
-    minutes: dict[str, set[int]] = defaultdict(set)
-    for district, minute in touched:
-        minutes[district].add(minute)
-    if not minutes:
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for district, lo, hi in touched:
+        spans[district].append((lo, hi))
+    if not spans:
         return None
-    ranges = {d: _merge(((m, m + 60) for m in ms), MERGE_GAP_S) for d, ms in minutes.items()}
+    ranges = {d: _merge(ds, MERGE_GAP_S) for d, ds in spans.items()}
     return at_level(Windows(ranges), "business_day") if whole_days else Windows(ranges)
 
 
@@ -183,7 +184,7 @@ def at_level(windows: Windows, level: str) -> Windows:
     )
 
 
-def recompute_statements(feed: Feed, touched: Iterable[tuple[str, int]]) -> list[tuple[str, dict]]:
+def recompute_statements(feed: Feed, touched: Iterable[tuple[str, int, int]]) -> list[tuple[str, dict]]:
     """The INSERT … SELECT statements, finest level first, with their parameters, that refresh every
     touched window."""
     base = touched_windows(touched, whole_days=feed.occupancy is not None)

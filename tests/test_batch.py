@@ -82,9 +82,26 @@ def test_touched_windows_become_ranges_per_level_and_footfall_days():
     assert recompute_statements(SALES, set()) == []
 
 
+def test_a_bundle_touches_one_range_from_its_first_to_its_last_minute_and_a_mixed_one_each_minute():
+    times = ["12:00:30", "12:07:00", "12:03:59"]
+    bundle = [sale(f"b{i}", event_time=f"2024-10-01T{t}+08:00") for i, t in enumerate(times)]
+    one = prepare(SALES, [Record(SALES.topic, 0, 1, orjson.dumps(bundle))], NOW, TOL)
+    assert one.accepted == 3
+    assert one.touched == {("daping", _epoch("2024-10-01T12:00:00+08:00"), _epoch("2024-10-01T12:08:00+08:00"))}
+    bundle[1]["district"] = "jiefangbei"  # two 商圈 in one record: each event its own minute
+    mixed = prepare(SALES, [Record(SALES.topic, 0, 1, orjson.dumps(bundle))], NOW, TOL)
+    assert mixed.touched == {
+        ("daping", _epoch("2024-10-01T12:00:00+08:00"), _epoch("2024-10-01T12:01:00+08:00")),
+        ("jiefangbei", _epoch("2024-10-01T12:07:00+08:00"), _epoch("2024-10-01T12:08:00+08:00")),
+        ("daping", _epoch("2024-10-01T12:03:00+08:00"), _epoch("2024-10-01T12:04:00+08:00")),
+    }
+
+
 def test_every_rollup_statement_names_the_registry_measures():
     for feed in FEEDS.values():
-        for sql, params in recompute_statements(feed, {("daping", _epoch("2024-10-01T12:00:00+08:00"))}):
+        for sql, params in recompute_statements(
+            feed, {("daping", _epoch("2024-10-01T12:00:00+08:00"), _epoch("2024-10-01T12:01:00+08:00"))}
+        ):
             target = sql[sql.index("(") + 1 : sql.index(")")].split(", ")
             assert [m for m in feed.measures if m in target] == list(feed.measures), sql
             assert "{windows:Array(Tuple(String, Int64, Int64))}" in sql and set(params) == {
