@@ -9,7 +9,7 @@ from faust.worker import Worker
 
 import streams.agents  # noqa: F401 - registers the landing agents on the app
 from streams.app import EXIT_REFUSED, app, last_words
-from streams.trim import start_trimming
+from streams.trim import PURGE, start_trimming
 from yzcore.store import open_engine
 
 
@@ -17,8 +17,9 @@ def main() -> None:
     """Run the worker until it is stopped; after a write no retry can fix, exit non-zero with the reason."""
     settings = app.yz_settings
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    engine = open_engine(settings.store_dsn)  # noqa: F841 - held for the process's life: the engine's configuration
-    start_trimming(settings.memory_trim_s)
+    engine = open_engine(settings.store_dsn)  # held for the process's life: the engine's configuration
+    # the embedded store's jemalloc is purged on a client of its own, so never behind the writer's lock
+    start_trimming(settings.memory_trim_s, None if engine is None else lambda: engine.command(PURGE))
     try:
         Worker(app, loglevel=settings.log_level).execute_from_commandline()
     except SystemExit:

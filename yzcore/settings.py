@@ -56,8 +56,9 @@ class Settings(BaseSettings):
     memory_trim_s: float = Field(
         1.0,
         ge=0,
-        description="How often the worker gives the memory it freed back to the system (glibc malloc_trim; "
-        "0 never): without it, the heaps fragmented by a backlog keep the worker's memory high after it.",
+        description="How often the worker gives the memory it freed back to the system (glibc malloc_trim, and "
+        "the embedded store's jemalloc with SYSTEM JEMALLOC PURGE; 0 never): without it, the heaps fragmented by a "
+        "backlog and the pages the store's statements freed keep the worker's memory high.",
     )
     fetch_max_wait_ms: int = Field(
         100, ge=0, le=1500, description="Longest time the broker may hold the worker's fetch for data to arrive."
