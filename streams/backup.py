@@ -1,6 +1,5 @@
 """The worker's backup view: POST /admin/backup {"to": path} takes a backup of the store it owns
-(``yzcore.backup``) while every feed's writer waits (``ClickHouseSink.call_alone``), so the backup is
-consistent across tables."""
+(``yzcore.backup``) under the writer's lock, so the backup is consistent across tables."""
 
 from __future__ import annotations
 
@@ -24,7 +23,7 @@ class BackupView(web.View):
             return backup(client, where, embedded=sink.dsn.startswith("chdb:"))
 
         try:
-            result = await asyncio.get_running_loop().run_in_executor(None, lambda: sink.call_alone(take))
+            result = await asyncio.get_running_loop().run_in_executor(None, lambda: sink.call(take, urgent=True))
         except BackupError as exc:
             return self.json({"error": str(exc)}, status=400)
         except Exception as exc:  # noqa: BLE001 - the engine's message is what the operator needs

@@ -20,13 +20,12 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import pandas  # noqa: F401 - clickhouse-connect imports it at the first insert (to test for a DataFrame): at start instead
 from clickhouse_connect.driver.client import Client
 
-from schemas.feeds import DECIMAL, FEEDS, INTEGER, TEXT, TIME, Feed
+from schemas.feeds import DECIMAL, INTEGER, TEXT, TIME, Feed
 from streams.batch import INGEST_COLUMNS, Prepared, WriteTimes
 from streams.rollups import recompute_statements
 from yzcore.migrate import require_current
@@ -116,68 +115,41 @@ def raw_insert(feed: Feed, source: str) -> str:
     return f"INSERT INTO {feed.raw_table} ({columns}) SELECT {', '.join(values)}, p, o FROM {source} ARRAY JOIN b AS e"
 
 
-# The embedded store shares the worker's cores with its Python thread: parsing a write's lines in parallel
-# threads bought no wall time there (one thread parsed 10 days as fast) and cost a tenth more CPU.
-_EMBEDDED_PARSING = " SETTINGS input_format_parallel_parsing = 0"
-
-
-class _Lane:
-    """One writer: a client of its own, its lock, and the statements that held it lately."""
-
-    def __init__(self) -> None:
-        self.client: Client | None = None
-        self.lock = WriterLock()
-        # the latest statements that held the lock: (what they wrote, got it, released it), epoch seconds
-        self.held: deque[tuple[str, float, float]] = deque(maxlen=HELD_KEPT)
-
-
 class ClickHouseSink:
-    """Owns the worker's ClickHouse writers: one per feed (a lane: its own client and lock), so that one
-    feed's statements never wait for another's; each lane's calls are serialised by its lock (reads never
-    take one: they run on their own chDB sessions, `readpath.readengine`)."""
+    """Owns the worker's ClickHouse writer; its calls are serialised by a lock (reads never take it:
+    they run on their own chDB sessions, `readpath.readengine`)."""
 
     def __init__(self, dsn: str):
         self.dsn = dsn
         self.stats = SinkStats()
-        self._lanes = {name: _Lane() for name in ("", *FEEDS)}  # "": calls of no feed (readiness, backup)
+        self._client: Client | None = None
+        self._lock = WriterLock()
         self._embedded = dsn.startswith("chdb:")
+        # the latest statements that held the lock: (what they wrote, got it, released it), epoch seconds
+        self._held: deque[tuple[str, float, float]] = deque(maxlen=HELD_KEPT)
 
     # -- store access ---------------------------------------------------------------------------
-    def _lane(self, name: str) -> _Lane:
-        return self._lanes[name]
-
-    def _ensure(self, lane: _Lane) -> Client:
-        if lane.client is None:
+    def _ensure(self) -> Client:
+        if self._client is None:
             client = connect(self.dsn)
             require_current(client)
-            lane.client = client
-        return lane.client
+            self._client = client
+        return self._client
 
-    def call(self, fn: Callable[[Client], object], urgent: bool = False, label: str = "", lane: str = "") -> object:
-        """Run ``fn`` on the client of the writer ``lane`` (a feed's name) under its lock (``urgent``: ahead of
-        waiting non-urgent calls); ``label`` (the table it writes) names it to the statements that waited meanwhile."""
-        writer = self._lane(lane)
-        with writer.lock.hold(urgent):
+    def call(self, fn: Callable[[Client], object], urgent: bool = False, label: str = "") -> object:
+        """Run ``fn`` on the writer's client under the writer's lock (``urgent``: ahead of waiting non-urgent calls);
+        ``label`` (the table it writes) names it to the statements that waited meanwhile."""
+        with self._lock.hold(urgent):
             started = time.time()
             try:
-                return fn(self._ensure(writer))
+                return fn(self._ensure())
             finally:
-                writer.held.append((label, started, time.time()))
+                self._held.append((label, started, time.time()))
 
-    def call_alone(self, fn: Callable[[Client], object]) -> object:
-        """Run ``fn`` while no lane writes: every lane's lock held (in one order), for a view of the store
-        consistent across tables (a backup)."""
-        with ExitStack() as held:
-            for lane in self._lanes.values():
-                held.enter_context(lane.lock.hold(urgent=True))
-            return fn(self._ensure(self._lane("")))
-
-    def _held_since(self, since: float, lane: str) -> str:
-        """The statements that released the lane's lock after ``since`` (call it holding the lock): the table each
-        wrote and the milliseconds it held the lock, longest first; past :data:`HELD_SHOWN`, the rest summed."""
-        held = sorted(
-            ((end - start, label) for label, start, end in self._lane(lane).held if end > since), reverse=True
-        )
+    def _held_since(self, since: float) -> str:
+        """The statements that released the lock after ``since`` (call it holding the lock): the table each wrote
+        and the milliseconds it held the lock, longest first; past :data:`HELD_SHOWN`, the rest summed."""
+        held = sorted(((end - start, label) for label, start, end in self._held if end > since), reverse=True)
         named = [f"{label or 'other'} {round(s * 1000)}" for s, label in held[:HELD_SHOWN]]
         if len(held) > HELD_SHOWN:
             named.append(f"others ({len(held) - HELD_SHOWN}) {round(sum(s for s, _ in held[HELD_SHOWN:]) * 1000)}")
@@ -206,12 +178,12 @@ class ClickHouseSink:
         times = WriteTimes(queued_at=time.time())
         batch.wrote(times)
         for label, statement in self._raw_statements(batch):
-            self.call(self._timed(statement, times, batch), urgent=True, label=label, lane=batch.feed.name)
+            self.call(self._timed(statement, times, batch), urgent=True, label=label)
 
     def write_rest(self, batch: Prepared) -> None:
         """The rest of a write, after :meth:`write_raw`: refusals, ingest rows, then every touched rollup window."""
         for label, statement in self._rest_statements(batch):
-            self.call(statement, urgent=False, label=label, lane=batch.feed.name)
+            self.call(statement, urgent=False, label=label)
 
     def _timed(
         self, statement: Callable[[Client], object], times: WriteTimes, batch: Prepared
@@ -221,7 +193,7 @@ class ClickHouseSink:
 
         def run(client: Client) -> object:
             times.started_at = time.time()
-            times.lock_held_by = self._held_since(batch.taken_at or times.queued_at, batch.feed.name)
+            times.lock_held_by = self._held_since(batch.taken_at or times.queued_at)
             out = statement(client)
             times.raw_landed_at = time.time()
             return out
@@ -303,8 +275,6 @@ class ClickHouseSink:
         try:
             with os.fdopen(fd, "wb") as out:
                 out.writelines(lines)
-            client.command(
-                raw_insert(feed, f"file({_sql_string(path)}, 'JSONEachRow', {structure})") + _EMBEDDED_PARSING
-            )
+            client.command(raw_insert(feed, f"file({_sql_string(path)}, 'JSONEachRow', {structure})"))
         finally:
             os.unlink(path)

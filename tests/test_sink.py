@@ -228,9 +228,8 @@ def test_each_statement_of_a_write_takes_the_lock_alone_raw_rows_first(store, st
     """Another feed's raw rows may land between this batch's statements (the lock is free between them);
     every statement runs under the lock, and only the raw rows' statement is urgent."""
     sink = ClickHouseSink(store_dsn)
-    sink.call(lambda c: None, lane="sales")
-    lane = sink._lane("sales")
-    lock, held, taken = lane.lock, [], []
+    sink.call(lambda c: None)
+    lock, held, taken = sink._lock, [], []
     hold = lock.hold
 
     def counting_hold(urgent=False, **kwargs):
@@ -238,7 +237,7 @@ def test_each_statement_of_a_write_takes_the_lock_alone_raw_rows_first(store, st
         return hold(urgent, **kwargs)
 
     lock.hold = counting_hold
-    client = sink._ensure(lane)
+    client = sink._ensure()
     real_command, real_insert = client.command, client.insert
     client.command = lambda *a, **k: held.append(lock._busy) or real_command(*a, **k)
     client.insert = lambda *a, **k: held.append(lock._busy) or real_insert(*a, **k)
@@ -247,70 +246,6 @@ def test_each_statement_of_a_write_takes_the_lock_alone_raw_rows_first(store, st
     levels = len(FEEDS["sales"].levels)
     assert taken == [True, False] + [False] * levels  # raw rows, ingest rows, one refresh per level
     assert len(held) == len(taken) and all(held)
-
-
-def test_each_feed_writes_on_its_own_lane_while_another_feed_holds_its_lock(store_dsn):
-    """A feed's statements never wait for another feed's: each feed has a client and lock of its own."""
-    import threading
-
-    sink = ClickHouseSink(store_dsn)
-    inside, release = threading.Event(), threading.Event()
-
-    def slow(client):
-        inside.set()
-        release.wait(30)
-        return client
-
-    sales = threading.Thread(target=sink.call, args=(slow,), kwargs={"lane": "sales"})
-    sales.start()
-    try:
-        assert inside.wait(30)
-        footfall_client = sink.call(lambda c: c, lane="footfall")  # returns while sales holds its lane's lock
-        assert sink._lane("sales").lock._busy and not sink._lane("footfall").lock._busy
-        assert footfall_client is not sink._lane("sales").client
-    finally:
-        release.set()
-        sales.join(30)
-    assert sink.call(lambda c: c, lane="sales") is sink._lane("sales").client
-
-
-def test_a_call_alone_waits_until_no_feed_writes_and_holds_every_lane(store_dsn):
-    """A backup sees the store between statements of every feed: it waits for a lane's statement to end,
-    and a feed's statement that comes during it waits for it."""
-    import threading
-    import time
-
-    sink = ClickHouseSink(store_dsn)
-    inside, release, order = threading.Event(), threading.Event(), []
-
-    def slow(client):
-        inside.set()
-        release.wait(30)
-        order.append("sales statement")
-
-    def backup(client):
-        order.append("backup")
-        footfall = threading.Thread(
-            target=sink.call, args=(lambda c: order.append("footfall statement"),), kwargs={"lane": "footfall"}
-        )
-        footfall.start()
-        time.sleep(0.2)
-        assert all(lane.lock._busy for lane in sink._lanes.values())
-        return footfall
-
-    sales = threading.Thread(target=sink.call, args=(slow,), kwargs={"lane": "sales"})
-    sales.start()
-    assert inside.wait(30)
-    alone = []
-    waiting = threading.Thread(target=lambda: alone.append(sink.call_alone(backup)))
-    waiting.start()
-    time.sleep(0.2)
-    assert order == []  # the backup waits for the sales statement
-    release.set()
-    waiting.join(30)
-    alone[0].join(30)
-    sales.join(30)
-    assert order == ["sales statement", "backup", "footfall statement"]
 
 
 def test_urgent_callers_of_the_writer_lock_go_first():
@@ -351,7 +286,7 @@ def test_urgent_callers_of_the_writer_lock_go_first():
 def test_a_write_records_its_path_in_order_and_names_what_held_the_lock(store, store_dsn):
     """Each ingest row holds its batch's path: record time ≤ first arrival ≤ taken ≤ prepared ≤ write queued ≤
     lock taken ≤ raw rows landed ≤ the ingest row landed, the raw rows' ingested_at inside the raw statement, and
-    the statements that held the feed's writer lock while the write waited for it."""
+    the statements that held the writer's lock while the write waited for it."""
     import threading
     import time
 
@@ -365,11 +300,11 @@ def test_a_write_records_its_path_in_order_and_names_what_held_the_lock(store, s
     batch.arrived_at, batch.taken_at, batch.prepared_at = sent + 0.5, taken, time.time()
     holding, release = threading.Event(), threading.Event()
 
-    def refresh(client):  # the feed's previous refresh holds its lane's lock when the write begins
+    def refresh(client):  # another feed's statement holds the lock when the write begins
         holding.set()
         release.wait(10)
 
-    other = threading.Thread(target=sink.call, args=(refresh, False, "sales_agg_1m", "sales"))
+    other = threading.Thread(target=sink.call, args=(refresh, False, "footfall_agg_1m"))
     other.start()
     holding.wait(10)
     threading.Timer(0.2, release.set).start()
@@ -383,7 +318,7 @@ def test_a_write_records_its_path_in_order_and_names_what_held_the_lock(store, s
     path = [row[c].timestamp() for c in list(row)[:9]]
     assert path == sorted(path) and path[0] > 0, dict(row)
     assert path[:5] == pytest.approx([sent, sent + 0.019, sent + 0.5, taken, batch.prepared_at], abs=1e-3)
-    assert row["lock_held_by"].split(", ")[0].startswith("sales_agg_1m ")
+    assert row["lock_held_by"].split(", ")[0].startswith("footfall_agg_1m ")
     ingested = store.query(
         "SELECT min(toUnixTimestamp64Milli(ingested_at)), max(toUnixTimestamp64Milli(ingested_at)) FROM sales_raw "
         "WHERE kafka_partition = 5"
