@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import pandas  # noqa: F401 - clickhouse-connect imports it at the first insert (to test for a DataFrame): at start instead
 from clickhouse_connect.driver.client import Client
 
 from schemas.feeds import DECIMAL, INTEGER, TEXT, TIME, Feed
@@ -113,6 +114,11 @@ def raw_insert(feed: Feed, source: str) -> str:
         values.append(value)
     columns = ", ".join([*feed.column_names, "kafka_partition", "kafka_offset"])
     return f"INSERT INTO {feed.raw_table} ({columns}) SELECT {', '.join(values)}, p, o FROM {source} ARRAY JOIN b AS e"
+
+
+# The embedded store shares the worker's cores with its Python thread: parsing a write's lines in parallel
+# threads bought no wall time there (one thread parsed 10 days as fast) and cost a tenth more CPU.
+_EMBEDDED_PARSING = " SETTINGS input_format_parallel_parsing = 0"
 
 
 class ClickHouseSink:
@@ -275,6 +281,8 @@ class ClickHouseSink:
         try:
             with os.fdopen(fd, "wb") as out:
                 out.writelines(lines)
-            client.command(raw_insert(feed, f"file({_sql_string(path)}, 'JSONEachRow', {structure})"))
+            client.command(
+                raw_insert(feed, f"file({_sql_string(path)}, 'JSONEachRow', {structure})") + _EMBEDDED_PARSING
+            )
         finally:
             os.unlink(path)
