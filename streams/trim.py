@@ -19,7 +19,6 @@ import ctypes
 import ctypes.util
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -38,18 +37,20 @@ def _malloc_trim():
         return None
 
 
-def start_trimming(interval_s: float, purge: Callable[[], object] | None = None) -> threading.Thread | None:
+def start_trimming(
+    interval_s: float, purge: Callable[[], object] | None = None, stop: threading.Event | None = None
+) -> threading.Thread | None:
     """Every ``interval_s`` seconds, trim the heaps and call ``purge`` (the store's jemalloc), in a daemon
-    thread; None when disabled or when there is nothing to trim. A purge that fails is logged once and
-    not tried again: trimming goes on."""
+    thread, until ``stop`` is set (the worker never sets it); None when disabled or when there is nothing to
+    trim. A purge that fails is logged once and not tried again: trimming goes on."""
     trim = _malloc_trim()
     if interval_s <= 0 or (trim is None and purge is None):
         return None
+    stopped = stop or threading.Event()
 
     def loop() -> None:
         purging = purge
-        while True:
-            time.sleep(interval_s)
+        while not stopped.wait(interval_s):
             if trim is not None:
                 trim(0)
             if purging is not None:

@@ -86,22 +86,29 @@ def test_the_stores_freed_pages_go_back_with_the_purge_and_not_with_the_trim_alo
 
 
 def test_a_purge_the_store_refuses_is_tried_once_and_the_trimming_goes_on(monkeypatch, caplog):
+    import threading
     import time
 
     from clickhouse_connect.driver.exceptions import DatabaseError
 
     import streams.trim as trim
 
-    trims, purges = [], []
-    monkeypatch.setattr(trim, "_malloc_trim", lambda: trims.append)
+    trims, purges, stop = [], [], threading.Event()
+
+    def fake_trim(pad: int) -> None:
+        trims.append(pad)
+        if len(trims) >= 10:
+            stop.set()
 
     def refuse():
         purges.append(1)
         raise DatabaseError("Code: 1. DB::Exception: SYSTEM JEMALLOC PURGE is not supported")
 
-    assert trim.start_trimming(0.01, refuse) is not None
+    monkeypatch.setattr(trim, "_malloc_trim", lambda: fake_trim)
+    thread = trim.start_trimming(0.01, refuse, stop)
+    assert thread is not None
     deadline = time.monotonic() + 10
-    while len(trims) < 5 and time.monotonic() < deadline:
+    while thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert len(trims) >= 5 and purges == [1]
+    assert len(trims) == 10 and purges == [1]
     assert "not purged" in caplog.text
