@@ -184,10 +184,14 @@ def at_level(windows: Windows, level: str) -> Windows:
     )
 
 
-def recompute_statements(feed: Feed, touched: Iterable[tuple[str, int, int]]) -> list[tuple[str, dict]]:
-    """The INSERT … SELECT statements, finest level first, with their parameters, that refresh every
-    touched window."""
+def refreshes(feed: Feed, touched: Iterable[tuple[str, int, int]]) -> list[tuple[Refresh, dict]]:
+    """The feed's refreshes, finest level first, each with the parameters that refresh every touched window."""
     base = touched_windows(touched, whole_days=feed.occupancy is not None)
     if base is None:
         return []
-    return [(r.sql, at_level(base, r.level).parameters()) for r in STATEMENTS[feed.name]]
+    return [(r, at_level(base, r.level).parameters()) for r in STATEMENTS[feed.name]]
+
+
+def recompute_statements(feed: Feed, touched: Iterable[tuple[str, int, int]]) -> list[tuple[str, dict]]:
+    """The INSERT … SELECT statements of :func:`refreshes` with their parameters."""
+    return [(r.sql, params) for r, params in refreshes(feed, touched)]

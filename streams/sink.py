@@ -28,7 +28,7 @@ from clickhouse_connect.driver.client import Client
 
 from schemas.feeds import DECIMAL, INTEGER, TEXT, TIME, Feed
 from streams.batch import INGEST_COLUMNS, Prepared, WriteTimes
-from streams.rollups import recompute_statements
+from streams.rollups import refreshes
 from yzcore.migrate import require_current
 from yzcore.store import connect
 
@@ -268,9 +268,8 @@ class ClickHouseSink:
                 "ingest_batches",
                 lambda client: client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS),
             )
-        for sql, params in recompute_statements(batch.feed, batch.touched):
-            table = sql.split(maxsplit=3)[2]  # INSERT INTO <table> …
-            yield table, lambda client, sql=sql, params=params: client.command(sql, parameters=params)
+        for refresh, params in refreshes(batch.feed, batch.touched):
+            yield refresh.table, lambda client, sql=refresh.sql, params=params: client.command(sql, parameters=params)
 
     def _insert_lines(self, client: Client, feed: Feed, lines: list[bytes]) -> None:
         structure = _sql_string(raw_structure(feed))
