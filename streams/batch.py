@@ -248,11 +248,10 @@ def prepare(
             district = districts[0]
             out.touched.add((district, int(lo) // 60 * 60, int(hi) // 60 * 60 + 60))
             stats.late += _late(watermarks, (partition, district), stamps, lo, hi, behind)
-        else:
-            out.touched.update(
-                (d, int(s) // 60 * 60, int(s) // 60 * 60 + 60) for d, s in zip(districts, stamps, strict=True)
-            )
+        else:  # a bundle of several 商圈: a minute per event
             for district, stamp in zip(districts, stamps, strict=True):
+                minute = int(stamp) // 60 * 60
+                out.touched.add((district, minute, minute + 60))
                 stats.late += _late(watermarks, (partition, district), [stamp], stamp, stamp, behind)
         stats.min_stamp = lo if stats.min_stamp is None else min(stats.min_stamp, lo)
         stats.max_stamp = hi if stats.max_stamp is None else max(stats.max_stamp, hi)
