@@ -276,14 +276,33 @@ def test_a_kill_9_of_the_broker_mid_load_loses_nothing(tmp_path, free_port):
             time.sleep(0.1)
         assert load.poll() is None, "the load ended before the broker could be killed mid-way"
         state = stack.state()
-        # The worker paused for a moment while the load goes on: the broker then surely holds acknowledged records
-        # that have not landed (else the worker may have landed all the broker held just before the kill).
-        os.kill(state["worker"], signal.SIGSTOP)
+        # The worker is paused until the broker's logs grow: those records were acknowledged after the worker
+        # stopped fetching, so they cannot land before the kill (records the worker had already fetched would
+        # land after it, and a kill then could find nothing to send again). The load may be holding back, waiting
+        # for the paused worker to land what it sent: the worker then runs again for a moment before the next try.
+        killed = False
+        ends = _LogEnds(stack.settings.bootstrap)
         try:
-            time.sleep(1.5)
-            os.kill(state["broker"], signal.SIGKILL)
+            for _ in range(20):
+                os.kill(state["worker"], signal.SIGSTOP)
+                try:
+                    before = ends.total()
+                    grown = time.monotonic() + 10
+                    while before >= 0 and time.monotonic() < grown and load.poll() is None:
+                        if ends.total() > before:
+                            time.sleep(1)  # the broker's acknowledgement reaches the load
+                            os.kill(state["broker"], signal.SIGKILL)
+                            killed = True
+                            break
+                        time.sleep(0.1)
+                finally:
+                    os.kill(state["worker"], signal.SIGCONT)
+                if killed or load.poll() is not None:
+                    break
+                time.sleep(3)  # the worker lands what the load waits for
         finally:
-            os.kill(state["worker"], signal.SIGCONT)
+            ends.close()
+        assert killed, "the broker's logs never grew while the worker was paused"
         out, err = load.communicate(timeout=900)
         assert load.returncode == 0, err[-2000:]
         assert "300,000 valid rows sent, 0 invalid" in out
@@ -298,3 +317,32 @@ def test_a_kill_9_of_the_broker_mid_load_loses_nothing(tmp_path, free_port):
         assert "re-sent" in status.stdout and "sent again" in status.stdout
     finally:
         stack.down()
+
+
+class _LogEnds:
+    """The sum of the feed topics' log ends, as the broker lists them, through one consumer."""
+
+    def __init__(self, bootstrap: str):
+        from kafka import KafkaConsumer
+        from kafka.structs import TopicPartition
+
+        from schemas.feeds import FEEDS
+
+        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        self.tps = [
+            TopicPartition(f.topic, p)
+            for f in FEEDS.values()
+            for p in self.consumer.partitions_for_topic(f.topic) or ()
+        ]
+
+    def total(self) -> int:
+        """-1 while the broker does not answer (busy with the load): the caller asks again."""
+        from kafka.errors import KafkaError
+
+        try:
+            return sum(self.consumer.end_offsets(self.tps).values())
+        except KafkaError:
+            return -1
+
+    def close(self) -> None:
+        self.consumer.close()
