@@ -9,12 +9,14 @@ from faust.worker import Worker
 
 import streams.agents  # noqa: F401 - registers the landing agents on the app
 from streams.app import EXIT_REFUSED, app, last_words
+from streams.sink import insert_without_pandas
 from streams.trim import PURGE, start_trimming
 from yzcore.store import open_engine
 
 
 def main() -> None:
     """Run the worker until it is stopped; after a write no retry can fix, exit non-zero with the reason."""
+    insert_without_pandas()
     settings = app.yz_settings
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = open_engine(settings.store_dsn)  # held for the process's life: the engine's configuration

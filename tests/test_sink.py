@@ -325,3 +325,44 @@ def test_a_write_records_its_path_in_order_and_names_what_held_the_lock(store, s
     ).result_rows[0]
     started, landed = (round(row[c].timestamp() * 1000) for c in ("write_started_at", "raw_landed_at"))
     assert started - 1 <= ingested[0] <= ingested[1] <= landed + 1  # within the raw statement, to the millisecond
+
+
+def test_the_worker_lands_every_kind_of_row_without_importing_pandas(tmp_path):
+    """clickhouse-connect's insert imports pandas to test for a DataFrame; the worker declares it absent
+    (``insert_without_pandas``) and still lands raw rows, refusals, ingest rows and rollups."""
+    import subprocess
+    import sys
+
+    script = """
+import asyncio, sys
+from datetime import date, datetime, timedelta, UTC
+import orjson
+from schemas.feeds import FEEDS
+from simulators.generate import bad_events, day_events
+from simulators.scenario import load
+from streams.batch import Record, prepare
+from streams.sink import ClickHouseSink, insert_without_pandas
+from yzcore.migrate import migrate
+from yzcore.store import connect
+
+insert_without_pandas()
+dsn = "chdb://" + sys.argv[1]
+migrate(connect(dsn))
+good = [orjson.dumps(e) for _, e in day_events(load("baseline"), 3, date(2024, 10, 2), ["daping"], ["sales"])][:300]
+bad = [payload for _, payload in bad_events(load("baseline"), 3, date(2024, 10, 2), "sales", 5)]
+records = [Record("retail.sales.v1", 0, i, value) for i, value in enumerate(good + bad)]
+now = datetime(2026, 11, 23, tzinfo=UTC)
+asyncio.run(ClickHouseSink(dsn).land(prepare(FEEDS["sales"], records, now, timedelta(minutes=5))))
+store = connect(dsn)
+counts = [store.query(f"SELECT count() FROM {t}").result_rows[0][0] for t in
+          ("sales_raw", "rejected_events", "ingest_batches", "sales_agg_1m")]
+print(orjson.dumps({"pandas": "pandas" in sys.modules, "counts": counts}).decode())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "store")], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = orjson.loads(done.stdout.strip().splitlines()[-1])
+    raw, rejected, ingest, minutes = out["counts"]
+    assert (raw, rejected, ingest) == (300, 5, 1) and minutes > 0
+    assert out["pandas"] is False
