@@ -236,8 +236,6 @@ def test_a_300k_row_file_lands_every_row_once_in_bounded_memory_through_broker_r
 def test_a_kill_9_of_the_broker_mid_load_loses_nothing(tmp_path, free_port):
     """The embedded broker killed while a 300,000-row `yzmon load` runs, after part has landed and more
     has been acknowledged: the load sends again what had not landed, exits 0, and every row lands once."""
-    import os
-    import signal
     import subprocess
     import sys
 
@@ -276,33 +274,9 @@ def test_a_kill_9_of_the_broker_mid_load_loses_nothing(tmp_path, free_port):
             time.sleep(0.1)
         assert load.poll() is None, "the load ended before the broker could be killed mid-way"
         state = stack.state()
-        # The worker is paused until the broker's logs grow: those records were acknowledged after the worker
-        # stopped fetching, so they cannot land before the kill (records the worker had already fetched would
-        # land after it, and a kill then could find nothing to send again). The load may be holding back, waiting
-        # for the paused worker to land what it sent: the worker then runs again for a moment before the next try.
-        killed = False
-        ends = _LogEnds(stack.settings.bootstrap)
-        try:
-            for _ in range(20):
-                os.kill(state["worker"], signal.SIGSTOP)
-                try:
-                    before = ends.total()
-                    grown = time.monotonic() + 10
-                    while before >= 0 and time.monotonic() < grown and load.poll() is None:
-                        if ends.total() > before:
-                            time.sleep(1)  # the broker's acknowledgement reaches the load
-                            os.kill(state["broker"], signal.SIGKILL)
-                            killed = True
-                            break
-                        time.sleep(0.1)
-                finally:
-                    os.kill(state["worker"], signal.SIGCONT)
-                if killed or load.poll() is not None:
-                    break
-                time.sleep(3)  # the worker lands what the load waits for
-        finally:
-            ends.close()
-        assert killed, "the broker's logs never grew while the worker was paused"
+        assert _kill_the_broker_once_its_logs_grow(state, load, stack.settings.bootstrap), (
+            "the broker's logs never grew while the worker was paused"
+        )
         out, err = load.communicate(timeout=900)
         assert load.returncode == 0, err[-2000:]
         assert "300,000 valid rows sent, 0 invalid" in out
@@ -319,30 +293,44 @@ def test_a_kill_9_of_the_broker_mid_load_loses_nothing(tmp_path, free_port):
         stack.down()
 
 
-class _LogEnds:
-    """The sum of the feed topics' log ends, as the broker lists them, through one consumer."""
+def _kill_the_broker_once_its_logs_grow(state: dict, load, bootstrap: str) -> bool:
+    """Pause the worker and kill the broker once its logs grew: those records were acknowledged after the worker
+    stopped fetching, so they cannot land before the kill (records the worker had already fetched would land
+    after it, and the load could then find nothing to send again). The load may be holding back, waiting for the
+    paused worker to land what it sent: the worker then runs for a while before the next try. False when the
+    logs never grew or the load ended first."""
+    import os
+    import signal
 
-    def __init__(self, bootstrap: str):
-        from kafka import KafkaConsumer
-        from kafka.structs import TopicPartition
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
 
-        from schemas.feeds import FEEDS
+    from yzmon.offsets import feed_partitions
 
-        self.consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-        self.tps = [
-            TopicPartition(f.topic, p)
-            for f in FEEDS.values()
-            for p in self.consumer.partitions_for_topic(f.topic) or ()
-        ]
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
 
-    def total(self) -> int:
-        """-1 while the broker does not answer (busy with the load): the caller asks again."""
-        from kafka.errors import KafkaError
-
+    def ends() -> int:  # -1 while the broker does not answer (busy with the load)
         try:
-            return sum(self.consumer.end_offsets(self.tps).values())
+            return sum(consumer.end_offsets(feed_partitions(consumer)).values())
         except KafkaError:
             return -1
 
-    def close(self) -> None:
-        self.consumer.close()
+    try:
+        for _ in range(20):
+            os.kill(state["worker"], signal.SIGSTOP)
+            try:
+                before, grown = ends(), time.monotonic() + 10
+                while before >= 0 and time.monotonic() < grown and load.poll() is None:
+                    if ends() > before:
+                        time.sleep(1)  # the broker's acknowledgement reaches the load
+                        os.kill(state["broker"], signal.SIGKILL)
+                        return True
+                    time.sleep(0.1)
+            finally:
+                os.kill(state["worker"], signal.SIGCONT)
+            if load.poll() is not None:
+                return False
+            time.sleep(3)  # the worker lands what the load waits for
+        return False
+    finally:
+        consumer.close()

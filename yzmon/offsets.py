@@ -23,9 +23,7 @@ def partition_offsets(bootstrap: str) -> dict[tuple[str, int], tuple[int, int]] 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000, enable_auto_commit=False)
     try:
         committed = {tp: meta.offset for tp, meta in admin.list_group_offsets(GROUP_ID).get(GROUP_ID, {}).items()}
-        tps = [
-            TopicPartition(f.topic, p) for f in FEEDS.values() for p in (consumer.partitions_for_topic(f.topic) or ())
-        ]
+        tps = feed_partitions(consumer)
         return {
             (tp.topic, tp.partition): (max(committed.get(tp, 0), 0), end)
             for tp, end in log_end_offsets(consumer, tps).items()
@@ -33,6 +31,11 @@ def partition_offsets(bootstrap: str) -> dict[tuple[str, int], tuple[int, int]] 
     finally:
         consumer.close()
         admin.close()
+
+
+def feed_partitions(consumer: KafkaConsumer) -> list[TopicPartition]:
+    """Every partition of the feed topics that the broker lists."""
+    return [TopicPartition(f.topic, p) for f in FEEDS.values() for p in (consumer.partitions_for_topic(f.topic) or ())]
 
 
 def group_lag(bootstrap: str) -> dict[str, int] | None:
