@@ -11,6 +11,11 @@ background thread: pages its statements freed stay resident until later allocati
 them, so a drain's inserts and merges leave hundreds of MB that ClickHouse no longer counts
 (``MemoryTracking``) in the worker's resident memory. ``SYSTEM JEMALLOC PURGE`` returns them; the same
 thread runs it (``purge``) after each trim.
+
+Between two rounds a backlog's statements can still free a hundred MB or more (the year's peak: inserts
+and merges in flight, and 100–130 MB of jemalloc's freed pages). So above a soft limit of resident memory the
+thread does not wait for the next round: it reads the process's resident memory every ``CHECK_S`` and trims
+and purges as soon as it is over the limit.
 """
 
 from __future__ import annotations
@@ -18,14 +23,27 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import threading
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 log = logging.getLogger(__name__)
 
 PURGE = "SYSTEM JEMALLOC PURGE"  # the embedded store's statement returning jemalloc's freed pages
+CHECK_S = 0.1  # how often the resident memory is read against the soft limit
+_STATM = Path("/proc/self/statm")
+
+
+def resident_mb() -> float | None:
+    """This process's resident memory (MiB), or None where the system does not tell (no /proc)."""
+    try:
+        return int(_STATM.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _malloc_trim():
@@ -38,19 +56,30 @@ def _malloc_trim():
 
 
 def start_trimming(
-    interval_s: float, purge: Callable[[], object] | None = None, stop: threading.Event | None = None
+    interval_s: float,
+    purge: Callable[[], object] | None = None,
+    stop: threading.Event | None = None,
+    soft_limit_mb: float = 0,
 ) -> threading.Thread | None:
-    """Every ``interval_s`` seconds, trim the heaps and call ``purge`` (the store's jemalloc), in a daemon
-    thread, until ``stop`` is set (the worker never sets it); None when disabled or when there is nothing to
-    trim. A purge that fails is logged once and not tried again: trimming goes on."""
+    """Every ``interval_s`` seconds, and whenever the resident memory is over ``soft_limit_mb`` (0: no limit),
+    trim the heaps and call ``purge`` (the store's jemalloc), in a daemon thread, until ``stop`` is set (the
+    worker never sets it); None when disabled or when there is nothing to trim. A purge that fails is logged
+    once and not tried again: trimming goes on."""
     trim = _malloc_trim()
     if interval_s <= 0 or (trim is None and purge is None):
         return None
     stopped = stop or threading.Event()
+    limit = soft_limit_mb if soft_limit_mb > 0 and resident_mb() is not None else 0
+    tick = min(CHECK_S, interval_s) if limit else interval_s
 
     def loop() -> None:
         purging = purge
-        while not stopped.wait(interval_s):
+        due = time.monotonic() + interval_s
+        while not stopped.wait(tick):
+            now = time.monotonic()
+            if now < due and not (limit and (resident_mb() or 0) > limit):
+                continue
+            due = now + interval_s
             if trim is not None:
                 trim(0)
             if purging is not None:

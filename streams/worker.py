@@ -21,7 +21,8 @@ def main() -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = open_engine(settings.store_dsn)  # held for the process's life: the engine's configuration
     # the embedded store's jemalloc is purged on a client of its own, so never behind the writer's lock
-    start_trimming(settings.memory_trim_s, None if engine is None else lambda: engine.command(PURGE))
+    purge = None if engine is None else lambda: engine.command(PURGE)
+    start_trimming(settings.memory_trim_s, purge, soft_limit_mb=settings.memory_soft_limit_mb)
     try:
         Worker(app, loglevel=settings.log_level).execute_from_commandline()
     except SystemExit:

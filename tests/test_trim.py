@@ -112,3 +112,56 @@ def test_a_purge_the_store_refuses_is_tried_once_and_the_trimming_goes_on(monkey
         time.sleep(0.01)
     assert len(trims) == 10 and purges == [1]
     assert "not purged" in caplog.text
+
+
+def _rounds(monkeypatch, interval_s: float, soft_limit_mb: float, resident: float) -> int:
+    """How many rounds of trimming run within 0.5 s, with the process's resident memory read as ``resident``."""
+    import threading
+    import time
+
+    import streams.trim as trim
+
+    trims, stop = [], threading.Event()
+    monkeypatch.setattr(trim, "_malloc_trim", lambda: trims.append)
+    monkeypatch.setattr(trim, "resident_mb", lambda: resident)
+    thread = trim.start_trimming(interval_s, stop=stop, soft_limit_mb=soft_limit_mb)
+    assert thread is not None
+    time.sleep(0.5)
+    stop.set()
+    thread.join(timeout=5)
+    return len(trims)
+
+
+def test_over_the_soft_limit_the_worker_gives_memory_back_without_waiting_for_its_round(monkeypatch):
+    assert _rounds(monkeypatch, 60, soft_limit_mb=800, resident=950) >= 3  # every CHECK_S (0.1 s)
+    assert _rounds(monkeypatch, 60, soft_limit_mb=800, resident=700) == 0  # under it: the round, a minute away
+    assert _rounds(monkeypatch, 60, soft_limit_mb=0, resident=950) == 0  # no limit
+
+
+def test_the_resident_memory_is_read_from_the_system():
+    from streams.trim import resident_mb
+
+    before = resident_mb()
+    assert before is not None and 10 < before < 10_000
+    block = bytearray(200 * 2**20)
+    for i in range(0, len(block), 4096):  # touch every page: resident, not only reserved
+        block[i] = 1
+    assert resident_mb() > before + 150
+    del block
+
+
+MERGES = """
+import tempfile
+from yzcore.store import connect
+
+client = connect(f"chdb://{tempfile.mkdtemp()}")
+print(client.query(
+    "SELECT value FROM system.server_settings WHERE name = 'background_merges_mutations_concurrency_ratio'"
+).result_rows[0][0])
+"""
+
+
+def test_the_embedded_store_runs_no_more_merges_at_once_than_its_pool_has_threads():
+    done = subprocess.run([sys.executable, "-c", MERGES], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == "1"  # chDB's default of 2 let 4 merges (120 MB) run at the year's peak

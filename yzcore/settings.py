@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         "the embedded store's jemalloc with SYSTEM JEMALLOC PURGE; 0 never): without it, the heaps fragmented by a "
         "backlog and the pages the store's statements freed keep the worker's memory high.",
     )
+    memory_soft_limit_mb: float = Field(
+        800,
+        ge=0,
+        description="Resident memory (MiB) above which the worker gives back what it freed at once (checked every "
+        "0.1 s) rather than at its next round of memory_trim_s; 0: only the rounds.",
+    )
     fetch_max_wait_ms: int = Field(
         100, ge=0, le=1500, description="Longest time the broker may hold the worker's fetch for data to arrive."
     )

@@ -35,9 +35,10 @@ class _DriverNoise(logging.Filter):
 
 
 logging.getLogger("clickhouse_connect.driver._backend.http_sync").addFilter(_DriverNoise())
-# chDB's server configuration: BACKUP/RESTORE to File(...) anywhere (`yzmon db backup`, yzcore.backup);
-# the read path refuses them whatever this allows
-CHDB_OPTIONS = {"backups.allowed_path": "/"}
+# chDB's server configuration: BACKUP/RESTORE to File(...) anywhere (`yzmon db backup`, yzcore.backup; the
+# read path refuses them whatever this allows); and at most as many merges at once as the merge pool has
+# threads (chDB's pool has 2, and its default ratio of 2 ran 4 merges at once, 120 MB, at the year's peak)
+CHDB_OPTIONS = {"backups.allowed_path": "/", "background_merges_mutations_concurrency_ratio": 1}
 
 
 class StoreError(RuntimeError):
