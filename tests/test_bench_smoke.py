@@ -79,6 +79,7 @@ def test_year_replay_runs_at_a_tiny_size(tmp_path):
     assert result["days"] == 2 and result["records"] == sum(f["sent"] + f["bad_sent"] for f in check["feeds"].values())
     assert check["feeds"]["sales"]["rows"] > 0 and check["feeds"]["sales"]["bad_sent"] > 0
     assert result["worker_memory_mb"]["samples"] >= 1
+    assert result["worker_cpu_s"] > 0  # the worker decoded and landed the two days
 
 
 def test_rows_go_to_the_end_of_the_pipeline_table(tmp_path):
