@@ -23,27 +23,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from yzcore.memory import resident_mb
 
 log = logging.getLogger(__name__)
 
 PURGE = "SYSTEM JEMALLOC PURGE"  # the embedded store's statement returning jemalloc's freed pages
 CHECK_S = 0.1  # how often the resident memory is read against the soft limit
-_STATM = Path("/proc/self/statm")
-
-
-def resident_mb() -> float | None:
-    """This process's resident memory (MiB), or None where the system does not tell (no /proc)."""
-    try:
-        return int(_STATM.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _malloc_trim():
@@ -69,7 +60,7 @@ def start_trimming(
     if interval_s <= 0 or (trim is None and purge is None):
         return None
     stopped = stop or threading.Event()
-    limit = soft_limit_mb if soft_limit_mb > 0 and resident_mb() is not None else 0
+    limit = soft_limit_mb if soft_limit_mb > 0 and resident_mb() > 0 else 0  # 0: the system does not tell
     tick = min(CHECK_S, interval_s) if limit else interval_s
 
     def loop() -> None:
@@ -77,7 +68,7 @@ def start_trimming(
         due = time.monotonic() + interval_s
         while not stopped.wait(tick):
             now = time.monotonic()
-            if now < due and not (limit and (resident_mb() or 0) > limit):
+            if now < due and not (limit and resident_mb() > limit):
                 continue
             due = now + interval_s
             if trim is not None:

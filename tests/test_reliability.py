@@ -19,6 +19,7 @@ from producers.kafka import FeedProducer
 from producers.replay import replay
 from simulators.run import RunSpec, records, truth
 from simulators.scenario import load
+from yzcore.memory import resident_mb
 from yzcore.store import query_reader, rows
 
 pytestmark = pytest.mark.e2e
@@ -107,13 +108,6 @@ def test_replaying_the_same_range_again_counts_nothing_twice(stack):
     assert rejected(reader) == bad
 
 
-def _rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def test_a_thirty_second_store_outage_commits_nothing_then_catches_up(stack):
     """Writes fail for 30 s: the worker retries with backoff, holds no more than its batch, commits no
     offsets for unwritten records, and lands everything exactly once afterwards."""
@@ -132,7 +126,7 @@ def test_a_thirty_second_store_outage_commits_nothing_then_catches_up(stack):
     while time.monotonic() - outage_started < 26:
         time.sleep(4)
         status = httpx.get(f"{settings.worker_url}/status").json()
-        samples.append((_committed(settings), status["retrying"], _rss_mb(status["pid"])))
+        samples.append((_committed(settings), status["retrying"], resident_mb(status["pid"])))
     assert all(committed == before for committed, _, _ in samples), samples  # nothing committed while down
     assert any(retrying for _, retrying, _ in samples)
     assert max(rss for *_, rss in samples) - samples[0][2] < 200  # bounded: one batch in hand, no growth

@@ -123,18 +123,6 @@ def ensure_topics(settings: Settings) -> None:
         admin.close()
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process in MiB (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def log_end_offsets(consumer: KafkaConsumer, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
     """The real end of each partition. Tansu 0.6 lists the base offset of a partition's last batch
     (plus one) as its end, short of the real end when that batch holds several records; reading that

@@ -31,9 +31,10 @@ from pathlib import Path
 
 from producers.gate import Gate, gate_path
 from schemas.zone import ZONE
+from yzcore.memory import resident_mb
 from yzcore.settings import Settings
 from yzcore.store import interface_up, worker_alive
-from yzmon.broker import StackError, die_with_parent, ensure_topics, port_free, rss_mb, start_broker
+from yzmon.broker import StackError, die_with_parent, ensure_topics, port_free, start_broker
 from yzmon.offsets import group_lag, lag_by_topic, partition_offsets, uncommitted_ranges
 from yzmon.stackinfo import addresses
 
@@ -338,7 +339,7 @@ class Stack:
         """Sample broker memory and consumer lag; recycle the broker when it holds too much."""
         if self.broker is None or self.broker.poll() is not None:
             return
-        self.broker_mb = rss_mb(self.broker.pid)
+        self.broker_mb = resident_mb(self.broker.pid)
         try:
             offsets = partition_offsets(self.settings.bootstrap)
         except Exception:  # noqa: BLE001 - a check that fails is only skipped
@@ -386,7 +387,7 @@ class Stack:
             self.gate.bump()
             self.start_worker()
             self.recycles += 1
-            self.broker_mb = rss_mb(self.broker.pid)
+            self.broker_mb = resident_mb(self.broker.pid)
             self.log(
                 f"broker recycled to free memory ({before:,.0f} MiB → {self.broker_mb:,.0f} MiB) in "
                 f"{time.monotonic() - started:.1f} s; nothing lost: every record had landed and producers waited"
