@@ -91,10 +91,13 @@ ENGINE_EVENTS = (
 EVENTS_SQL = "SELECT event, value FROM system.events WHERE event IN {names:Array(String)}"
 
 
-def engine_delta(before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """The counters of :data:`EVENTS_SQL` that moved between ``before`` and ``after``."""
+def engine_delta(
+    before: Iterable[Mapping[str, Any]], after: Iterable[Mapping[str, Any]], names: Iterable[str] = ENGINE_EVENTS
+) -> dict[str, int]:
+    """How far each of ``names`` moved between two readings of :data:`EVENTS_SQL` (``before`` and ``after``)."""
     was = {str(r["event"]): int(r["value"]) for r in before}
-    return {name: int(r["value"]) - was.get(name, 0) for r in after if (name := str(r["event"])) in ENGINE_EVENTS}
+    wanted = set(names)
+    return {name: int(r["value"]) - was.get(name, 0) for r in after if (name := str(r["event"])) in wanted}
 
 
 def ledger_rows(result: Iterable[Mapping[str, Any]]) -> list[BatchRow]:

@@ -26,6 +26,7 @@ from typing import Any
 
 from kafka.structs import TopicPartition
 
+from benchmarks.freshness_path import EVENTS_SQL, engine_delta
 from benchmarks.pipeline import Committed, TrackingProducer, free_port, machine, proc_cpu_s, proc_memory_mb
 from producers.kafka import linger_ms_for
 from producers.replay import replay
@@ -138,6 +139,22 @@ def check(reader: Reader, producer: CountingProducer) -> dict[str, Any]:
     return {"ok": not problems, "feeds": per_feed, "problems": problems}
 
 
+# The store's counters over the year: its inserts and its background merges (how many, rows, milliseconds: a merge
+# runs on one of the engine's background threads, so its milliseconds are mostly CPU time of the worker's process).
+YEAR_ENGINE_EVENTS = (
+    "InsertQuery",
+    "InsertedRows",
+    "SelectQuery",
+    "SelectedRows",
+    "SelectedBytes",
+    "Merge",
+    "MergedRows",
+    "MergeTotalMilliseconds",
+    "UserTimeMicroseconds",
+    "SystemTimeMicroseconds",
+)
+
+
 def run_year(
     year: int,
     data_dir: Path | None = None,
@@ -187,6 +204,8 @@ def run_year(
         producer = CountingProducer(
             s, ends, validate=False, linger_ms=linger_ms_for(None), bundle_events=s.bundle_events
         )
+        reader = query_reader(s)
+        engine_before = rows(reader, EVENTS_SQL, {"names": list(YEAR_ENGINE_EVENTS)})
         t0, cpu0, worker_cpu0 = time.monotonic(), time.process_time(), proc_cpu_s(stack.worker.pid)
         sent = replay(spec, producer, None, show_progress=show_progress)
         producer.close()
@@ -208,6 +227,9 @@ def run_year(
         sampler.join()
         end = proc_memory_mb(stack.worker.pid)
         worker_cpu_s = proc_cpu_s(stack.worker.pid) - worker_cpu0
+        engine = engine_delta(
+            engine_before, rows(reader, EVENTS_SQL, {"names": list(YEAR_ENGINE_EVENTS)}), YEAR_ENGINE_EVENTS
+        )
         memory = {**sampler.summary(), **{f"end_{k}": v for k, v in end.items()}}
         result = {
             "year": year,
@@ -218,6 +240,7 @@ def run_year(
             "produce_cpu_s": round(produce_cpu_s, 1),  # the producer's CPU time (generation, bundles, Kafka client)
             "wall_s": round(wall_s, 1),
             "worker_cpu_s": round(worker_cpu_s, 1),  # the worker's CPU time from the first record sent to all committed
+            "engine": engine,  # the embedded store's counters over the same span (merges, inserts, their times)
             "events_per_s": round(sent / wall_s, 1),
             "worker_memory_mb": memory,
             "memory_samples": sampler.samples,
@@ -229,7 +252,8 @@ def run_year(
             f"worker RSS {memory.get('first_mb')} → max {memory.get('max_mb')} → {memory.get('last_mb')} MB, "
             f"{worker_cpu_s:.0f} CPU-s"
         )
-        result["exactly_once"] = check(query_reader(s), producer)
+        log(f"store: {engine}")
+        result["exactly_once"] = check(reader, producer)
         log(f"exactly once: {result['exactly_once']['ok']} {result['exactly_once']['problems']}")
         return result
     finally:
