@@ -12,7 +12,8 @@ quietest hour; people inside at midnight stay inside), so its feed refreshes who
 06:00) of every 商圈 it touched, and at the day and month levels the calendar days they overlap.
 
 The statements are built once per feed from the feed registry (schemas/feeds.py): its dimensions,
-measures and levels. Every statement takes the same four parameters (see :class:`Windows`).
+measures and levels; a statement names each touched window (its 商圈 and time range) in its WHERE, so the tables'
+primary keys read only those windows (see :class:`Windows`).
 """
 
 from __future__ import annotations
@@ -28,38 +29,38 @@ from schemas.zone import ZONE
 MERGE_GAP_S = 6 * 3600  # two touched ranges of a 商圈 closer than this are refreshed as one
 BDAY_SHIFT_S = BUSINESS_DAY_START_HOUR * 3600  # a business day is the calendar day shifted by this
 
-# How a source time column compares with epoch seconds: the column's epoch, and an epoch as the column's type.
-_EPOCH = {
-    "event_time": "toUnixTimestamp(event_time)",
-    "minute": "toUnixTimestamp(minute)",
-    "hour": "toUnixTimestamp(hour)",
-    "day": "toUnixTimestamp(toDateTime(day, 'Asia/Shanghai'))",
-}
+# A source time column's type for an epoch-seconds parameter.
 _AS_TYPE = {
     "event_time": "toDateTime64({{{0}:Int64}}, 3, 'Asia/Shanghai')",
     "minute": "toDateTime({{{0}:Int64}}, 'Asia/Shanghai')",
     "hour": "toDateTime({{{0}:Int64}}, 'Asia/Shanghai')",
     "day": "toDate(toDateTime({{{0}:Int64}}, 'Asia/Shanghai'))",
 }
+WINDOWS = "{touched windows}"  # where a refresh's statement names its windows (see Refresh.statement)
 
 
-def _where(time: str) -> str:
-    """Rows of the touched windows: a pruning range, then the exact (商圈, from, to) windows."""
-    lo, hi = _AS_TYPE[time].format("lo"), _AS_TYPE[time].format("hi")
-    return (
-        f"district IN {{districts:Array(String)}} AND {time} >= {lo} AND {time} < {hi} "
-        f"AND arrayExists(w -> w.1 = district AND {_EPOCH[time]} >= w.2 AND {_EPOCH[time]} < w.3, "
-        "{windows:Array(Tuple(String, Int64, Int64))})"
+def _where(time: str, windows: int) -> str:
+    """Rows of ``windows`` touched windows: each its 商圈 and time range, so that the primary key (商圈, time)
+    reads only the windows' rows (one range for all the 商圈 read every 商圈 over the earliest to the latest)."""
+    return " OR ".join(
+        f"(district = {{d{i}:String}} AND {time} >= {_AS_TYPE[time].format(f'lo{i}')} "
+        f"AND {time} < {_AS_TYPE[time].format(f'hi{i}')})"
+        for i in range(windows)
     )
 
 
 @dataclass(frozen=True)
 class Refresh:
-    """One level's refresh statement: INSERT … SELECT of every touched window of that level."""
+    """One level's refresh: INSERT … SELECT of every touched window of that level."""
 
     level: str
     table: str
-    sql: str
+    sql: str  # the statement, with WINDOWS where the windows' condition goes
+    time: str  # the source's time column
+
+    def statement(self, windows: int) -> str:
+        """The statement for ``windows`` touched windows (parameters ``d0``, ``lo0``, ``hi0``, ``d1``, …)."""
+        return self.sql.replace(WINDOWS, f"({_where(self.time, windows)})")
 
 
 def build(feed: Feed) -> list[Refresh]:
@@ -73,7 +74,7 @@ def build(feed: Feed) -> list[Refresh]:
         bucket = f"{LEVEL_BUCKET[level]}({source_time}) AS b"
         sums = [f"sum({m}) AS {m}" for m in feed.measures]
         measures = list(feed.measures)
-        where = _where(source_time)
+        where = WINDOWS
         if level == "minute" and feed.occupancy:
             came, left = feed.occupancy
             inner = (
@@ -97,7 +98,7 @@ def build(feed: Feed) -> list[Refresh]:
                 f"SELECT {bucket}, {keys}, {columns}, now64(6) FROM {source_table} FINAL "
                 f"WHERE {where} GROUP BY b, {keys}"
             )
-        out.append(Refresh(level, table, f"INSERT INTO {table} ({', '.join(target)}) {select}"))
+        out.append(Refresh(level, table, f"INSERT INTO {table} ({', '.join(target)}) {select}", source_time))
         source_table, source_time = table, time
     return out
 
@@ -156,13 +157,16 @@ class Windows:
     ranges: dict[str, list[tuple[int, int]]]
 
     def parameters(self) -> dict:
+        """The statement's parameters: per window ``i`` (in 商圈 then time order), ``d<i>``, ``lo<i>``, ``hi<i>``."""
         flat = [(d, lo, hi) for d, spans in sorted(self.ranges.items()) for lo, hi in spans]
-        return {
-            "districts": sorted(self.ranges),
-            "lo": min(lo for _, lo, _ in flat),
-            "hi": max(hi for _, _, hi in flat),
-            "windows": flat,
-        }
+        out: dict[str, str | int] = {}
+        for i, (district, lo, hi) in enumerate(flat):
+            out |= {f"d{i}": district, f"lo{i}": lo, f"hi{i}": hi}
+        return out
+
+    @property
+    def count(self) -> int:
+        return sum(len(spans) for spans in self.ranges.values())
 
 
 def touched_windows(touched: Iterable[tuple[str, int, int]], whole_days: bool = False) -> Windows | None:
@@ -184,14 +188,19 @@ def at_level(windows: Windows, level: str) -> Windows:
     )
 
 
-def refreshes(feed: Feed, touched: Iterable[tuple[str, int, int]]) -> list[tuple[Refresh, dict]]:
-    """The feed's refreshes, finest level first, each with the parameters that refresh every touched window."""
+def refreshes(feed: Feed, touched: Iterable[tuple[str, int, int]]) -> list[tuple[str, str, dict]]:
+    """The feed's refreshes, finest level first: (the table, the statement, its parameters) refreshing every
+    touched window."""
     base = touched_windows(touched, whole_days=feed.occupancy is not None)
     if base is None:
         return []
-    return [(r, at_level(base, r.level).parameters()) for r in STATEMENTS[feed.name]]
+    out = []
+    for r in STATEMENTS[feed.name]:
+        windows = at_level(base, r.level)
+        out.append((r.table, r.statement(windows.count), windows.parameters()))
+    return out
 
 
 def recompute_statements(feed: Feed, touched: Iterable[tuple[str, int, int]]) -> list[tuple[str, dict]]:
     """The INSERT … SELECT statements of :func:`refreshes` with their parameters."""
-    return [(r.sql, params) for r, params in refreshes(feed, touched)]
+    return [(sql, params) for _, sql, params in refreshes(feed, touched)]

@@ -280,8 +280,8 @@ class ClickHouseSink:
                 "ingest_batches",
                 lambda client: client.insert("ingest_batches", batch.ingest_rows(), column_names=INGEST_COLUMNS),
             )
-        for refresh, params in refreshes(batch.feed, batch.touched):
-            yield refresh.table, lambda client, sql=refresh.sql, params=params: client.command(sql, parameters=params)
+        for table, sql, params in refreshes(batch.feed, batch.touched):
+            yield table, lambda client, sql=sql, params=params: client.command(sql, parameters=params)
 
     def _insert_lines(self, client: Client, feed: Feed, lines: list[bytes]) -> None:
         structure = _sql_string(raw_structure(feed))

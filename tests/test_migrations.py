@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from yzcore.migrate import MigrationError, discover, migrate
@@ -88,3 +90,38 @@ def test_reference_tables_are_swapped_whole(store):
     assert store.query("SELECT count() FROM dim_sector").result_rows[0][0] == 4
     twins = store.query("SELECT count() FROM system.tables WHERE database = currentDatabase() AND name LIKE '%__next'")
     assert twins.result_rows[0][0] == 0
+
+
+def test_the_minute_aggregates_get_finer_granules_and_keep_every_row(store):
+    """Migration 017 creates the minute tables again with 1,024-row granules (what the hourly and daily refreshes
+    read by 商圈 and time); run again over tables holding rows, it gives back what FINAL reads (the copy keeps a
+    minute's latest version)."""
+    tables = ["sales_agg_1m", "footfall_agg_1m", "tourists_agg_1m"]
+    engines = dict(
+        store.query(
+            "SELECT name, engine_full FROM system.tables "
+            "WHERE database = currentDatabase() AND name IN {t:Array(String)}",
+            parameters={"t": tables},
+        ).result_rows
+    )
+    assert set(engines) == set(tables) and all("index_granularity = 1024" in e for e in engines.values()), engines
+    store.command(
+        "INSERT INTO sales_agg_1m (minute, district, sector, amount, txn_count, events, computed_at) VALUES "
+        "('2024-10-01 12:00:00', 'daping', 'retail', 10.5, 2, 2, '2024-10-01 12:01:00'), "
+        "('2024-10-01 12:00:00', 'daping', 'retail', 12.25, 3, 3, '2024-10-01 12:02:00')"
+    )
+    store.command(
+        "INSERT INTO footfall_agg_1m (minute, district, entries, exits, occupancy, events, computed_at) "
+        "VALUES ('2024-10-01 12:00:00', 'daping', 5, 1, 4, 1, '2024-10-01 12:01:00')"
+    )
+
+    def rows() -> list:
+        return [store.query(f"SELECT * FROM {t} FINAL ORDER BY ALL").result_rows for t in tables]
+
+    before = rows()
+    (regrain,) = [m for m in discover() if m.version == 17]
+    for statement in regrain.statements():
+        store.command(statement)
+    assert rows() == before and before[0][0][3] == Decimal("12.25")  # the minute's later version
+    names = {r[0] for r in store.query("SHOW TABLES").result_rows}
+    assert not {n for n in names if n.endswith("__regrain")}
