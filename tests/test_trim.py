@@ -53,7 +53,7 @@ def test_trimming_can_be_switched_off():
 
 
 STORE = """
-import sys, tempfile, time
+import sys, tempfile, threading, time
 from streams.trim import PURGE, start_trimming
 from yzcore.store import connect
 
@@ -65,9 +65,12 @@ client.command("CREATE TABLE t (a UInt64, s String) ENGINE = MergeTree ORDER BY 
 for _ in range(5):  # statements that allocate and free a few hundred MB in the store's jemalloc
     client.command("INSERT INTO t SELECT number, toString(number * 7) FROM numbers(3000000)")
 held = rss()
-start_trimming(0.05, (lambda: client.command(PURGE)) if sys.argv[1] == "purge" else None)
+stop = threading.Event()
+thread = start_trimming(0.05, (lambda: client.command(PURGE)) if sys.argv[1] == "purge" else None, stop)
 time.sleep(0.5)
 print(held, rss())
+stop.set()
+thread.join(5)  # a purge running while the interpreter tears the store down crashes the process
 """
 
 
