@@ -83,9 +83,12 @@ def _store_held_then(mode: str) -> tuple[float, float]:
 
 def test_the_stores_freed_pages_go_back_with_the_purge_and_not_with_the_trim_alone():
     held, after = _store_held_then("purge")
-    assert after < held - 100, (held, after)  # about 200 MB of jemalloc's dirty pages returned
+    purged = held - after
+    assert purged > 100, (held, after)  # about 200 MB of jemalloc's dirty pages returned
     held, after = _store_held_then("trim")
-    assert after > held - 50, (held, after)  # glibc's trim does not reach the store's allocator
+    # glibc's trim does not reach the store's allocator: what the process returns meanwhile (the store's own decay,
+    # a merge ending; up to 63 MB on a loaded machine) stays well under what the purge returns
+    assert held - after < purged / 2, (held, after, purged)
 
 
 def test_a_purge_the_store_refuses_is_tried_once_and_the_trimming_goes_on(monkeypatch, caplog):
