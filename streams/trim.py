@@ -20,6 +20,7 @@ and purges as soon as it is over the limit.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import ctypes.util
 import logging
@@ -53,9 +54,10 @@ def start_trimming(
     soft_limit_mb: float = 0,
 ) -> threading.Thread | None:
     """Every ``interval_s`` seconds, and whenever the resident memory is over ``soft_limit_mb`` (0: no limit),
-    trim the heaps and call ``purge`` (the store's jemalloc), in a daemon thread, until ``stop`` is set (the
-    worker never sets it); None when disabled or when there is nothing to trim. A purge that fails is logged
-    once and not tried again: trimming goes on."""
+    trim the heaps and call ``purge`` (the store's jemalloc), in a daemon thread, until ``stop`` is set or the
+    interpreter exits (it then waits for a purge in flight: one running while the interpreter tears the store down
+    crashes the process); None when disabled or when there is nothing to trim. A purge that fails is logged once
+    and not tried again: trimming goes on."""
     trim = _malloc_trim()
     if interval_s <= 0 or (trim is None and purge is None):
         return None
@@ -82,4 +84,10 @@ def start_trimming(
 
     thread = threading.Thread(target=loop, name="yzmon-malloc-trim", daemon=True)
     thread.start()
+    atexit.register(_stop, stopped, thread)  # before the store's own exit handlers, registered earlier, run
     return thread
+
+
+def _stop(stopped: threading.Event, thread: threading.Thread) -> None:
+    stopped.set()
+    thread.join(5)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 
 from faust.worker import Worker
 
@@ -23,17 +22,12 @@ def main() -> None:
     engine = open_engine(settings.store_dsn)  # held for the process's life: the engine's configuration
     # the embedded store's jemalloc is purged on a client of its own, so never behind the writer's lock
     purge = None if engine is None else lambda: engine.command(PURGE)
-    stop = threading.Event()
-    trimming = start_trimming(settings.memory_trim_s, purge, stop, soft_limit_mb=settings.memory_soft_limit_mb)
+    start_trimming(settings.memory_trim_s, purge, soft_limit_mb=settings.memory_soft_limit_mb)
     try:
         Worker(app, loglevel=settings.log_level).execute_from_commandline()
     except SystemExit:
         if app.refused is None:
             raise
-    finally:  # no purge may run while the interpreter tears the store down (chDB crashes then)
-        stop.set()
-        if trimming is not None:
-            trimming.join(5)
     if app.refused is not None:
         logging.shutdown()
         last_words(app.refused)
