@@ -27,6 +27,9 @@ from schemas.feeds import BUSINESS_DAY_START_HOUR, FEEDS, LEVEL_BUCKET, LEVEL_TI
 from schemas.zone import ZONE
 
 MERGE_GAP_S = 6 * 3600  # two touched ranges of a 商圈 closer than this are refreshed as one
+# Most windows a refresh names (each is a condition of its statement; ClickHouse parses at most 256 KiB of query):
+# past it, each 商圈's windows become one, from its first to its last (refreshing the minutes between is harmless)
+MAX_WINDOWS = 256
 BDAY_SHIFT_S = BUSINESS_DAY_START_HOUR * 3600  # a business day is the calendar day shifted by this
 
 # A source time column's type for an epoch-seconds parameter.
@@ -178,6 +181,8 @@ def touched_windows(touched: Iterable[tuple[str, int, int]], whole_days: bool = 
     if not spans:
         return None
     ranges = {d: _merge(ds, MERGE_GAP_S) for d, ds in spans.items()}
+    if sum(map(len, ranges.values())) > MAX_WINDOWS:
+        ranges = {d: [(ds[0][0], ds[-1][1])] for d, ds in ranges.items()}
     return at_level(Windows(ranges), "business_day") if whole_days else Windows(ranges)
 
 

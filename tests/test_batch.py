@@ -6,7 +6,7 @@ from support import sale
 
 from schemas.feeds import FEEDS, FOOTFALL, SALES
 from streams.batch import Record, WriteTimes, merge, prepare
-from streams.rollups import recompute_statements
+from streams.rollups import MAX_WINDOWS, recompute_statements
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 TOL = timedelta(minutes=5)
@@ -84,6 +84,21 @@ def test_touched_windows_become_ranges_per_level_and_footfall_days():
         ("daping", _epoch("2024-10-01T00:00:00+08:00"), _epoch("2024-10-03T00:00:00+08:00"))
     ]
     assert recompute_statements(SALES, set()) == []
+
+
+def test_a_batch_touching_more_windows_than_a_statement_names_refreshes_each_districts_span():
+    """Past MAX_WINDOWS, a 商圈's windows become one from its first to its last, so the statement stays small."""
+    day = _epoch("2024-10-01T00:00:00+08:00")
+    sparse = {("daping", day + i * 86400, day + i * 86400 + 60) for i in range(MAX_WINDOWS + 1)}
+    sparse.add(("jiefangbei", day, day + 60))
+    minute = recompute_statements(SALES, sparse)[0]
+    assert _windows(minute[1]) == [
+        ("daping", day, day + MAX_WINDOWS * 86400 + 60),
+        ("jiefangbei", day, day + 60),
+    ]
+    assert minute[0].count("district = {d") == 2
+    few = recompute_statements(SALES, set(list(sorted(sparse))[:MAX_WINDOWS]))[0]
+    assert len(_windows(few[1])) == MAX_WINDOWS  # up to the bound, each window is named
 
 
 def test_a_bundle_touches_one_range_from_its_first_to_its_last_minute_and_a_mixed_one_each_minute():
