@@ -88,6 +88,21 @@ ENGINE_EVENTS = (
     "MergedRows",
     "InsertQuery",
 )
+# The store's work over a drain or a year: its statements, the rows they read and wrote, its background merges (a
+# merge runs on one of the engine's background threads, so its milliseconds are mostly CPU time of the worker's
+# process) and the engine threads' CPU.
+WORK_EVENTS = (
+    "InsertQuery",
+    "InsertedRows",
+    "SelectQuery",
+    "SelectedRows",
+    "SelectedBytes",
+    "Merge",
+    "MergedRows",
+    "MergeTotalMilliseconds",
+    "UserTimeMicroseconds",
+    "SystemTimeMicroseconds",
+)
 EVENTS_SQL = "SELECT event, value FROM system.events WHERE event IN {names:Array(String)}"
 
 

@@ -50,6 +50,7 @@ from benchmarks.freshness_path import (
     ENGINE_EVENTS,
     EVENTS_SQL,
     LEDGER_SQL,
+    WORK_EVENTS,
     FreshEvent,
     breakdown,
     describe,
@@ -114,6 +115,7 @@ class Phase:
     startup_s: float = 0.0  # worker spawn to partitions assigned (pipeline only, not in the rates)
     worker_cpu_s: float = 0.0  # CPU seconds of the worker from partitions assigned to committed (pipeline only)
     broker_cpu_s: float = 0.0  # CPU seconds of the broker over the same time (pipeline only)
+    engine: dict[str, int] = field(default_factory=dict)  # the store's WORK_EVENTS over the same time (pipeline only)
     ranges: dict[str, list[int]] = field(default_factory=dict)  # "topic:partition" -> [start, end)
 
     @property
@@ -405,6 +407,7 @@ class Bench:
         phase.startup_s = round(t0 - spawn, 2)
         worker_pid, broker_pid = self.stack.worker.pid, self.stack.broker.pid if self.stack.broker else None
         cpu0 = proc_cpu_s(worker_pid), proc_cpu_s(broker_pid)
+        engine0 = rows(self.reader, EVENTS_SQL, {"names": list(WORK_EVENTS)})
         if profile is not None:
             self._start_profile(profile)
         committed = Committed(self.settings.bootstrap)
@@ -419,6 +422,8 @@ class Bench:
             t_committed = time.time()
             phase.worker_cpu_s = round(proc_cpu_s(worker_pid) - cpu0[0], 2)
             phase.broker_cpu_s = round(proc_cpu_s(broker_pid) - cpu0[1], 2)
+            engine1 = rows(self.reader, EVENTS_SQL, {"names": list(WORK_EVENTS)})
+            phase.engine = engine_delta(engine0, engine1, WORK_EVENTS)
         finally:
             committed.close()
         self._stop_profile()
@@ -437,7 +442,7 @@ class Bench:
         self.log(
             f"pipeline {phase.name}: {phase.records:,} events in {phase.landed_s:.1f} s "
             f"= {phase.events_per_s:,.0f}/s (worker startup {phase.startup_s:.1f} s; CPU until committed: "
-            f"worker {phase.worker_cpu_s:.2f} s, broker {phase.broker_cpu_s:.2f} s)"
+            f"worker {phase.worker_cpu_s:.2f} s, broker {phase.broker_cpu_s:.2f} s); store: {phase.engine}"
         )
         return phase
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from kafka.structs import TopicPartition
 
-from benchmarks.freshness_path import EVENTS_SQL, engine_delta
+from benchmarks.freshness_path import EVENTS_SQL, WORK_EVENTS, engine_delta
 from benchmarks.pipeline import Committed, TrackingProducer, free_port, machine, proc_cpu_s, proc_memory_mb
 from producers.kafka import linger_ms_for
 from producers.replay import replay
@@ -139,22 +139,6 @@ def check(reader: Reader, producer: CountingProducer) -> dict[str, Any]:
     return {"ok": not problems, "feeds": per_feed, "problems": problems}
 
 
-# The store's counters over the year: its inserts and its background merges (how many, rows, milliseconds: a merge
-# runs on one of the engine's background threads, so its milliseconds are mostly CPU time of the worker's process).
-YEAR_ENGINE_EVENTS = (
-    "InsertQuery",
-    "InsertedRows",
-    "SelectQuery",
-    "SelectedRows",
-    "SelectedBytes",
-    "Merge",
-    "MergedRows",
-    "MergeTotalMilliseconds",
-    "UserTimeMicroseconds",
-    "SystemTimeMicroseconds",
-)
-
-
 def run_year(
     year: int,
     data_dir: Path | None = None,
@@ -205,7 +189,7 @@ def run_year(
             s, ends, validate=False, linger_ms=linger_ms_for(None), bundle_events=s.bundle_events
         )
         reader = query_reader(s)
-        engine_before = rows(reader, EVENTS_SQL, {"names": list(YEAR_ENGINE_EVENTS)})
+        engine_before = rows(reader, EVENTS_SQL, {"names": list(WORK_EVENTS)})
         t0, cpu0, worker_cpu0 = time.monotonic(), time.process_time(), proc_cpu_s(stack.worker.pid)
         sent = replay(spec, producer, None, show_progress=show_progress)
         producer.close()
@@ -227,9 +211,7 @@ def run_year(
         sampler.join()
         end = proc_memory_mb(stack.worker.pid)
         worker_cpu_s = proc_cpu_s(stack.worker.pid) - worker_cpu0
-        engine = engine_delta(
-            engine_before, rows(reader, EVENTS_SQL, {"names": list(YEAR_ENGINE_EVENTS)}), YEAR_ENGINE_EVENTS
-        )
+        engine = engine_delta(engine_before, rows(reader, EVENTS_SQL, {"names": list(WORK_EVENTS)}), WORK_EVENTS)
         memory = {**sampler.summary(), **{f"end_{k}": v for k, v in end.items()}}
         result = {
             "year": year,
