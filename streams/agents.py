@@ -41,9 +41,18 @@ def store_is_behind(waiting: int, held_bytes: int, max_bytes: int) -> bool:
     return waiting >= MAX_WAITING or held_bytes >= max_bytes
 
 
-def held_bytes(batch: Prepared, records: list[Record]) -> int:
-    """The bytes a prepared batch holds until it is acknowledged: its raw rows and its records' values."""
-    return batch.size + sum(len(r.value) for r in records)
+def record_bytes(records: list[Record]) -> int:
+    """The bytes of the records' values, held until the batch is acknowledged (a batch's raw rows, ``size``,
+    are held only until they land)."""
+    return sum(len(r.value) for r in records)
+
+
+def release_lines(batch: Prepared, group: list[Prepared]) -> int:
+    """Drop the raw rows of a write that landed them (``batch``, merged from ``group``): the rest of the write
+    needs only their windows and counts. Returns the bytes the agent no longer holds for them."""
+    for prepared in {id(b): b for b in (batch, *group)}.values():
+        prepared.lines = []
+    return sum(b.size for b in group)
 
 
 async def land(feed: Feed, stream: faust.StreamT) -> None:
@@ -62,19 +71,21 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
     lateness = timedelta(seconds=settings.allowed_lateness_s)
     watermarks = app.watermarks[feed.name]
     max_bytes = int(settings.waiting_max_mb * 2**20)
-    waiting: list[tuple[Prepared, list[faust.EventT], int]] = []  # batch, its events, the bytes it holds
+    # batch, its events, the bytes of their records (held until acknowledged; its raw rows until they land)
+    waiting: list[tuple[Prepared, list[faust.EventT], int]] = []
     written: list[tuple[Prepared, list[tuple[Prepared, list[faust.EventT], int]]]] = []  # raw rows landed, rest not
     held = 0  # bytes held by the batches waiting and those being written
     writer: asyncio.Task | None = None  # lands the raw rows of what waits
     finisher: asyncio.Task | None = None  # the rest of the writes whose raw rows landed, then the acks
 
     async def write_waiting() -> None:
-        nonlocal finisher
+        nonlocal finisher, held
         while waiting:
             group = waiting[:]
             del waiting[:]
             batch = merge([batch for batch, _, _ in group])
             await app.landing.land_raw(batch)  # ahead of the previous writes' rollups, which may still run
+            held -= release_lines(batch, [b for b, _, _ in group])
             written.append((batch, group))
             if finisher is not None and finisher.done():
                 await finisher  # surfaces a finisher that failed outside the retry policy
@@ -107,9 +118,9 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
             if arrived is not None:
                 batch.arrived_at = taken_at - (taken_mono - arrived)
             await asyncio.gather(*(send_dead_letter(DEAD_LETTERS[feed.name], refused) for refused in batch.rejected))
-            size = held_bytes(batch, records)
+            size = record_bytes(records)
             waiting.append((batch, events, size))
-            held += size
+            held += batch.size + size
             for task in (writer, finisher):
                 if task is not None and task.done():
                     await task  # surfaces a task that failed outside the retry policy

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from unittest.mock import AsyncMock
 
@@ -35,11 +36,12 @@ class FakeSink:
 
 
 def landing_into(faust_app, monkeypatch) -> list:
-    """Make the agents land through the retry policy into a list of the batches written; return the list."""
+    """Make the agents land through the retry policy into a list of the batches written (as they were written:
+    the agent drops a write's raw rows once they land); return the list."""
     landed: list = []
 
     async def write(batch):
-        landed.append(batch)
+        landed.append(replace(batch, lines=list(batch.lines)))
 
     monkeypatch.setattr(faust_app, "landing", Retrying(FakeSink(write)))
     return landed
@@ -146,7 +148,7 @@ async def _raw_rows_land_while_the_previous_write_finishes(faust_app, monkeypatc
     """A batch's raw rows do not wait for the previous writes' rollups (freshness); the rests run one at a
     time in order, those that fell behind as one, and a batch is acknowledged only after its whole write."""
     raw: list[list[str]] = []
-    rest: list[list[str]] = []
+    rest: list[list[int]] = []  # the offsets each rest covers (the raw rows are dropped once landed)
     release = asyncio.Event()
 
     async def land_raw(batch):
@@ -155,7 +157,7 @@ async def _raw_rows_land_while_the_previous_write_finishes(faust_app, monkeypatc
     async def land_rest(batch):
         if not rest:
             await release.wait()  # the first write's rollups are slow
-        rest.append([e["event_id"] for e in batch.events()])
+        rest.append([p.first_offset for take in batch.takes or [batch] for p in take.partitions.values()])
 
     monkeypatch.setattr(faust_app, "landing", Retrying(FakeSink(land_raw, land_rest)))  # type: ignore[arg-type]
     async with agents.land_sales.test_context() as agent:
@@ -168,7 +170,8 @@ async def _raw_rows_land_while_the_previous_write_finishes(faust_app, monkeypatc
         assert rest == [] and not any(e.message.acked for e in (first, second, third))
         release.set()
         await _until(lambda: all(e.message.acked for e in (first, second, third)))
-    assert rest == [["e0"], ["e1", "e2"]]  # the rests that fell behind run as one, after the first
+    offsets = [e.message.offset for e in (first, second, third)]
+    assert rest == [offsets[:1], offsets[1:]]  # the rests that fell behind run as one, after the first
 
 
 def test_the_agent_records_each_batch_path_in_its_ingest_rows(faust_app, loop, monkeypatch):
@@ -255,16 +258,25 @@ def test_the_store_is_behind_by_count_or_by_bytes():
     assert not agents.store_is_behind(agents.MAX_WAITING - 1, 7, 10**9)
 
 
-def test_a_batch_holds_its_raw_rows_and_the_records_it_came_from():
+def test_a_batch_holds_the_records_it_came_from_until_acknowledged_and_its_raw_rows_until_they_land():
     """The records stay referenced by Faust's events until acknowledged, so they count with the raw rows:
-    with raw rows alone, a 10-day backlog held about four times the bound (two groups of rows and records)."""
-    from streams.batch import Record, prepare
+    with raw rows alone, a 10-day backlog held about four times the bound (two groups of rows and records).
+    The raw rows are dropped once landed: the rest of the write (refusals, ingest rows, refreshes) needs only
+    the batch's windows and counts."""
+    from streams.batch import Record, merge, prepare
 
     values = [orjson.dumps([sale_at(50 * r + i) for i in range(50)]) for r in range(3)]
     records = [Record(SALES.topic, 0, offset, value) for offset, value in enumerate(values)]
-    batch = prepare(SALES, records, datetime.now(UTC), timedelta(minutes=5))
-    assert batch.accepted == 150
-    assert agents.held_bytes(batch, records) == batch.size + sum(map(len, values))
+    first = prepare(SALES, records[:2], datetime.now(UTC), timedelta(minutes=5))
+    second = prepare(SALES, records[2:], datetime.now(UTC), timedelta(minutes=5))
+    assert first.accepted + second.accepted == 150
+    assert agents.record_bytes(records) == sum(map(len, values))
+    write = merge([first, second])
+    rows, windows = first.size + second.size, write.touched.copy()
+    assert agents.release_lines(write, [first, second]) == rows > 0
+    assert write.lines == first.lines == second.lines == []
+    assert write.touched == windows and write.accepted == 150 and write.ingest_rows()  # what the rest needs
+    assert agents.release_lines(first, [first]) == first.size  # a write of one batch is that batch
 
 
 def test_every_record_is_acknowledged_because_faust_commits_only_contiguous_acks(faust_app, monkeypatch):
