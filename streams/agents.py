@@ -35,16 +35,28 @@ MAX_WAITING = 8  # prepared batches that may wait for the store before the agent
 
 def store_is_behind(waiting: int, held_bytes: int, max_bytes: int) -> bool:
     """Whether the agent must wait for the store before taking more records: ``waiting`` prepared batches
-    wait, or what the agent holds for the store (the batches waiting and those being written: their raw
-    rows and the Kafka records they came from, kept until acknowledged) reaches ``max_bytes``. So the
+    wait, or what the agent holds for the store (see :func:`held_bytes`) reaches ``max_bytes``. So the
     memory of a feed's backlog in the worker is bounded in bytes whatever the size of the records."""
     return waiting >= MAX_WAITING or held_bytes >= max_bytes
 
 
-def record_bytes(records: list[Record]) -> int:
-    """The bytes of the records' values, held until the batch is acknowledged (a batch's raw rows, ``size``,
-    are held only until they land)."""
-    return sum(len(r.value) for r in records)
+def held_bytes(batch: Prepared) -> int:
+    """The bytes a prepared batch holds for the store: its raw rows (until they land) and its refused events
+    (until acknowledged). Not its records: the agent drops their values once prepared (:func:`release_values`)."""
+    return batch.size + refused_bytes(batch)
+
+
+def refused_bytes(batch: Prepared) -> int:
+    return sum(len(r.payload) for r in batch.rejected)
+
+
+def release_values(events: list[faust.EventT]) -> None:
+    """Drop the records' values from Faust's events once the batch is prepared: Faust keeps each event until it
+    is acknowledged, after the batch's whole write, but acknowledging needs only its position (a refused event
+    keeps its own bytes, ``Refused.payload``). Under a backlog, that was as many bytes again as the raw rows."""
+    for event in events:
+        event.value = None
+        event.message.value = None
 
 
 def release_lines(batch: Prepared, group: list[Prepared]) -> int:
@@ -71,10 +83,10 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
     lateness = timedelta(seconds=settings.allowed_lateness_s)
     watermarks = app.watermarks[feed.name]
     max_bytes = int(settings.waiting_max_mb * 2**20)
-    # batch, its events, the bytes of their records (held until acknowledged; its raw rows until they land)
+    # batch, its events, the bytes of its refused events (held until acknowledged; its raw rows until they land)
     waiting: list[tuple[Prepared, list[faust.EventT], int]] = []
     written: list[tuple[Prepared, list[tuple[Prepared, list[faust.EventT], int]]]] = []  # raw rows landed, rest not
-    held = 0  # bytes held by the batches waiting and those being written
+    held = 0  # bytes held by the batches waiting and those being written (held_bytes)
     writer: asyncio.Task | None = None  # lands the raw rows of what waits
     finisher: asyncio.Task | None = None  # the rest of the writes whose raw rows landed, then the acks
 
@@ -118,9 +130,10 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
             if arrived is not None:
                 batch.arrived_at = taken_at - (taken_mono - arrived)
             await asyncio.gather(*(send_dead_letter(DEAD_LETTERS[feed.name], refused) for refused in batch.rejected))
-            size = record_bytes(records)
-            waiting.append((batch, events, size))
-            held += batch.size + size
+            release_values(events)
+            del records, messages
+            waiting.append((batch, events, refused_bytes(batch)))
+            held += held_bytes(batch)
             for task in (writer, finisher):
                 if task is not None and task.done():
                     await task  # surfaces a task that failed outside the retry policy
@@ -131,7 +144,7 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
             elif store_is_behind(len(waiting), held, max_bytes):
                 await writer  # backpressure: the store is behind (or down)
                 writer = None
-                if held >= max_bytes and finisher is not None:
+                if (held >= max_bytes or len(written) >= MAX_WAITING) and finisher is not None:
                     await finisher  # the rests are behind: what the agent holds waits for them
         if writer is not None:
             await writer

@@ -10,7 +10,7 @@ compiled pass (``schemas.structs``) when all its events are valid, else event by
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import accumulate, islice
 from operator import le
@@ -39,7 +39,7 @@ class Record:
 class Refused:
     """A refused event (or whole record, ``index`` -1) with the bytes that go to the dead-letter topic."""
 
-    record: Record
+    record: Record  # where it came from: its value is dropped (a refused event of a bundle keeps only its own bytes)
     index: int
     payload: bytes
     why: Rejection
@@ -230,8 +230,8 @@ def prepare(
             body, districts, stamps = fast.json, fast.districts, fast.stamps
         else:
             decoded = decode_record(feed, value, now, future_tolerance)
-            for index, payload, why in decoded.rejected:
-                out.rejected.append(Refused(record, index, payload, why))
+            for index, payload, why in decoded.rejected:  # the record's position; its bytes only as payload
+                out.rejected.append(Refused(replace(record, value=b""), index, payload, why))
             stats.rejected += len(decoded.rejected)
             if not decoded.events:
                 continue

@@ -258,24 +258,37 @@ def test_the_store_is_behind_by_count_or_by_bytes():
     assert not agents.store_is_behind(agents.MAX_WAITING - 1, 7, 10**9)
 
 
-def test_a_batch_holds_the_records_it_came_from_until_acknowledged_and_its_raw_rows_until_they_land():
-    """The records stay referenced by Faust's events until acknowledged, so they count with the raw rows:
-    with raw rows alone, a 10-day backlog held about four times the bound (two groups of rows and records).
-    The raw rows are dropped once landed: the rest of the write (refusals, ingest rows, refreshes) needs only
-    the batch's windows and counts."""
+def test_a_batch_holds_its_raw_rows_until_they_land_and_its_refusals_until_acknowledged():
+    """Faust keeps each event until it is acknowledged (after the batch's whole write): the agent drops the
+    records' values once prepared, and the write's raw rows once they land, as the rest of the write
+    (refusals, ingest rows, refreshes) needs only the batch's windows, counts and refused bytes. A 10-day
+    backlog held the records too, as many bytes again as the raw rows, until the rest was done."""
+    from types import SimpleNamespace
+
     from streams.batch import Record, merge, prepare
 
     values = [orjson.dumps([sale_at(50 * r + i) for i in range(50)]) for r in range(3)]
-    records = [Record(SALES.topic, 0, offset, value) for offset, value in enumerate(values)]
+    bad = orjson.dumps([sale_at(150), sale_at(151, amount="-5.00")])
+    records = [Record(SALES.topic, 0, offset, value) for offset, value in enumerate([*values, bad])]
     first = prepare(SALES, records[:2], datetime.now(UTC), timedelta(minutes=5))
     second = prepare(SALES, records[2:], datetime.now(UTC), timedelta(minutes=5))
-    assert first.accepted + second.accepted == 150
-    assert agents.record_bytes(records) == sum(map(len, values))
+    assert first.accepted + second.accepted == 151
+    (refused,) = second.rejected
+    assert refused.record.value == b"" and orjson.loads(refused.payload) == orjson.loads(
+        orjson.dumps(sale_at(151, amount="-5.00"))
+    )
+    assert agents.held_bytes(second) == second.size + len(refused.payload)
+
+    events = [SimpleNamespace(value=v, message=SimpleNamespace(value=v, offset=o)) for o, v in enumerate(values)]
+    agents.release_values(events)
+    assert [(e.value, e.message.value, e.message.offset) for e in events] == [(None, None, o) for o in range(3)]
+
     write = merge([first, second])
     rows, windows = first.size + second.size, write.touched.copy()
     assert agents.release_lines(write, [first, second]) == rows > 0
     assert write.lines == first.lines == second.lines == []
-    assert write.touched == windows and write.accepted == 150 and write.ingest_rows()  # what the rest needs
+    assert write.touched == windows and write.accepted == 151 and write.ingest_rows()  # what the rest needs
+    assert write.rejected == [refused] and agents.refused_bytes(second) == len(refused.payload)
     assert agents.release_lines(first, [first]) == first.size  # a write of one batch is that batch
 
 
