@@ -83,9 +83,8 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
     lateness = timedelta(seconds=settings.allowed_lateness_s)
     watermarks = app.watermarks[feed.name]
     max_bytes = int(settings.waiting_max_mb * 2**20)
-    # batch, its events, the bytes of its refused events (held until acknowledged; its raw rows until they land)
-    waiting: list[tuple[Prepared, list[faust.EventT], int]] = []
-    written: list[tuple[Prepared, list[tuple[Prepared, list[faust.EventT], int]]]] = []  # raw rows landed, rest not
+    waiting: list[tuple[Prepared, list[faust.EventT]]] = []  # batch, its events
+    written: list[tuple[Prepared, list[tuple[Prepared, list[faust.EventT]]]]] = []  # raw rows landed, rest not
     held = 0  # bytes held by the batches waiting and those being written (held_bytes)
     writer: asyncio.Task | None = None  # lands the raw rows of what waits
     finisher: asyncio.Task | None = None  # the rest of the writes whose raw rows landed, then the acks
@@ -95,9 +94,9 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
         while waiting:
             group = waiting[:]
             del waiting[:]
-            batch = merge([batch for batch, _, _ in group])
+            batch = merge([batch for batch, _ in group])
             await app.landing.land_raw(batch)  # ahead of the previous writes' rollups, which may still run
-            held -= release_lines(batch, [b for b, _, _ in group])
+            held -= release_lines(batch, [b for b, _ in group])
             written.append((batch, group))
             if finisher is not None and finisher.done():
                 await finisher  # surfaces a finisher that failed outside the retry policy
@@ -114,10 +113,10 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
             # is busy), they merge, and the store refreshes each touched window once for all of them
             await app.landing.land_rest(merge([batch for batch, _ in done]))
             for _, group in done:
-                for _, events, size in group:
+                for taken, events in group:
                     for event in events:  # every record (a bundle): Faust commits only a contiguous run of acks
                         await stream.ack(event)
-                    held -= size
+                    held -= refused_bytes(taken)
 
     try:
         async for events in stream.noack_take(settings.batch_max, within=settings.batch_seconds):
@@ -132,7 +131,7 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
             await asyncio.gather(*(send_dead_letter(DEAD_LETTERS[feed.name], refused) for refused in batch.rejected))
             release_values(events)
             del records, messages
-            waiting.append((batch, events, refused_bytes(batch)))
+            waiting.append((batch, events))
             held += held_bytes(batch)
             for task in (writer, finisher):
                 if task is not None and task.done():
@@ -144,8 +143,10 @@ async def land(feed: Feed, stream: faust.StreamT) -> None:
             elif store_is_behind(len(waiting), held, max_bytes):
                 await writer  # backpressure: the store is behind (or down)
                 writer = None
-                if (held >= max_bytes or len(written) >= MAX_WAITING) and finisher is not None:
-                    await finisher  # the rests are behind: what the agent holds waits for them
+                if held >= max_bytes and finisher is not None:
+                    await finisher  # what the agent holds now is refusals waiting for their rests
+            if len(written) >= MAX_WAITING and finisher is not None:
+                await finisher  # the rests are behind the raw rows: the writes waiting for theirs are bounded
         if writer is not None:
             await writer
         if finisher is not None:  # read after the writer is done: it may have started a finisher

@@ -251,6 +251,36 @@ async def _what_waits_for_the_store_is_bounded_in_bytes(faust_app, monkeypatch):
     assert sorted(landed) == list(range(300))
 
 
+def test_the_writes_waiting_for_their_rests_are_bounded(faust_app, loop, monkeypatch):
+    loop.run_until_complete(_the_writes_waiting_for_their_rests_are_bounded(faust_app, monkeypatch))
+
+
+async def _the_writes_waiting_for_their_rests_are_bounded(faust_app, monkeypatch):
+    """Raw rows keep landing while a rest is stuck, but once MAX_WAITING writes wait for their rests the agent
+    stops taking records (their raw rows are dropped once landed, so the byte bound no longer stops it)."""
+    raw: list[int] = []
+    release = asyncio.Event()
+
+    async def land_raw(batch):
+        raw.append(batch.accepted)
+
+    async def land_rest(batch):
+        await release.wait()
+
+    monkeypatch.setattr(faust_app, "landing", Retrying(FakeSink(land_raw, land_rest)))  # type: ignore[arg-type]
+    monkeypatch.setattr(faust_app.yz_settings, "batch_max", 1)
+    async with agents.land_sales.test_context() as agent:
+        events = [await agent.put(value=orjson.dumps(sale_at(i)), wait=False) for i in range(30)]
+        await _until(lambda: len(raw) > agents.MAX_WAITING)
+        for _ in range(200):  # give the agent every chance to take more
+            await asyncio.sleep(0)
+        assert len(raw) <= agents.MAX_WAITING + 2  # the stuck rest's write, MAX_WAITING waiting, one in flight
+        assert sum(raw) < 30 and not any(e.message.acked for e in events)
+        release.set()
+        await _until(lambda: all(e.message.acked for e in events))
+    assert sum(raw) == 30
+
+
 def test_the_store_is_behind_by_count_or_by_bytes():
     assert not agents.store_is_behind(1, 10, 100)
     assert agents.store_is_behind(2, 100, 100)
